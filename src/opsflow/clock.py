@@ -1,0 +1,38 @@
+"""opsflow's clock: the system's UTC time, or the instant fixed by ``OPSFLOW_NOW``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from opsflow.errors import Usage
+
+Clock = Callable[[], datetime]
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO 8601 timestamp; a naive one is taken as UTC. Raises ValueError."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def system_now() -> datetime:
+    """Now, honouring ``OPSFLOW_NOW`` (read on every call so tests and simulations can set it)."""
+    fixed = os.environ.get("OPSFLOW_NOW")
+    if fixed:
+        try:
+            return parse_instant(fixed)
+        except ValueError as exc:
+            raise Usage(f"OPSFLOW_NOW is not an ISO 8601 timestamp: {fixed!r}") from exc
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """The canonical text of an instant: ISO 8601 in UTC with an explicit offset."""
+    return moment.astimezone(UTC).isoformat()

@@ -1,0 +1,200 @@
+"""Pydantic models of the workflow language (SPEC §2): the shape of one workflow file.
+
+These models check structure only (keys, types, identifier syntax). Cross-references,
+graph checks and expressions are checked by :mod:`opsflow.language.checks`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+IDENTIFIER_PATTERN = r"^[a-z][a-z0-9_]*$"
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
+
+FieldType = Literal[
+    "string", "text", "integer", "number", "boolean", "date", "datetime", "enum", "list", "money"
+]
+FIELD_TYPES: tuple[str, ...] = FieldType.__args__  # type: ignore[attr-defined]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FieldSpec(_Model):
+    """One typed field of a case's data (SPEC §2.1)."""
+
+    type: FieldType
+    required: bool = False
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    max_length: int | None = Field(default=None, ge=0)
+    pattern: str | None = None
+    values: list[str] | None = None
+    description: str | None = None
+    title: str | None = None
+
+
+class NotifyAction(_Model):
+    channel: Identifier
+    to: str
+    message: str
+    subject: str | None = None
+
+
+class Action(_Model):
+    """One action: exactly one of ``notify``, ``set``, ``compute``, ``fire`` (SPEC §2.4).
+
+    ``set`` maps a field to an expression (a string) or to a literal YAML value.
+    """
+
+    notify: NotifyAction | None = None
+    set: dict[Identifier, Any] | None = None
+    compute: list[Identifier] | None = None
+    fire: Identifier | None = None
+
+    @field_validator("compute", mode="before")
+    @classmethod
+    def _one_metric_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Action:
+        given = [k for k in ("notify", "set", "compute", "fire") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "an action has exactly one of notify, set, compute, fire"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        for k in ("notify", "set", "compute", "fire"):
+            if getattr(self, k) is not None:
+                return k
+        raise AssertionError("validated action has a kind")
+
+
+class SlaSpec(_Model):
+    """``sla: {within: DURATION, fire: EVENT}``, counted from entering the state."""
+
+    within: str
+    fire: Identifier
+
+
+class TimerSpec(_Model):
+    """``timer: {after: DURATION | at: FIELD, fire: EVENT}``."""
+
+    after: str | None = None
+    at: Identifier | None = None
+    fire: Identifier
+
+    @model_validator(mode="after")
+    def _after_or_at(self) -> TimerSpec:
+        if (self.after is None) == (self.at is None):
+            raise ValueError("a timer has exactly one of 'after' (a duration) or 'at' (a field)")
+        return self
+
+
+class StateSpec(_Model):
+    """One state (SPEC §2.2)."""
+
+    initial: bool = False
+    final: bool = False
+    title: str | None = None
+    description: str | None = None
+    on_enter: list[Action] = []
+    on_exit: list[Action] = []
+    sla: SlaSpec | None = None
+    timer: TimerSpec | None = None
+
+
+class ApprovalsSpec(_Model):
+    """``approvals: {required: N, roles: [...], veto: bool}`` (SPEC §2.3)."""
+
+    required: int = Field(ge=1)
+    roles: list[Identifier] = []
+    veto: bool = False
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class TransitionSpec(_Model):
+    """One transition (SPEC §2.3). ``from`` is kept as a list; ``["*"]`` means any non-final state."""
+
+    event: Identifier
+    from_: list[str] = Field(alias="from")
+    to: Identifier
+    title: str | None = None
+    description: str | None = None
+    when: str | None = None
+    roles: list[Identifier] | None = None
+    requires: list[Identifier] = []
+    not_by: list[Identifier] = []
+    approvals: ApprovalsSpec | None = None
+    do: list[Action] = []
+    auto: bool = False
+
+    _listify = field_validator("from_", "roles", "requires", "not_by", mode="before")(
+        classmethod(lambda cls, v: _as_list(v))
+    )
+
+    @property
+    def from_any(self) -> bool:
+        return self.from_ == ["*"]
+
+
+class MetricSpec(_Model):
+    """``metrics: {name: {calculator, params, description?}}`` (SPEC §2.5)."""
+
+    calculator: str
+    params: dict[str, Any] = {}
+    description: str | None = None
+
+
+class RuleSpec(_Model):
+    """``rules: [{name, when, do, once?}]`` — edge-triggered (SPEC §2.7)."""
+
+    name: Identifier
+    when: str
+    do: list[Action]
+    once: bool = False
+    description: str | None = None
+
+
+class ScheduleSpec(_Model):
+    """``schedule: {cron, timezone, data}`` (SPEC §2.8)."""
+
+    cron: str
+    timezone: str = "UTC"
+    data: dict[Identifier, Any] = {}
+
+
+class WorkflowSpec(_Model):
+    """A whole workflow file."""
+
+    workflow: Identifier
+    version: int = Field(ge=1)
+    title: str | None = None
+    description: str | None = None
+    roles: list[Identifier] = []
+    fields: dict[Identifier, FieldSpec] = {}
+    states: dict[Identifier, StateSpec]
+    transitions: list[TransitionSpec] = []
+    metrics: dict[Identifier, MetricSpec] = {}
+    rules: list[RuleSpec] = []
+    schedule: ScheduleSpec | None = None
+
+    @property
+    def initial_state(self) -> str:
+        return next(name for name, s in self.states.items() if s.initial)
+
+    @property
+    def final_states(self) -> set[str]:
+        return {name for name, s in self.states.items() if s.final}
