@@ -1,0 +1,244 @@
+"""What the engine hands back: cases, history entries and fire results, with their JSON shapes (SPEC §3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from opsflow.clock import iso
+
+
+@dataclass(frozen=True)
+class EventStatus:
+    """Whether the current actor may fire one event now, and why not."""
+
+    event: str
+    allowed: bool
+    reasons: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.event, "allowed": self.allowed, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class DeadlineView:
+    """An armed deadline of the case's current state visit."""
+
+    id: int
+    state: str
+    event: str
+    kind: str  # "sla" or "timer"
+    due_at: datetime
+    status: str  # "pending", "fired", "cancelled"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "event": self.event,
+            "kind": self.kind,
+            "due_at": iso(self.due_at),
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case as stored, plus (from ``status``) its deadlines and events for an actor."""
+
+    id: str
+    workflow: str
+    version: int
+    state: str
+    data: dict[str, Any]
+    metrics: dict[str, Any]  # name -> value
+    metric_details: dict[str, Any]  # name -> {value, computed_at, calculator, params, fingerprint}
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    entered_at: datetime
+    closed: bool
+    row_version: int
+    deadlines: list[DeadlineView] = field(default_factory=list)
+    events: list[EventStatus] = field(default_factory=list)
+    title: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "workflow": self.workflow,
+            "version": self.version,
+            "state": self.state,
+            "data": self.data,
+            "metrics": self.metrics,
+            "created_by": self.created_by,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "entered_at": iso(self.entered_at),
+            "closed": self.closed,
+            "deadlines": [d.to_json() for d in self.deadlines],
+            "events": [e.to_json() for e in self.events],
+        }
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One entry of a case's tamper-evident history."""
+
+    seq: int
+    at: datetime
+    actor: str
+    event: str | None
+    from_state: str | None
+    to_state: str | None
+    data_changes: dict[str, Any]
+    comment: str | None
+    kind: str  # start transition approval data metric denied timer migration
+    hash: str
+    prev_hash: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "seq": self.seq,
+            "at": iso(self.at),
+            "actor": self.actor,
+            "event": self.event,
+            "from": self.from_state,
+            "to": self.to_state,
+            "data_changes": self.data_changes,
+            "comment": self.comment,
+            "kind": self.kind,
+            "hash": self.hash,
+        }
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notification written to the outbox by a step."""
+
+    id: int
+    channel: str
+    to: str
+    subject: str | None
+    message: str
+    event: str | None
+    dedupe_key: str
+
+
+@dataclass(frozen=True)
+class FireResult:
+    """The outcome of one fire: ``transitioned``, ``approval_recorded``, ``replayed`` or ``dry_run``."""
+
+    case: Case
+    outcome: str
+    approvals: tuple[int, int] | None = None  # (have, need) when an approval was recorded
+    would: dict[str, Any] | None = None  # dry run: {"to": STATE, "actions": [...]}
+    from_state: str | None = None
+    notices: list[Notice] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"case": self.case.to_json(), "outcome": self.outcome}
+        if self.approvals is not None:
+            out["approvals"] = {"have": self.approvals[0], "need": self.approvals[1]}
+        if self.would is not None:
+            out["would"] = self.would
+        return out
+
+
+@dataclass(frozen=True)
+class AuditProblem:
+    """The first broken history entry of one case."""
+
+    case: str
+    seq: int
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"case": self.case, "seq": self.seq, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class WorkflowSummary:
+    """One row of ``opsflow workflows``."""
+
+    id: str
+    version: int
+    title: str | None
+    states: list[str]
+    open_cases: int
+    path: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version": self.version,
+            "title": self.title,
+            "states": self.states,
+            "open_cases": self.open_cases,
+            "path": self.path,
+        }
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One notification in the outbox, as ``opsflow outbox`` shows it (secrets redacted)."""
+
+    id: int
+    case: str
+    channel: str
+    to: str
+    subject: str | None
+    message: str
+    event: str | None
+    dedupe_key: str
+    status: str  # pending delivered failed
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "case": self.case,
+            "channel": self.channel,
+            "to": self.to,
+            "subject": self.subject,
+            "message": self.message,
+            "event": self.event,
+            "dedupe_key": self.dedupe_key,
+            "status": self.status,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "created_at": iso(self.created_at),
+            "next_attempt_at": iso(self.next_attempt_at) if self.next_attempt_at else None,
+            "delivered_at": iso(self.delivered_at) if self.delivered_at else None,
+        }
+
+
+@dataclass
+class WorkerReport:
+    """What one worker pass did."""
+
+    deadlines_fired: int = 0
+    deadlines_skipped: int = 0
+    delivered: int = 0
+    failed: int = 0
+    retried: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "deadlines_fired": self.deadlines_fired,
+            "deadlines_skipped": self.deadlines_skipped,
+            "delivered": self.delivered,
+            "failed": self.failed,
+            "retried": self.retried,
+            "errors": self.errors,
+        }
