@@ -1,0 +1,178 @@
+"""Where a transition is decided: the candidates of an event, their checks, and the refusal.
+
+SPEC §2.3: the candidates of (state, event) are tried in file order; the first whose roles,
+requires, not_by and when all pass is taken. When none passes, the answer lists for each
+candidate the first check that failed. Permission checks (roles, four-eyes, approval
+eligibility) come first, so an actor who may not act is told so whatever the data says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opsflow.engine.compiled import CompiledTransition, CompiledWorkflow
+from opsflow.errors import NotFound, NotPermitted, OpsflowError, Refused
+from opsflow.language.expressions import EvaluationError
+from opsflow.language.fields import is_empty
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who fires: a name and the roles the project's team gives it. ``system`` runs timers."""
+
+    name: str
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def is_system(self) -> bool:
+        return self.name == SYSTEM
+
+    def to_scope(self) -> dict[str, Any]:
+        return {"name": self.name, "roles": sorted(self.roles)}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The first check a candidate failed."""
+
+    transition: CompiledTransition
+    check: str  # roles not_by approval requires when
+    reason: str
+    permission: bool  # the actor may not; data would not change that
+    only_permission: bool  # every other check passed
+
+    def line(self) -> str:
+        return f"{self.transition.describe()}: {self.reason}"
+
+
+@dataclass
+class Decision:
+    """The transition taken, or why every candidate was refused."""
+
+    event: str
+    state: str
+    transition: CompiledTransition | None = None
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f.line() for f in self.failures]
+
+    def error(self) -> OpsflowError:
+        """The exception for a refused event: NotPermitted when only permission stood in the way."""
+        if not self.failures:
+            return Refused(
+                f"event '{self.event}' is not available in state '{self.state}'",
+                [f"no transition on '{self.event}' leaves '{self.state}'"],
+            )
+        permission = any(f.only_permission for f in self.failures) or all(
+            f.permission for f in self.failures
+        )
+        if permission:
+            return NotPermitted(
+                f"not permitted to fire '{self.event}' in state '{self.state}'", self.reasons
+            )
+        return Refused(f"event '{self.event}' refused in state '{self.state}'", self.reasons)
+
+
+def _guard(t: CompiledTransition, scope: Mapping[str, Any], functions: Mapping[str, Any]) -> str:
+    """'' when the guard holds, else the reason it does not."""
+    if t.when is None:
+        return ""
+    try:
+        if t.when.evaluate(scope, functions):
+            return ""
+        return f"when: '{t.when.source}' is false"
+    except EvaluationError as exc:
+        return f"when: '{t.when.source}' could not be evaluated: {exc.message}"
+
+
+def _roles_reason(allowed: frozenset[str] | None, actor: Actor, what: str) -> str:
+    if allowed is None or actor.is_system or actor.roles & allowed:
+        return ""
+    held = ", ".join(sorted(actor.roles)) or "no roles"
+    return f"{what}: needs one of {', '.join(sorted(allowed))} ({actor.name} has {held})"
+
+
+def vetoes(wf: CompiledWorkflow, state: str, event: str, actor: Actor) -> bool:
+    """Whether ``actor`` is an eligible approver of a veto vote in ``state`` on another event."""
+    for ct in wf.veto_events.get(state, ()):
+        if ct.event != event and (ct.approver_roles is None or actor.roles & ct.approver_roles):
+            return True
+    return False
+
+
+def check_candidate(
+    wf: CompiledWorkflow,
+    t: CompiledTransition,
+    state: str,
+    actor: Actor,
+    data: Mapping[str, Any],
+    scope: Mapping[str, Any],
+    actors_by_event: Mapping[str, list[str]],
+    approvals: Callable[[str], set[str]],
+    functions: Mapping[str, Any],
+) -> Failure | None:
+    """The first failing check of one candidate, or None when it may be taken."""
+    permission: list[tuple[str, str]] = []
+    if t.approvals is not None:
+        reason = _roles_reason(t.approver_roles, actor, "approval")
+        if not reason and actor.name in approvals(t.event):
+            reason = f"approval: {actor.name} has already approved"
+        if reason:
+            permission.append(("approval", reason))
+    elif not vetoes(wf, state, t.event, actor):
+        reason = _roles_reason(t.roles, actor, "roles")
+        if reason:
+            permission.append(("roles", reason))
+    if t.not_by and not actor.is_system:
+        for event in t.not_by:
+            if actor.name in actors_by_event.get(event, ()):
+                permission.append(
+                    ("not_by", f"four-eyes: {actor.name} fired '{event}' on this case")
+                )
+                break
+    other: list[tuple[str, str]] = []
+    missing = [name for name in t.requires if is_empty(data.get(name))]
+    if missing:
+        other.append(("requires", "requires: " + ", ".join(f"'{m}'" for m in missing) + " empty"))
+    guard = _guard(t, scope, functions)
+    if guard:
+        other.append(("when", guard))
+    if permission:
+        check, reason = permission[0]
+        return Failure(t, check, reason, permission=True, only_permission=not other)
+    if other:
+        check, reason = other[0]
+        return Failure(t, check, reason, permission=False, only_permission=False)
+    return None
+
+
+def decide(
+    wf: CompiledWorkflow,
+    state: str,
+    event: str,
+    actor: Actor,
+    data: Mapping[str, Any],
+    scope: Mapping[str, Any],
+    actors_by_event: Mapping[str, list[str]],
+    approvals: Callable[[str], set[str]],
+    functions: Mapping[str, Any],
+) -> Decision:
+    """Try the candidates of (state, event) in file order."""
+    if event not in wf.all_events:
+        raise NotFound(f"workflow '{wf.id}' has no event '{event}'")
+    decision = Decision(event=event, state=state)
+    for t in wf.candidates(state, event):
+        failure = check_candidate(
+            wf, t, state, actor, data, scope, actors_by_event, approvals, functions
+        )
+        if failure is None:
+            decision.transition = t
+            return decision
+        decision.failures.append(failure)
+    return decision

@@ -1,0 +1,132 @@
+"""Workflow definitions: the files of the workflows folder, the registered versions, the compile cache."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+
+from opsflow.engine.compiled import CompiledWorkflow, compile_workflow
+from opsflow.errors import Invalid, NotFound
+from opsflow.language.diagnostics import Diagnostic
+from opsflow.language.loader import (
+    LoadContext,
+    LoadedWorkflow,
+    load_workflow_paths,
+    load_workflow_text,
+)
+from opsflow.store import tables as t
+
+_COMPILED: dict[tuple[str, frozenset[str]], CompiledWorkflow] = {}
+_LOCK = threading.Lock()
+
+
+def compiled(loaded: LoadedWorkflow, functions: frozenset[str]) -> CompiledWorkflow:
+    """The compiled form of a loaded workflow, shared process-wide by text hash."""
+    key = (loaded.hash, functions)
+    found = _COMPILED.get(key)
+    if found is None:
+        with _LOCK:
+            found = _COMPILED.get(key)
+            if found is None:
+                found = compile_workflow(loaded, functions)
+                _COMPILED[key] = found
+    return found
+
+
+class Definitions:
+    """The workflows a project defines now, and the versions its cases are pinned to."""
+
+    def __init__(self, workflows_dir: Path, ctx: LoadContext) -> None:
+        self.workflows_dir = workflows_dir
+        self.ctx = ctx
+        self._loaded: dict[str, LoadedWorkflow] | None = None
+        self._diagnostics: list[Diagnostic] = []
+        self._pinned: dict[tuple[str, int], CompiledWorkflow] = {}
+
+    def _load(self) -> dict[str, LoadedWorkflow]:
+        if self._loaded is None:
+            if self.workflows_dir.is_dir():
+                self._loaded, self._diagnostics = load_workflow_paths([self.workflows_dir], self.ctx)
+            else:
+                self._loaded, self._diagnostics = {}, []
+        return self._loaded
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        self._load()
+        return self._diagnostics
+
+    def ids(self) -> list[str]:
+        return sorted(self._load())
+
+    def loaded(self, workflow: str) -> LoadedWorkflow:
+        """The current file of ``workflow``; Invalid when it has errors, NotFound when absent."""
+        found = self._load().get(workflow)
+        if found is not None:
+            return found
+        errors = [
+            d for d in self._diagnostics if d.severity == "error" and Path(d.path).stem == workflow
+        ]
+        if errors:
+            raise Invalid(
+                f"workflow '{workflow}' has {len(errors)} error(s); run 'opsflow validate'",
+                [d.format() for d in errors],
+            )
+        known = ", ".join(self.ids()) or "none"
+        raise NotFound(f"no workflow '{workflow}' in {self.workflows_dir} (known: {known})")
+
+    def current(self, workflow: str) -> CompiledWorkflow:
+        return compiled(self.loaded(workflow), self.ctx.functions)
+
+    def register(self, conn: Connection, wf: CompiledWorkflow, now: datetime) -> None:
+        """Store the version's text; a registered version whose text changed is refused."""
+        row = conn.execute(
+            select(t.definitions.c.hash).where(
+                t.definitions.c.workflow == wf.id, t.definitions.c.version == wf.version
+            )
+        ).first()
+        if row is None:
+            conn.execute(
+                insert(t.definitions),
+                [{"workflow": wf.id, "version": wf.version, "text": wf.text, "hash": wf.hash,
+                  "path": wf.path, "registered_at": now}],
+            )
+        elif row.hash != wf.hash:
+            raise Invalid(
+                f"workflow '{wf.id}' version {wf.version} is already registered with different "
+                f"text; bump 'version' in {wf.path} to register the change",
+                ["running cases keep the version they started on; a changed definition needs "
+                 "a new version number"],
+            )
+        self._pinned[(wf.id, wf.version)] = wf
+
+    def pinned(self, conn: Connection, workflow: str, version: int) -> CompiledWorkflow:
+        """The definition a case started on, compiled from the stored text."""
+        key = (workflow, version)
+        found = self._pinned.get(key)
+        if found is not None:
+            return found
+        current = self._load().get(workflow)
+        text_row = conn.execute(
+            select(t.definitions.c.text, t.definitions.c.hash, t.definitions.c.path).where(
+                t.definitions.c.workflow == workflow, t.definitions.c.version == version
+            )
+        ).first()
+        if text_row is None:
+            raise NotFound(f"workflow '{workflow}' version {version} is not registered")
+        if current is not None and current.hash == text_row.hash:
+            loaded: LoadedWorkflow | None = current
+        else:
+            loaded, problems = load_workflow_text(text_row.text, text_row.path, self.ctx)
+            if loaded is None:
+                raise Invalid(
+                    f"stored definition of '{workflow}' version {version} no longer loads",
+                    [d.format() for d in problems if d.severity == "error"],
+                )
+        found = compiled(loaded, self.ctx.functions)
+        self._pinned[key] = found
+        return found

@@ -1,0 +1,623 @@
+"""The ``Engine``: the library API that the CLI, the scenario runner and a service share (SPEC §3.2)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from opsflow.clock import Clock, system_now
+from opsflow.engine import persist
+from opsflow.engine.compiled import CompiledWorkflow
+from opsflow.engine.decide import SYSTEM, Actor
+from opsflow.engine.definitions import Definitions
+from opsflow.engine.results import (
+    AuditProblem,
+    Case,
+    EventStatus,
+    FireResult,
+    HistoryEntry,
+    Notice,
+    OutboxRow,
+    WorkerReport,
+    WorkflowSummary,
+)
+from opsflow.engine.step import PluginRefusal, Step, StepContext
+from opsflow.engine.working import WorkingCase
+from opsflow.errors import Busy, Conflict, NotFound, OpsflowError, Refused
+from opsflow.language.diagnostics import Diagnostic
+from opsflow.language.loader import LoadContext, load_workflow_paths
+from opsflow.language.models import WorkflowSpec
+from opsflow.store import Database
+from opsflow.store import tables as t
+from opsflow.store.types import dumps
+
+RETRIES = 8  # optimistic retries of one step before Conflict (exit 6)
+
+
+def _request_hash(payload: Mapping[str, Any]) -> str:
+    return hashlib.sha256(dumps(dict(payload)).encode()).hexdigest()
+
+
+class Engine:
+    """Runs the cases of a project's workflows on one database."""
+
+    def __init__(
+        self,
+        *,
+        db: str | None = None,
+        workflows: Path | str | None = None,
+        team: Mapping[str, Sequence[str]] | None = None,
+        settings: Any = None,
+        plugins: Any = None,
+        clock: Clock | None = None,
+    ) -> None:
+        from opsflow.config import load_settings
+
+        if settings is None:
+            settings = load_settings(db=db, workflows=str(workflows) if workflows else None)
+            if team is not None:
+                settings.team = {k: list(v) for k, v in team.items()}
+        else:
+            if db is not None:
+                settings.db_url = db
+            if workflows is not None:
+                settings.workflows_dir = Path(workflows)
+            if team is not None:
+                settings.team = {k: list(v) for k, v in team.items()}
+        self.settings = settings
+        self._plugins = plugins
+        self.clock: Clock = clock or system_now
+        self._db: Database | None = None
+        self._definitions: Definitions | None = None
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None, **overrides: Any) -> Engine:
+        """An engine for the project described by ``opsflow.yaml`` (or the defaults)."""
+        from opsflow.config import load_settings
+
+        known = {"db", "workflows", "actor", "plugins_dir"}
+        settings = load_settings(
+            config=str(path) if path else None,
+            **{k: (str(v) if v is not None else None) for k, v in overrides.items() if k in known},
+        )
+        return cls(
+            settings=settings,
+            team=overrides.get("team"),
+            plugins=overrides.get("plugins"),
+            clock=overrides.get("clock"),
+        )
+
+    # -- parts ---------------------------------------------------------------------
+
+    @property
+    def plugins(self) -> Any:
+        if self._plugins is None:
+            from opsflow.plugins import load_plugins
+
+            s = self.settings
+            self._plugins = load_plugins(
+                plugins_dir=s.plugins_dir, allow=s.plugins_allow, strict=s.plugins_strict
+            )
+        return self._plugins
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.settings.db_url)
+        return self._db
+
+    def load_context(self) -> LoadContext:
+        channels = getattr(self.settings, "channels_configured", None)
+        if channels is None:
+            channels = bool(self.settings.channels)
+        return LoadContext(
+            calculators=frozenset(self.plugins.calculators),
+            channels=frozenset(self.settings.channels) if channels else None,
+            functions=frozenset(self.plugins.functions),
+        )
+
+    @property
+    def definitions(self) -> Definitions:
+        if self._definitions is None:
+            self._definitions = Definitions(Path(self.settings.workflows_dir), self.load_context())
+        return self._definitions
+
+    def roles_of(self, name: str) -> frozenset[str]:
+        return frozenset(self.settings.team.get(name, ()))
+
+    def _actor_name(self, actor: str | None) -> str:
+        return actor or self.settings.actor
+
+    def _ctx(self, conn: Connection, now: datetime, before_hooks: bool = True) -> StepContext:
+        return StepContext(
+            now=now,
+            roles_of=self.roles_of,
+            functions=self.plugins.functions,
+            approvals_of=lambda case, visit, event: persist.approvals_of(conn, case, visit, event),
+            plugins=self.plugins,
+            sources=self.settings.sources,
+            base_dir=self.settings.base_dir,
+            before_hooks=before_hooks,
+        )
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+
+    # -- transactions with retries ---------------------------------------------------
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self.db.read() as conn:
+            yield conn
+
+    def _retrying(self, work: Callable[[Connection], Any]) -> Any:
+        """Run ``work`` in a write transaction; retry when the case moved underneath."""
+        delay = 0.005
+        for attempt in range(RETRIES):
+            try:
+                with self.db.write() as conn:
+                    return work(conn)
+            except persist.StaleCase:
+                pass
+            except IntegrityError as exc:
+                if attempt == RETRIES - 1:
+                    raise Conflict(f"conflicting write: {exc.orig}") from exc
+            except OperationalError as exc:  # serialization failure / deadlock on PostgreSQL
+                from opsflow.store.dialects import is_serialization_error
+
+                if not is_serialization_error(exc):
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+        raise Conflict(
+            f"the case kept changing underneath; gave up after {RETRIES} attempts",
+            ["another process is firing on the same case; try again"],
+        )
+
+    def _pinned(self, conn: Connection, case: WorkingCase) -> CompiledWorkflow:
+        return self.definitions.pinned(conn, case.workflow, case.version)
+
+    def _idempotent(
+        self, conn: Connection, key: str | None, operation: str, request: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The first result of ``key`` (case id, response); refuse a reuse with other input."""
+        if key is None:
+            return None
+        row = conn.execute(select(t.idempotency).where(t.idempotency.c.key == key)).first()
+        if row is None:
+            return None
+        if row.operation != operation or row.request_hash != _request_hash(request):
+            raise Refused(
+                f"idempotency key '{key}' was already used with different input",
+                [f"first used for a {row.operation} on case {row.case_id}"],
+            )
+        return row.case_id, dict(row.response or {})
+
+    def _remember_key(
+        self,
+        conn: Connection,
+        key: str | None,
+        operation: str,
+        request: Mapping[str, Any],
+        case_id: str,
+        response: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        if key is None:
+            return
+        conn.execute(
+            insert(t.idempotency),
+            [{"key": key, "operation": operation, "request_hash": _request_hash(request),
+              "case_id": case_id, "response": response, "created_at": now}],
+        )
+
+    def _commit_step(
+        self, conn: Connection, step: Step, *, new: bool, expected: int, now: datetime
+    ) -> list[dict[str, Any]]:
+        return persist.flush(
+            conn, step.wf, step.case, step.writes, new=new, expected_version=expected, now=now
+        )
+
+    def _observe(self, step: Step) -> None:
+        """after_transition hooks, called once the step has committed."""
+        for transition, actor, entry in step.transitions_taken:
+            self.plugins.after_transition(
+                case=step.case.view().to_json(),
+                transition=transition.spec,
+                actor=actor,
+                entry=persist.entry_payload(entry) | {"hash": entry.get("hash")},
+            )
+
+    # -- the API ---------------------------------------------------------------------
+
+    def start(
+        self,
+        workflow: str,
+        data: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+        key: str | None = None,
+    ) -> Case:
+        """Start a case of ``workflow`` (its current version) and return it."""
+        name = self._actor_name(actor)
+        wf = self.definitions.current(workflow)
+        request = {"workflow": workflow, "data": dict(data or {}), "actor": name}
+        holder: dict[str, Step] = {}
+
+        def work(conn: Connection) -> Case:
+            replay = self._idempotent(conn, key, "start", request)
+            if replay is not None:
+                return self._case(conn, replay[0])
+            now = self.clock()
+            self.definitions.register(conn, wf, now)
+            case = WorkingCase(
+                id=uuid.uuid4().hex, workflow=wf.id, version=wf.version, state=wf.initial,
+                data={}, metrics={}, actors={}, rules={}, created_by=name, created_at=now,
+                updated_at=now, entered_at=now, visit=1, closed=wf.initial in wf.finals,
+                row_version=0, seq=0, last_hash="",
+            )
+            step = Step(wf, case, self._ctx(conn, now))
+            step.start(data or {}, step.actor(name))
+            self._commit_step(conn, step, new=True, expected=0, now=now)
+            self._remember_key(conn, key, "start", request, case.id, {"outcome": "started"}, now)
+            holder["step"] = step
+            return self._case(conn, case.id)
+
+        result = self._retrying(work)
+        if "step" in holder:
+            self._observe(holder["step"])
+        return result  # type: ignore[no-any-return]
+
+    def fire(
+        self,
+        case_id: str,
+        event: str,
+        actor: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        comment: str | None = None,
+        key: str | None = None,
+        dry_run: bool = False,
+    ) -> FireResult:
+        """Fire ``event`` on a case as ``actor``; raises NotPermitted/Refused/… when it cannot."""
+        name = self._actor_name(actor)
+        if dry_run:
+            return self._dry_run(case_id, event, name, data or {})
+        holder: dict[str, Any] = {}
+
+        def work(conn: Connection) -> FireResult:
+            full_id = persist.resolve_case_id(conn, case_id)
+            request = {"case": full_id, "event": event, "data": dict(data or {}),
+                       "comment": comment, "actor": name}
+            replay = self._idempotent(conn, key, "fire", request)
+            if replay is not None:
+                approvals = replay[1].get("approvals")
+                return FireResult(
+                    case=self._case(conn, full_id),
+                    outcome="replayed",
+                    approvals=tuple(approvals) if approvals else None,  # type: ignore[arg-type]
+                )
+            now = self.clock()
+            case = persist.load_case(conn, full_id, lock=self.db.row_locks)
+            expected = case.row_version
+            wf = self._pinned(conn, case)
+            step = Step(wf, case, self._ctx(conn, now))
+            source = case.state
+            outcome = step.fire(event, step.actor(name), data, comment)
+            self._commit_step(conn, step, new=False, expected=expected, now=now)
+            response: dict[str, Any] = {"outcome": outcome.outcome}
+            if outcome.outcome == "approval_recorded":
+                response["approvals"] = list(outcome.approvals or ())
+            self._remember_key(conn, key, "fire", request, full_id, response, now)
+            holder["step"] = step
+            notices = [
+                Notice(id=0, channel=o["channel"], to=o["recipient"], subject=o["subject"],
+                       message=o["message"], event=o["event"], dedupe_key=o["dedupe_key"])
+                for o in step.writes.outbox
+            ]
+            return FireResult(
+                case=self._case(conn, full_id),
+                outcome=outcome.outcome,
+                approvals=outcome.approvals if outcome.outcome == "approval_recorded" else None,
+                from_state=source,
+                notices=notices,
+            )
+
+        try:
+            result = self._retrying(work)
+        except PluginRefusal as refusal:
+            self._audit_denial(case_id, name, refusal)
+            raise
+        if "step" in holder:
+            self._observe(holder["step"])
+        return result  # type: ignore[no-any-return]
+
+    def _audit_denial(self, case_id: str, actor: str, refusal: PluginRefusal) -> None:
+        """Write the ``denied`` entry for a plugin's refusal (the refused step itself is gone)."""
+
+        def work(conn: Connection) -> None:
+            full_id = persist.resolve_case_id(conn, case_id)
+            now = self.clock()
+            case = persist.load_case(conn, full_id, lock=self.db.row_locks)
+            expected = case.row_version
+            step = Step(self._pinned(conn, case), case, self._ctx(conn, now))
+            seq = step._reserve_seq()
+            step._entry(
+                seq, "denied", actor, event=refusal.event, from_state=case.state,
+                to_state=case.state, detail={"reason": refusal.message, "reasons": refusal.reasons},
+            )
+            self._commit_step(conn, step, new=False, expected=expected, now=now)
+
+        self._retrying(work)
+
+    def _dry_run(
+        self, case_id: str, event: str, name: str, data: Mapping[str, Any]
+    ) -> FireResult:
+        """What a fire would do, computed in a transaction that is rolled back."""
+        with self._reading() as conn:
+            full_id = persist.resolve_case_id(conn, case_id)
+            now = self.clock()
+            case = persist.load_case(conn, full_id)
+            wf = self._pinned(conn, case)
+            view = self._case(conn, full_id)
+            step = Step(wf, case, self._ctx(conn, now))
+            if case.closed:
+                step.fire(event, step.actor(name), data)  # raises the closed-case refusal
+            step.apply_data(data)
+            decision = step.decide(event, step.actor(name))
+            if decision.transition is None:
+                raise decision.error()
+            ct = decision.transition
+            actions = [a.spec.model_dump(exclude_none=True) for a in ct.actions]
+            if ct.to != case.state or ct.approvals is None:
+                actions += [
+                    a.spec.model_dump(exclude_none=True) for a in wf.on_enter.get(ct.to, ())
+                ]
+            would: dict[str, Any] = {"to": ct.to, "actions": actions}
+            if ct.approvals is not None:
+                have = len(step._approvals(event)) + 1
+                need = ct.approvals.required
+                would["approvals"] = {"have": have, "need": need}
+                if have < need:
+                    would["to"] = case.state
+                    would["actions"] = []
+            return FireResult(case=view, outcome="dry_run", would=would, from_state=case.state)
+
+    def set(
+        self,
+        case_id: str,
+        data: Mapping[str, Any],
+        actor: str | None = None,
+        comment: str | None = None,
+    ) -> Case:
+        """Change a case's data (audited as a ``data`` entry); rules and auto transitions run."""
+        name = self._actor_name(actor)
+
+        def work(conn: Connection) -> Case:
+            full_id = persist.resolve_case_id(conn, case_id)
+            now = self.clock()
+            case = persist.load_case(conn, full_id, lock=self.db.row_locks)
+            expected = case.row_version
+            if case.closed:
+                raise Refused(
+                    f"case is closed (state '{case.state}' is final); its data can't change"
+                )
+            wf = self._pinned(conn, case)
+            step = Step(wf, case, self._ctx(conn, now))
+            changes = step.apply_data(data)
+            step._entry(
+                step._reserve_seq(), "data", name, changes=changes, comment=comment
+            )
+            step.settle()
+            self._commit_step(conn, step, new=False, expected=expected, now=now)
+            return self._case(conn, full_id)
+
+        return self._retrying(work)  # type: ignore[no-any-return]
+
+    def compute(
+        self, case_id: str, metrics: Sequence[str] | None = None, actor: str | None = None
+    ) -> tuple[Case, dict[str, Any]]:
+        """Run calculators now; results are stored on the case and in its history."""
+        name = self._actor_name(actor)
+
+        def work(conn: Connection) -> tuple[Case, dict[str, Any]]:
+            full_id = persist.resolve_case_id(conn, case_id)
+            now = self.clock()
+            case = persist.load_case(conn, full_id, lock=self.db.row_locks)
+            expected = case.row_version
+            wf = self._pinned(conn, case)
+            names = list(metrics) if metrics else list(wf.metrics)
+            unknown = [m for m in names if m not in wf.metrics]
+            if unknown:
+                raise NotFound(
+                    f"workflow '{wf.id}' has no metric {', '.join(repr(m) for m in unknown)}",
+                    [f"metrics: {', '.join(wf.metrics) or 'none'}"],
+                )
+            step = Step(wf, case, self._ctx(conn, now))
+            results = step.compute(names, step.actor(name))
+            step.settle()
+            self._commit_step(conn, step, new=False, expected=expected, now=now)
+            return self._case(conn, full_id), results
+
+        return self._retrying(work)  # type: ignore[no-any-return]
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _case(self, conn: Connection, case_id: str) -> Case:
+        case = persist.load_case(conn, case_id)
+        return case.view()
+
+    def get(self, case_id: str) -> Case:
+        """A case as stored."""
+        with self._reading() as conn:
+            return self._case(conn, persist.resolve_case_id(conn, case_id))
+
+    def status(self, case_id: str, actor: str | None = None) -> Case:
+        """The case with its pending deadlines and, per event, whether ``actor`` may fire it."""
+        name = self._actor_name(actor)
+        with self._reading() as conn:
+            full_id = persist.resolve_case_id(conn, case_id)
+            case = persist.load_case(conn, full_id)
+            wf = self._pinned(conn, case)
+            events = self._event_statuses(conn, wf, case, name)
+            view = case.view(wf.spec.title)
+            return Case(**{**view.__dict__, "deadlines": persist.deadlines_of(conn, full_id),
+                           "events": events})
+
+    def _event_statuses(
+        self, conn: Connection, wf: CompiledWorkflow, case: WorkingCase, name: str
+    ) -> list[EventStatus]:
+        step = Step(wf, case, self._ctx(conn, self.clock(), before_hooks=False))
+        actor = step.actor(name)
+        out = []
+        for event in wf.events:
+            if case.closed:
+                out.append(EventStatus(event, False, [f"case is closed ('{case.state}' is final)"]))
+                continue
+            decision = step.decide(event, actor)
+            if decision.transition is not None:
+                out.append(EventStatus(event, True, []))
+            elif not decision.failures:
+                out.append(
+                    EventStatus(event, False, [f"not available in state '{case.state}'"])
+                )
+            else:
+                out.append(EventStatus(event, False, decision.reasons))
+        return out
+
+    def history(self, case_id: str) -> list[HistoryEntry]:
+        """The case's audit trail, oldest first."""
+        with self._reading() as conn:
+            return persist.history_of(conn, persist.resolve_case_id(conn, case_id))
+
+    def cases(
+        self,
+        workflow: str | None = None,
+        state: str | None = None,
+        open: bool | None = None,
+        limit: int | None = None,
+    ) -> list[Case]:
+        """Cases, newest first, filtered by workflow, state and open/closed."""
+        query = select(t.cases)
+        if workflow:
+            query = query.where(t.cases.c.workflow == workflow)
+        if state:
+            query = query.where(t.cases.c.state == state)
+        if open is not None:
+            query = query.where(t.cases.c.closed.is_(not open))
+        query = query.order_by(t.cases.c.created_at.desc(), t.cases.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._reading() as conn:
+            return [WorkingCase.from_row(r).view() for r in conn.execute(query)]
+
+    def inbox(self, actor: str | None = None, limit: int | None = None) -> list[Case]:
+        """Open cases where ``actor`` can fire an event now (timer events excluded)."""
+        name = self._actor_name(actor)
+        found: list[Case] = []
+        with self._reading() as conn:
+            rows = conn.execute(
+                select(t.cases).where(t.cases.c.closed.is_(False))
+                .order_by(t.cases.c.updated_at.desc())
+            ).all()
+            for row in rows:
+                case = WorkingCase.from_row(row)
+                wf = self._pinned(conn, case)
+                timed = {d.event for d in wf.deadlines.get(case.state, ())}
+                events = [
+                    e for e in self._event_statuses(conn, wf, case, name)
+                    if e.allowed and e.event not in timed
+                ]
+                if events:
+                    found.append(Case(**{**case.view(wf.spec.title).__dict__, "events": events}))
+                    if limit is not None and len(found) >= limit:
+                        break
+        return found
+
+    def workflows(self) -> list[WorkflowSummary]:
+        """The workflows of the workflows folder with their open cases."""
+        with self._reading() as conn:
+            counts = persist.open_counts(conn)
+        out = []
+        for wid in self.definitions.ids():
+            loaded = self.definitions.loaded(wid)
+            spec = loaded.spec
+            out.append(
+                WorkflowSummary(
+                    id=wid, version=spec.version, title=spec.title, states=list(spec.states),
+                    open_cases=counts.get(wid, 0), path=loaded.path,
+                )
+            )
+        return out
+
+    def workflow_spec(self, workflow: str, version: int | None = None) -> WorkflowSpec:
+        """A workflow's definition: the current file, or a registered version."""
+        if version is None:
+            return self.definitions.current(workflow).spec
+        with self._reading() as conn:
+            return self.definitions.pinned(conn, workflow, version).spec
+
+    def validate(self, paths: Sequence[Path] | None = None) -> list[Diagnostic]:
+        """Every problem of the given files/folders (default: the workflows folder)."""
+        targets = list(paths) if paths else [Path(self.settings.workflows_dir)]
+        missing = [p for p in targets if not Path(p).exists()]
+        if missing:
+            raise NotFound(f"no such file or folder: {', '.join(str(p) for p in missing)}")
+        _loaded, diagnostics = load_workflow_paths(targets, self.load_context())
+        return diagnostics
+
+    def audit_verify(self) -> tuple[int, list[AuditProblem]]:
+        """Check every case's hash chain; the first broken entry of each case."""
+        from opsflow.engine.audit import verify_all
+
+        with self._reading() as conn:
+            return verify_all(conn)
+
+    # -- time and delivery ---------------------------------------------------------------
+
+    def fire_due_deadlines(self, limit: int | None = None) -> WorkerReport:
+        """Fire every deadline that is due, each in its own transaction, as ``system``."""
+        from opsflow.engine.worker import fire_due_deadlines
+
+        return fire_due_deadlines(self, limit=limit)
+
+    def deliver_outbox(self, limit: int | None = None) -> WorkerReport:
+        """Deliver pending notifications through their channels' notifiers."""
+        from opsflow.engine.worker import deliver_outbox
+
+        return deliver_outbox(self, limit=limit)
+
+    def run_due(self) -> WorkerReport:
+        """One worker pass: due deadlines, then the outbox."""
+        report = self.fire_due_deadlines()
+        delivered = self.deliver_outbox()
+        report.delivered, report.failed = delivered.delivered, delivered.failed
+        report.retried = delivered.retried
+        report.errors += delivered.errors
+        return report
+
+    def outbox(
+        self, failed: bool = False, case_id: str | None = None, limit: int | None = None
+    ) -> list[OutboxRow]:
+        """Notifications in the outbox, newest first (secrets redacted)."""
+        from opsflow.engine.worker import outbox_rows
+
+        return outbox_rows(self, failed=failed, case_id=case_id, limit=limit)
+
+    # internal hook for the worker
+    def _step_for(
+        self, conn: Connection, case: WorkingCase, now: datetime
+    ) -> Step:
+        return Step(self._pinned(conn, case), case, self._ctx(conn, now))
+
+
+__all__ = ["SYSTEM", "Actor", "Busy", "Engine", "OpsflowError"]

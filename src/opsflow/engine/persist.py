@@ -1,0 +1,266 @@
+"""Reading cases and writing a step's rows: the engine's side of the store, in SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from opsflow.clock import iso, parse_instant
+from opsflow.engine.compiled import CompiledWorkflow, DeadlineSpec
+from opsflow.engine.results import DeadlineView, HistoryEntry
+from opsflow.engine.working import WorkingCase, Writes
+from opsflow.errors import NotFound, Usage
+from opsflow.store import tables as t
+from opsflow.store.hashing import chain_hash
+
+ID_ALPHABET = set("0123456789abcdef")
+MIN_PREFIX = 6
+
+
+class StaleCase(Exception):
+    """The case's row version moved between read and write: retry the step."""
+
+
+def resolve_case_id(conn: Connection, prefix: str) -> str:
+    """The full id of the case ``prefix`` names (a whole id or a unique prefix of 6+ chars)."""
+    text = prefix.strip().lower()
+    if not text or not set(text) <= ID_ALPHABET or len(text) > 32:
+        raise NotFound(f"no case '{prefix}'")
+    if len(text) == 32:
+        found = conn.execute(select(t.cases.c.id).where(t.cases.c.id == text)).scalar()
+        if found is None:
+            raise NotFound(f"no case '{prefix}'")
+        return str(found)
+    if len(text) < MIN_PREFIX:
+        raise Usage(f"case id prefix '{prefix}' is too short: give at least {MIN_PREFIX} characters")
+    rows = conn.execute(
+        select(t.cases.c.id)
+        .where(and_(t.cases.c.id >= text, t.cases.c.id < text + "g"))
+        .limit(2)
+    ).scalars().all()
+    if not rows:
+        raise NotFound(f"no case '{prefix}'")
+    if len(rows) > 1:
+        raise Usage(f"case id prefix '{prefix}' is ambiguous: give more characters")
+    return str(rows[0])
+
+
+def load_case(conn: Connection, case_id: str, *, lock: bool = False) -> WorkingCase:
+    query = select(t.cases).where(t.cases.c.id == case_id)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound(f"no case '{case_id}'")
+    return WorkingCase.from_row(row)
+
+
+def approvals_of(conn: Connection, case_id: str, visit: int, event: str) -> set[str]:
+    rows = conn.execute(
+        select(t.approvals.c.actor).where(
+            t.approvals.c.case_id == case_id,
+            t.approvals.c.visit == visit,
+            t.approvals.c.event == event,
+        )
+    ).scalars()
+    return set(rows)
+
+
+def entry_payload(entry: dict[str, Any]) -> dict[str, Any]:
+    """The hashed content of a history entry (everything but the hashes themselves)."""
+    at = entry["at"]
+    return {
+        "seq": entry["seq"],
+        "at": iso(at) if isinstance(at, datetime) else at,
+        "actor": entry["actor"],
+        "kind": entry["kind"],
+        "event": entry["event"],
+        "from": entry["from_state"],
+        "to": entry["to_state"],
+        "data_changes": entry["data_changes"] or {},
+        "comment": entry["comment"],
+        "detail": entry["detail"] or {},
+    }
+
+
+def _due_at(
+    spec: DeadlineSpec, case: WorkingCase, wf: CompiledWorkflow
+) -> datetime | None:
+    if spec.after is not None:
+        return case.entered_at + spec.after
+    assert spec.at_field is not None
+    value = case.data.get(spec.at_field)
+    if value in (None, ""):
+        return None
+    field = wf.fields.get(spec.at_field)
+    if field is not None and field.type == "date":
+        day = date.fromisoformat(str(value))
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return parse_instant(str(value))
+
+
+def _deadline_rows(case: WorkingCase, wf: CompiledWorkflow) -> list[dict[str, Any]]:
+    if case.closed:
+        return []
+    rows = []
+    for spec in wf.deadlines.get(case.state, ()):
+        due = _due_at(spec, case, wf)
+        if due is None:
+            continue
+        rows.append(
+            {
+                "case_id": case.id,
+                "state": case.state,
+                "visit": case.visit,
+                "event": spec.event,
+                "kind": spec.kind,
+                "field": spec.at_field,
+                "due_at": due,
+                "status": "pending",
+            }
+        )
+    return rows
+
+
+def flush(
+    conn: Connection,
+    wf: CompiledWorkflow,
+    case: WorkingCase,
+    writes: Writes,
+    *,
+    new: bool,
+    expected_version: int,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Write one step: the case row (version-checked), history, approvals, deadlines, outbox."""
+    entries = sorted(writes.history, key=lambda e: e["seq"])
+    prev = case.last_hash
+    for entry in entries:
+        entry["case_id"] = case.id
+        entry["prev_hash"] = prev
+        entry["hash"] = chain_hash(prev, case.id, entry_payload(entry))
+        prev = entry["hash"]
+    case.last_hash = prev
+    case.updated_at = now
+    if new:
+        case.row_version = 1
+        conn.execute(insert(t.cases), [case.row_values()])
+    else:
+        case.row_version = expected_version + 1
+        values = case.row_values()
+        values.pop("id")
+        result = conn.execute(
+            update(t.cases)
+            .where(t.cases.c.id == case.id, t.cases.c.row_version == expected_version)
+            .values(values)
+        )
+        if result.rowcount != 1:
+            raise StaleCase(case.id)
+    if entries:
+        conn.execute(insert(t.history), entries)
+    if writes.approvals_clear:
+        conn.execute(delete(t.approvals).where(t.approvals.c.case_id == case.id))
+    keep = [a for a in writes.approvals_add if a["visit"] == case.visit]
+    if keep:
+        conn.execute(insert(t.approvals), keep)
+    if writes.entered:
+        if not new:
+            conn.execute(
+                update(t.deadlines)
+                .where(t.deadlines.c.case_id == case.id, t.deadlines.c.status == "pending")
+                .values(status="cancelled", done_at=now, note="state left")
+            )
+        rows = _deadline_rows(case, wf)
+        if rows:
+            conn.execute(insert(t.deadlines), rows)
+    elif writes.changed_fields:
+        _move_field_deadlines(conn, wf, case, writes.changed_fields, now)
+    if writes.outbox:
+        conn.execute(insert(t.outbox), writes.outbox)
+    return entries
+
+
+def _move_field_deadlines(
+    conn: Connection, wf: CompiledWorkflow, case: WorkingCase, changed: set[str], now: datetime
+) -> None:
+    """A timer ``at: FIELD`` follows its field when the field changes during the visit."""
+    for spec in wf.deadlines.get(case.state, ()):
+        if spec.at_field is None or spec.at_field not in changed or case.closed:
+            continue
+        conn.execute(
+            update(t.deadlines)
+            .where(
+                t.deadlines.c.case_id == case.id,
+                t.deadlines.c.visit == case.visit,
+                t.deadlines.c.field == spec.at_field,
+                t.deadlines.c.status == "pending",
+            )
+            .values(status="cancelled", done_at=now, note=f"field '{spec.at_field}' changed")
+        )
+        due = _due_at(spec, case, wf)
+        if due is not None:
+            conn.execute(
+                insert(t.deadlines),
+                [
+                    {
+                        "case_id": case.id,
+                        "state": case.state,
+                        "visit": case.visit,
+                        "event": spec.event,
+                        "kind": spec.kind,
+                        "field": spec.at_field,
+                        "due_at": due,
+                        "status": "pending",
+                    }
+                ],
+            )
+
+
+def deadlines_of(conn: Connection, case_id: str) -> list[DeadlineView]:
+    rows = conn.execute(
+        select(t.deadlines)
+        .where(t.deadlines.c.case_id == case_id, t.deadlines.c.status == "pending")
+        .order_by(t.deadlines.c.due_at)
+    ).all()
+    return [
+        DeadlineView(
+            id=r.id, state=r.state, event=r.event, kind=r.kind, due_at=r.due_at, status=r.status
+        )
+        for r in rows
+    ]
+
+
+def history_of(conn: Connection, case_id: str) -> list[HistoryEntry]:
+    rows = conn.execute(
+        select(t.history).where(t.history.c.case_id == case_id).order_by(t.history.c.seq)
+    ).all()
+    return [history_entry(r._mapping) for r in rows]
+
+
+def history_entry(m: Any) -> HistoryEntry:
+    return HistoryEntry(
+        seq=m["seq"],
+        at=m["at"],
+        actor=m["actor"],
+        event=m["event"],
+        from_state=m["from_state"],
+        to_state=m["to_state"],
+        data_changes=m["data_changes"] or {},
+        comment=m["comment"],
+        kind=m["kind"],
+        hash=m["hash"],
+        prev_hash=m["prev_hash"],
+        detail=m["detail"] or {},
+    )
+
+
+def open_counts(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(
+        select(t.cases.c.workflow, func.count())
+        .where(t.cases.c.closed.is_(False))
+        .group_by(t.cases.c.workflow)
+    ).all()
+    return {w: int(n) for w, n in rows}

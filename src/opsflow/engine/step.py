@@ -1,0 +1,494 @@
+"""One atomic step on one case: a start, a fire, a data change or a compute, with everything it sets off.
+
+A step works on an in-memory :class:`WorkingCase` and collects the rows to write in
+:class:`Writes`; the engine flushes them in the same transaction. Actions, rules,
+automatic transitions and follow-up fires all run inside the step, bounded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from opsflow.clock import iso
+from opsflow.engine.compiled import CompiledAction, CompiledTransition, CompiledWorkflow
+from opsflow.engine.decide import SYSTEM, Actor, decide
+from opsflow.engine.metrics import run_metric
+from opsflow.engine.working import WorkingCase, Writes
+from opsflow.errors import Invalid, OpsflowError, Refused
+from opsflow.language.expressions import EvaluationError
+from opsflow.language.fields import FieldError, coerce_value
+from opsflow.templating import render_message
+
+MAX_CHAIN = 50  # automatic transitions, rule rounds and follow-up fires per step
+
+
+class PluginRefusal(Refused):
+    """A ``before_transition`` hook refused the event; the refusal is audited as ``denied``."""
+
+    def __init__(self, message: str, reasons: list[str], event: str, state: str) -> None:
+        super().__init__(message, reasons)
+        self.event = event
+        self.state = state
+
+
+@dataclass
+class StepContext:
+    """What a step needs from the engine around it."""
+
+    now: datetime
+    roles_of: Callable[[str], frozenset[str]]
+    functions: Mapping[str, Callable[..., Any]]
+    approvals_of: Callable[[str, int, str], set[str]]  # (case, visit, event) -> actors
+    plugins: Any  # opsflow.plugins.Plugins
+    sources: Mapping[str, Mapping[str, Any]]
+    base_dir: Any
+    before_hooks: bool = True
+
+
+@dataclass
+class FireOutcome:
+    outcome: str  # transitioned approval_recorded
+    transition: CompiledTransition
+    approvals: tuple[int, int] | None = None
+
+
+@dataclass
+class Step:
+    """The work of one transaction on one case."""
+
+    wf: CompiledWorkflow
+    case: WorkingCase
+    ctx: StepContext
+    writes: Writes = field(default_factory=Writes)
+    followups: deque[tuple[str, Actor]] = field(default_factory=deque)
+    notices: int = 0
+    transitions_taken: list[tuple[CompiledTransition, Actor, dict[str, Any]]] = field(
+        default_factory=list
+    )
+    _first_seq: int = 0
+    _pending_approvals: dict[str, set[str]] = field(default_factory=dict)
+
+    # -- bookkeeping -----------------------------------------------------------------
+
+    def actor(self, name: str) -> Actor:
+        return Actor(name, frozenset() if name == SYSTEM else self.ctx.roles_of(name))
+
+    def _reserve_seq(self) -> int:
+        self.case.seq += 1
+        if not self._first_seq:
+            self._first_seq = self.case.seq
+        return self.case.seq
+
+    def _entry(
+        self,
+        seq: int,
+        kind: str,
+        actor: str,
+        *,
+        event: str | None = None,
+        from_state: str | None = None,
+        to_state: str | None = None,
+        changes: dict[str, Any] | None = None,
+        comment: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        entry = {
+            "seq": seq,
+            "at": self.ctx.now,
+            "actor": actor,
+            "kind": kind,
+            "event": event,
+            "from_state": from_state,
+            "to_state": to_state,
+            "data_changes": changes or {},
+            "comment": comment,
+            "detail": detail or {},
+        }
+        self.writes.history.append(entry)
+        return entry
+
+    def _scope(self, actor: Actor) -> dict[str, Any]:
+        return self.case.scope(self.wf, actor.to_scope(), self.ctx.now)
+
+    # -- data ----------------------------------------------------------------------
+
+    def apply_data(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate and apply field values; every bad value is reported, nothing applied on error."""
+        problems: list[str] = []
+        coerced: dict[str, Any] = {}
+        for name, value in data.items():
+            spec = self.wf.fields.get(name)
+            if spec is None:
+                problems.append(_unknown_field(name, self.wf.fields))
+                continue
+            try:
+                coerced[name] = coerce_value(name, spec, value)
+            except FieldError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise Invalid(problems[0] if len(problems) == 1 else "invalid data", problems)
+        changes: dict[str, Any] = {}
+        for name, value in coerced.items():
+            old = self.case.data.get(name)
+            if old != value:
+                changes[name] = {"from": old, "to": value}
+                if value is None:
+                    self.case.data.pop(name, None)
+                else:
+                    self.case.data[name] = value
+                self.writes.changed_fields.add(name)
+        return changes
+
+    # -- start ---------------------------------------------------------------------
+
+    def start(self, data: Mapping[str, Any], actor: Actor) -> None:
+        """Apply defaults and the starting data, enter the initial state, settle."""
+        initial: dict[str, Any] = {
+            name: spec.default for name, spec in self.wf.fields.items() if spec.default is not None
+        }
+        initial.update(data)
+        changes = self.apply_data(initial)
+        missing = [
+            name
+            for name, spec in self.wf.fields.items()
+            if spec.required and self.case.data.get(name) in (None, "", [])
+        ]
+        if missing:
+            raise Invalid(
+                "required field missing: " + ", ".join(missing),
+                [f"field '{m}' is required when the case starts" for m in missing],
+            )
+        seq = self._reserve_seq()
+        self._entry(seq, "start", actor.name, to_state=self.case.state, changes=changes)
+        self.writes.entered = True
+        self.run_actions(self.wf.on_enter.get(self.case.state, ()), actor, None, seq)
+        self.settle()
+
+    # -- fire ----------------------------------------------------------------------
+
+    def decide(self, event: str, actor: Actor) -> Any:
+        scope = self._scope(actor)
+        return decide(
+            self.wf,
+            self.case.state,
+            event,
+            actor,
+            self.case.data,
+            scope,
+            self.case.actors,
+            self._approvals,
+            self.ctx.functions,
+        )
+
+    def _approvals(self, event: str) -> set[str]:
+        stored = self.ctx.approvals_of(self.case.id, self.case.visit, event)
+        return stored | self._pending_approvals.get(event, set())
+
+    def fire(
+        self,
+        event: str,
+        actor: Actor,
+        data: Mapping[str, Any] | None = None,
+        comment: str | None = None,
+        kind: str = "transition",
+        settle: bool = True,
+    ) -> FireOutcome:
+        """Fire one event; raises NotPermitted/Refused/Invalid when it cannot be taken."""
+        if self.case.closed:
+            if event not in self.wf.all_events:
+                self.decide(event, actor)  # raises NotFound for an unknown event
+            raise Refused(
+                f"case is closed (state '{self.case.state}' is final)",
+                [f"'{event}' cannot be fired on a closed case"],
+            )
+        changes = self.apply_data(data or {})
+        decision = self.decide(event, actor)
+        t = decision.transition
+        if t is None:
+            raise decision.error()
+        self._before(t, actor)
+        if t.approvals is not None:
+            have = len(self._approvals(event)) + 1
+            need = t.approvals.required
+            self._pending_approvals.setdefault(event, set()).add(actor.name)
+            self.writes.approvals_add.append(
+                {"case_id": self.case.id, "visit": self.case.visit, "event": event,
+                 "actor": actor.name, "at": self.ctx.now}
+            )
+            if have < need:
+                seq = self._reserve_seq()
+                self._entry(
+                    seq, "approval", actor.name, event=event, from_state=self.case.state,
+                    to_state=self.case.state, changes=changes, comment=comment,
+                    detail={"approvals": {"have": have, "need": need}},
+                )
+                self._remember_actor(event, actor)
+                if settle:
+                    self.settle()
+                return FireOutcome("approval_recorded", t, (have, need))
+            approvers = sorted(self._approvals(event))
+            self.take(t, actor, changes, comment, kind, {"approvals": approvers})
+            if settle:
+                self.settle()
+            return FireOutcome("transitioned", t, (have, need))
+        self.take(t, actor, changes, comment, kind)
+        if settle:
+            self.settle()
+        return FireOutcome("transitioned", t)
+
+    def _before(self, t: CompiledTransition, actor: Actor) -> None:
+        if not self.ctx.before_hooks or self.ctx.plugins is None:
+            return
+        refusals = self.ctx.plugins.before_transition(
+            case=self.case.view().to_json(), transition=t.spec, actor=actor
+        )
+        if refusals:
+            raise PluginRefusal(
+                f"event '{t.event}' refused by a plugin", list(refusals), t.event, self.case.state
+            )
+
+    def _remember_actor(self, event: str, actor: Actor) -> None:
+        names = self.case.actors.setdefault(event, [])
+        if actor.name not in names:
+            names.append(actor.name)
+
+    def take(
+        self,
+        t: CompiledTransition,
+        actor: Actor,
+        changes: dict[str, Any],
+        comment: str | None,
+        kind: str = "transition",
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Leave the state, run the transition's actions, enter the target state."""
+        source = self.case.state
+        seq = self._reserve_seq()
+        entry = self._entry(
+            seq, kind, actor.name, event=t.event, from_state=source, to_state=t.to,
+            changes=changes, comment=comment, detail=detail,
+        )
+        self.run_actions(self.wf.on_exit.get(source, ()), actor, t.event, seq, entry)
+        self.writes.approvals_clear = True
+        self._pending_approvals.clear()
+        self.case.state = t.to
+        self.case.visit += 1
+        self.case.entered_at = self.ctx.now
+        self.case.closed = t.to in self.wf.finals
+        self.writes.entered = True
+        self._remember_actor(t.event, actor)
+        self.run_actions(t.actions, actor, t.event, seq, entry)
+        self.run_actions(self.wf.on_enter.get(t.to, ()), actor, t.event, seq, entry)
+        self.transitions_taken.append((t, actor, entry))
+
+    # -- actions -------------------------------------------------------------------
+
+    def run_actions(
+        self,
+        actions: tuple[CompiledAction, ...],
+        actor: Actor,
+        event: str | None,
+        seq: int,
+        entry: dict[str, Any] | None = None,
+        origin: dict[str, Any] | None = None,
+    ) -> None:
+        """Run actions in order; ``set`` changes go into ``entry`` (or a ``data`` entry)."""
+        for action in actions:
+            if action.kind == "set":
+                changes = self._set(action, actor)
+                if not changes:
+                    continue
+                if entry is not None:
+                    entry["data_changes"].update(changes)
+                else:
+                    self._entry(
+                        self._reserve_seq(), "data", SYSTEM, changes=changes, detail=origin
+                    )
+            elif action.kind == "notify":
+                self._notify(action, actor, event)
+            elif action.kind == "compute":
+                self.compute(action.spec.compute or [], actor)
+            elif action.kind == "fire":
+                assert action.spec.fire is not None
+                self.followups.append((action.spec.fire, actor))
+
+    def _set(self, action: CompiledAction, actor: Actor) -> dict[str, Any]:
+        scope = self._scope(actor)
+        values: dict[str, Any] = {}
+        for name, expression, literal in action.set_values:
+            if expression is None:
+                values[name] = literal
+                continue
+            try:
+                values[name] = _jsonable(expression.evaluate(scope, self.ctx.functions))
+            except EvaluationError as exc:
+                raise Invalid(
+                    f"set {name}: '{expression.source}' could not be evaluated: {exc.message}"
+                ) from exc
+        return self.apply_data(values)
+
+    def template_variables(self, actor: Actor, event: str | None) -> dict[str, Any]:
+        variables: dict[str, Any] = {name: self.case.data.get(name) for name in self.wf.fields}
+        variables.update(
+            state=self.case.state,
+            event=event,
+            actor=actor.name,
+            case_id=self.case.id,
+            metrics=self.case.metric_values(),
+            data=dict(self.case.data),
+        )
+        return variables
+
+    def _notify(self, action: CompiledAction, actor: Actor, event: str | None) -> None:
+        spec = action.spec.notify
+        assert spec is not None
+        variables = self.template_variables(actor, event)
+        self.notices += 1
+        key_source = f"{self.case.id}:{self._first_seq or self.case.seq}:{self.notices}"
+        self.writes.outbox.append(
+            {
+                "case_id": self.case.id,
+                "seq": self.case.seq,
+                "channel": spec.channel,
+                "recipient": render_message(spec.to, variables),
+                "subject": render_message(spec.subject, variables) if spec.subject else None,
+                "message": render_message(spec.message, variables),
+                "event": event,
+                "dedupe_key": hashlib.sha256(key_source.encode()).hexdigest()[:32],
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": self.ctx.now,
+                "created_at": self.ctx.now,
+            }
+        )
+
+    def compute(self, names: list[str], actor: Actor) -> dict[str, Any]:
+        """Run calculators, store each result on the case and write a ``metric`` entry each."""
+        results: dict[str, Any] = {}
+        for name in names:
+            spec = self.wf.metrics.get(name)
+            if spec is None:
+                raise Invalid(f"workflow '{self.wf.id}' has no metric '{name}'")
+            record = run_metric(
+                name,
+                spec,
+                case=self.case.view().to_json(),
+                variables=self.template_variables(actor, None),
+                plugins=self.ctx.plugins,
+                sources=self.ctx.sources,
+                base_dir=self.ctx.base_dir,
+                now=self.ctx.now,
+            )
+            self.case.metrics[name] = record
+            results[name] = record["value"]
+            self._entry(
+                self._reserve_seq(), "metric", actor.name, detail={"metric": name, **record}
+            )
+        return results
+
+    # -- settling: rules, automatic transitions, follow-ups --------------------------
+
+    def settle(self) -> None:
+        """Run rules and automatic transitions until nothing changes, then follow-up fires."""
+        trail = [self.case.state]
+        for _ in range(MAX_CHAIN):
+            if self._run_rules():
+                continue
+            auto = self._auto_transition()
+            if auto is not None:
+                self.take(auto, self.actor(SYSTEM), {}, None, "transition")
+                trail.append(self.case.state)
+                continue
+            if self.followups and not self.case.closed:
+                event, actor = self.followups.popleft()
+                self._follow_up(event, actor)
+                continue
+            self.followups.clear()
+            return
+        raise Invalid(
+            f"automatic steps did not settle after {MAX_CHAIN} rounds (a loop?): "
+            + " → ".join(trail[:12])
+            + (" → …" if len(trail) > 12 else ""),
+            ["check the 'auto' transitions, rules and 'fire' actions for a cycle"],
+        )
+
+    def _auto_transition(self) -> CompiledTransition | None:
+        if self.case.closed:
+            return None
+        candidates = self.wf.auto.get(self.case.state, ())
+        if not candidates:
+            return None
+        scope = self._scope(self.actor(SYSTEM))
+        for t in candidates:
+            try:
+                if t.when is None or t.when.evaluate(scope, self.ctx.functions):
+                    return t
+            except EvaluationError:
+                continue
+        return None
+
+    def _run_rules(self) -> bool:
+        """Edge-triggered rules: run actions when ``when`` turns true. True when any ran."""
+        if not self.wf.rules:
+            return False
+        system = self.actor(SYSTEM)
+        scope = self._scope(system)
+        ran = False
+        for rule in self.wf.rules:
+            state = self.case.rules.setdefault(rule.name, {"active": False, "runs": 0})
+            try:
+                holds = bool(rule.when.evaluate(scope, self.ctx.functions))
+            except EvaluationError:
+                holds = False
+            if not holds:
+                state["active"] = False
+                continue
+            if state["active"]:
+                continue
+            state["active"] = True
+            if rule.once and state["runs"] >= 1:
+                continue
+            state["runs"] += 1
+            self.run_actions(
+                rule.actions, system, None, self.case.seq, None, {"rule": rule.name}
+            )
+            ran = True
+            scope = self._scope(system)
+        return ran
+
+    def _follow_up(self, event: str, actor: Actor) -> None:
+        try:
+            self.fire(event, actor, settle=False)
+        except OpsflowError as exc:
+            self._entry(
+                self._reserve_seq(), "denied", actor.name, event=event,
+                from_state=self.case.state, to_state=self.case.state,
+                detail={"reason": exc.message, "reasons": exc.reasons, "follow_up": True},
+            )
+
+
+def _unknown_field(name: str, fields: Mapping[str, Any]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(fields), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown field '{name}'{hint}"
+
+
+def _jsonable(value: Any) -> Any:
+    """An expression result as a value a field can hold (dates become their ISO text)."""
+    from datetime import date
+    from decimal import Decimal
+
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value

@@ -1,0 +1,131 @@
+"""A case as the engine works on it inside one transaction, and the writes one step produces."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from opsflow.engine.compiled import CompiledWorkflow
+from opsflow.engine.results import Case
+from opsflow.language.fields import to_python
+
+
+@dataclass
+class WorkingCase:
+    """The mutable copy of one case row that a step changes and then writes back."""
+
+    id: str
+    workflow: str
+    version: int
+    state: str
+    data: dict[str, Any]
+    metrics: dict[str, Any]  # name -> {value, computed_at, calculator, params, fingerprint}
+    actors: dict[str, list[str]]
+    rules: dict[str, Any]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    entered_at: datetime
+    visit: int
+    closed: bool
+    row_version: int
+    seq: int
+    last_hash: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> WorkingCase:
+        m = row._mapping
+        return cls(
+            id=m["id"],
+            workflow=m["workflow"],
+            version=m["version"],
+            state=m["state"],
+            data=dict(m["data"] or {}),
+            metrics=dict(m["metrics"] or {}),
+            actors=copy.deepcopy(m["actors"] or {}),
+            rules=copy.deepcopy(m["rules"] or {}),
+            created_by=m["created_by"],
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+            entered_at=m["entered_at"],
+            visit=m["visit"],
+            closed=bool(m["closed"]),
+            row_version=m["row_version"],
+            seq=m["seq"],
+            last_hash=m["last_hash"],
+        )
+
+    def row_values(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "workflow": self.workflow,
+            "version": self.version,
+            "state": self.state,
+            "data": self.data,
+            "metrics": self.metrics,
+            "actors": self.actors,
+            "rules": self.rules,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "entered_at": self.entered_at,
+            "visit": self.visit,
+            "closed": self.closed,
+            "row_version": self.row_version,
+            "seq": self.seq,
+            "last_hash": self.last_hash,
+        }
+
+    def metric_values(self) -> dict[str, Any]:
+        return {name: d.get("value") for name, d in self.metrics.items()}
+
+    def scope(
+        self, wf: CompiledWorkflow, actor: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        """The names an expression sees (SPEC §2.6)."""
+        values = {
+            name: to_python(spec, self.data.get(name)) for name, spec in wf.fields.items()
+        }
+        scope: dict[str, Any] = dict(values)
+        scope.update(
+            data=values,
+            metrics=self.metric_values(),
+            actor=actor,
+            state=self.state,
+            entered_at=self.entered_at,
+            created_by=self.created_by,
+            now=now,
+        )
+        return scope
+
+    def view(self, title: str | None = None) -> Case:
+        return Case(
+            id=self.id,
+            workflow=self.workflow,
+            version=self.version,
+            state=self.state,
+            data=dict(self.data),
+            metrics=self.metric_values(),
+            metric_details=copy.deepcopy(self.metrics),
+            created_by=self.created_by,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            entered_at=self.entered_at,
+            closed=self.closed,
+            row_version=self.row_version,
+            title=title,
+        )
+
+
+@dataclass
+class Writes:
+    """Rows one step adds or changes, flushed together at the end of the transaction."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    approvals_add: list[dict[str, Any]] = field(default_factory=list)
+    approvals_clear: bool = False  # the case left a state: its approvals go
+    entered: bool = False  # the case entered a state: re-arm deadlines for the final visit
+    changed_fields: set[str] = field(default_factory=set)

@@ -1,0 +1,85 @@
+"""Everything that differs between SQLite and PostgreSQL lives here, and nowhere else."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+DEFAULT_BUSY_TIMEOUT_S = 10.0
+
+
+def busy_timeout() -> float:
+    """Seconds SQLite waits for a lock before opsflow reports 'busy' (``OPSFLOW_BUSY_TIMEOUT``)."""
+    raw = os.environ.get("OPSFLOW_BUSY_TIMEOUT")
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_BUSY_TIMEOUT_S
+    except ValueError:
+        return DEFAULT_BUSY_TIMEOUT_S
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """Keyword arguments for ``create_engine`` for this URL's dialect."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        options: dict[str, Any] = {
+            "connect_args": {"timeout": busy_timeout(), "check_same_thread": False}
+        }
+        if parsed.database in (None, "", ":memory:"):
+            options["poolclass"] = StaticPool
+        return options
+    if parsed.get_backend_name() == "postgresql":
+        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+    return {}
+
+
+def is_sqlite(engine: Engine | Connection) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def install(engine: Engine) -> None:
+    """Set up per-connection behaviour: SQLite pragmas and explicit BEGIN modes."""
+    if engine.dialect.name != "sqlite":
+        return
+    memory = engine.url.database in (None, "", ":memory:")
+    timeout_ms = int(busy_timeout() * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so BEGIN IMMEDIATE is ours to issue.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the write lock up front: no deadlock-prone lock upgrade later.
+        mode = "IMMEDIATE" if conn.get_execution_options().get("opsflow_write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def lock_clause_supported(engine: Engine | Connection) -> bool:
+    """Whether ``SELECT … FOR UPDATE`` means anything (SQLite's writer lock already serialises)."""
+    return engine.dialect.name == "postgresql"
+
+
+def is_busy_error(exc: BaseException) -> bool:
+    """A lock wait that ran out (SQLite 'database is locked', PostgreSQL lock timeout)."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "database is locked" in text or "database table is locked" in text or (
+        "lock timeout" in text
+    )
+
+
+def is_serialization_error(exc: BaseException) -> bool:
+    """A PostgreSQL serialization failure or deadlock: safe to retry the whole step."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code in ("40001", "40P01")
