@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 IDENTIFIER_PATTERN = r"^[a-z][a-z0-9_]*$"
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
@@ -126,7 +133,10 @@ def _as_list(value: Any) -> Any:
 
 
 class TransitionSpec(_Model):
-    """One transition (SPEC §2.3). ``from`` is kept as a list; ``["*"]`` means any non-final state."""
+    """One transition (SPEC §2.3).
+
+    ``from`` is kept as a list; ``["*"]`` means any non-final state.
+    """
 
     event: Identifier
     from_: list[str] = Field(alias="from")
@@ -190,6 +200,25 @@ class WorkflowSpec(_Model):
     metrics: dict[Identifier, MetricSpec] = {}
     rules: list[RuleSpec] = []
     schedule: ScheduleSpec | None = None
+
+    @field_validator("roles", "transitions", "rules", mode="before")
+    @classmethod
+    def _empty_list_section(cls, value: Any) -> Any:
+        # `rules:` with nothing under it (YAML null) is an empty section, not a type error.
+        return [] if value is None else value
+
+    @field_validator("fields", "metrics", mode="before")
+    @classmethod
+    def _empty_mapping_section(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("states", mode="before")
+    @classmethod
+    def _empty_states(cls, value: Any) -> Any:
+        # `archived:` with nothing under it (YAML null) is a state with no options.
+        if isinstance(value, dict):
+            return {k: ({} if v is None else v) for k, v in value.items()}
+        return value
 
     @property
     def initial_state(self) -> str:
