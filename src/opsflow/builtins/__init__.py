@@ -1,0 +1,1 @@
+"""opsflow's own default plugins, registered through the same hooks as any other."""

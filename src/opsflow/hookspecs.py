@@ -1,0 +1,61 @@
+"""The plugin hooks of opsflow (SPEC §4): implement them with ``@opsflow.hookimpl``.
+
+Every hook takes keyword arguments; an implementation may accept any subset of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("opsflow")
+hookimpl = pluggy.HookimplMarker("opsflow")
+
+
+@hookspec
+def register_calculators(register: Any) -> None:
+    """Register metric calculators: ``register(name, fn, params_model=None)``.
+
+    ``fn(params, ctx)`` returns a number or a JSON-able dict. ``ctx`` is a
+    :class:`opsflow.plugins.CalculatorContext`: the case (read-only), the data sources,
+    ``now`` and the project's base directory. With ``params_model`` (a pydantic model
+    class), the params are validated through it and ``fn`` receives the model instance;
+    without it, ``fn`` receives the params dict.
+    """
+
+
+@hookspec
+def register_notifiers(register: Any) -> None:
+    """Register notifiers: ``register(name, notifier)``.
+
+    A notifier is a callable ``(notification) -> None`` that raises to ask for a retry;
+    ``notification`` is a :class:`opsflow.plugins.Notification` with ``channel``, ``to``,
+    ``subject``, ``message``, ``case``, ``event``, ``dedupe_key`` and the channel's
+    ``settings``.
+    """
+
+
+@hookspec
+def register_functions(register: Any) -> None:
+    """Register pure functions usable in expressions: ``register(name, fn)``."""
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add click commands to the ``opsflow`` CLI group ``cli``."""
+
+
+@hookspec
+def before_transition(case: Any, transition: Any, actor: Any) -> str | None:
+    """Return a string to refuse the event (the refusal is audited), or None to allow it.
+
+    ``case`` is the case as JSON (read-only); ``transition`` is the definition of the
+    transition about to be taken (a read-only ``TransitionSpec``: ``event``, ``from_``,
+    ``to``, ``roles``…); ``actor`` has ``name`` and ``roles``.
+    """
+
+
+@hookspec
+def after_transition(case: Any, transition: Any, actor: Any, entry: Any) -> None:
+    """Observe a transition after it is committed; ``entry`` is its history entry."""
