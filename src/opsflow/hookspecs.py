@@ -50,12 +50,19 @@ def register_commands(cli: Any) -> None:
 def before_transition(case: Any, transition: Any, actor: Any) -> str | None:
     """Return a string to refuse the event (the refusal is audited), or None to allow it.
 
-    ``case`` is the case as JSON (read-only); ``transition`` is the definition of the
-    transition about to be taken (a read-only ``TransitionSpec``: ``event``, ``from_``,
-    ``to``, ``roles``…); ``actor`` has ``name`` and ``roles``.
+    Every argument is read-only data, reachable both as ``x["key"]`` and ``x.key``:
+    ``case`` is the case as JSON (``id``, ``workflow``, ``state``, ``data``, …);
+    ``transition`` is the transition about to be taken as written in the workflow
+    (``event``, ``from``, ``to``, ``roles``, ``when``, …) plus ``source``, the state the
+    case is in; ``actor`` has ``name`` and ``roles``.
     """
 
 
 @hookspec
 def after_transition(case: Any, transition: Any, actor: Any, entry: Any) -> None:
-    """Observe a transition after it is committed; ``entry`` is its history entry."""
+    """Observe a transition after it is committed; an exception here is logged, not raised.
+
+    ``case``, ``transition`` and ``actor`` are as for :func:`before_transition`; ``entry``
+    is the transition's history entry (``seq``, ``at``, ``actor``, ``kind``, ``event``,
+    ``from``, ``to``, ``data_changes``, ``comment``, ``hash``).
+    """

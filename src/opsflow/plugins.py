@@ -323,6 +323,15 @@ class Plugins:
 
     # -- hooks the engine and the CLI call -----------------------------------------------
 
+    @property
+    def has_before_transition(self) -> bool:
+        """Whether any plugin guards transitions (the engine skips building hook data if not)."""
+        return bool(_impls(self.pm, "before_transition"))
+
+    @property
+    def has_after_transition(self) -> bool:
+        return bool(_impls(self.pm, "after_transition"))
+
     def before_transition(self, *, case: Any, transition: Any, actor: Any) -> list[str]:
         """Ask every plugin; return the refusals (empty: allowed).
 

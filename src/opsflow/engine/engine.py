@@ -20,6 +20,7 @@ from opsflow.engine import persist
 from opsflow.engine.compiled import CompiledWorkflow
 from opsflow.engine.decide import SYSTEM, Actor
 from opsflow.engine.definitions import Definitions
+from opsflow.engine.hookviews import HookView, actor_view, transition_view
 from opsflow.engine.results import (
     AuditProblem,
     Case,
@@ -231,12 +232,15 @@ class Engine:
 
     def _observe(self, step: Step) -> None:
         """after_transition hooks, called once the step has committed."""
+        if not step.transitions_taken or not self.plugins.has_after_transition:
+            return
+        case = HookView(step.case.view().to_json())
         for transition, actor, entry in step.transitions_taken:
             self.plugins.after_transition(
-                case=step.case.view().to_json(),
-                transition=transition.spec,
-                actor=actor,
-                entry=persist.entry_payload(entry) | {"hash": entry.get("hash")},
+                case=case,
+                transition=transition_view(transition.spec, entry["from_state"]),
+                actor=actor_view(actor.name, actor.roles),
+                entry=HookView(persist.entry_payload(entry) | {"hash": entry.get("hash")}),
             )
 
     # -- the API ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 from opsflow.clock import iso
 from opsflow.engine.compiled import CompiledAction, CompiledTransition, CompiledWorkflow
 from opsflow.engine.decide import SYSTEM, Actor, decide
+from opsflow.engine.hookviews import HookView, actor_view, transition_view
 from opsflow.engine.metrics import run_metric
 from opsflow.engine.working import WorkingCase, Writes
 from opsflow.errors import Invalid, OpsflowError, Refused
@@ -244,8 +245,12 @@ class Step:
     def _before(self, t: CompiledTransition, actor: Actor) -> None:
         if not self.ctx.before_hooks or self.ctx.plugins is None:
             return
+        if not self.ctx.plugins.has_before_transition:
+            return
         refusals = self.ctx.plugins.before_transition(
-            case=self.case.view().to_json(), transition=t.spec, actor=actor
+            case=HookView(self.case.view().to_json()),
+            transition=transition_view(t.spec, self.case.state),
+            actor=actor_view(actor.name, actor.roles),
         )
         if refusals:
             raise PluginRefusal(

@@ -1,0 +1,6 @@
+"""``python -m opsflow``: the opsflow command."""
+
+from opsflow.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""The ``opsflow`` command: the root group, its global options and ``main()``.
+
+Only click and the standard library are imported here and in the command modules'
+top level; everything heavy (the engine, SQLAlchemy, rich, Jinja2) is imported inside
+the commands that need it, so ``opsflow --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, NoReturn
+
+import click
+
+from opsflow.cli.context import AppContext, app
+from opsflow.cli.errors import fail
+
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "Cases": ("start", "fire", "set", "status", "cases", "inbox", "history", "compute"),
+    "Workflows": ("workflows", "show", "graph", "schema", "validate", "test"),
+    "Administration": ("init", "demo", "worker", "outbox", "audit", "plugins"),
+}
+
+
+class OpsflowGroup(click.Group):
+    """The root group: maps every error to its exit code and adds plugin commands lazily."""
+
+    _plugin_commands: dict[str, click.Command] | None = None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; opsflow errors and unexpected exceptions become exit codes."""
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except BrokenPipeError:  # `opsflow history X | head`: click handles the reader leaving
+            raise
+        except Exception as exc:
+            self._fail(ctx, exc)
+
+    def _fail(self, ctx: click.Context, exc: Exception) -> NoReturn:
+        """Report ``exc`` (cli.errors decides message and exit code) and exit."""
+        obj = app(ctx)
+        settings = obj._settings
+        fail(
+            exc,
+            json_mode=obj.json_mode,
+            debug=obj.debug,
+            db_url=settings.db_url if settings else obj.db,
+            redact=settings.redact if settings else None,
+        )
+
+    def plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        """The commands plugins add (loading the plugins once, on first need)."""
+        if self._plugin_commands is None:
+            self._plugin_commands = {}
+            try:
+                holder = click.Group("plugins")
+                app(ctx).plugins().register_commands(holder)
+                self._plugin_commands = dict(holder.commands)
+            except Exception:  # a broken plugin must not break the CLI; `opsflow plugins` says why
+                self._plugin_commands = {}
+        return self._plugin_commands
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """A built-in command, else one a plugin registered."""
+        command = super().get_command(ctx, cmd_name)
+        if command is None and not cmd_name.startswith("-"):
+            command = self.plugin_commands(ctx).get(cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Built-in commands, then plugin commands once loaded (help does not load plugins)."""
+        loaded = self._plugin_commands or {}
+        return super().list_commands(ctx) + sorted(n for n in loaded if n not in self.commands)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Commands grouped by what an operator is doing."""
+        listed: set[str] = set()
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max((len(n) for n in names), default=0)
+        for section, members in [*SECTIONS.items(), ("More commands", tuple(names))]:
+            rows = []
+            for name in members:
+                command = self.get_command(ctx, name) if name in names else None
+                if name in listed or command is None or command.hidden:
+                    continue
+                listed.add(name)
+                rows.append((name, command.get_short_help_str(limit)))
+            if rows:
+                with formatter.section(section):
+                    formatter.write_dl(rows)
+        with formatter.section("Plugin commands"):
+            formatter.write_text("Plugins may add commands: `opsflow plugins` lists them.")
+
+
+@click.group(
+    cls=OpsflowGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--db", metavar="URL", help="Database URL [env: OPSFLOW_DB; default sqlite:///opsflow.db]."
+)
+@click.option(
+    "--workflows",
+    metavar="DIR",
+    help="Folder of workflow files [env: OPSFLOW_WORKFLOWS; default workflows/].",
+)
+@click.option(
+    "--config",
+    metavar="FILE",
+    help="Project configuration [env: OPSFLOW_CONFIG; default ./opsflow.yaml if present].",
+)
+@click.option(
+    "--as",
+    "actor",
+    metavar="NAME",
+    help="Act as this person [env: OPSFLOW_ACTOR; default your login name].",
+)
+@click.option("--plugins-dir", metavar="DIR", help="Load every *.py plugin module in DIR.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    default=lambda: os.environ.get("OPSFLOW_DEBUG", "") not in ("", "0"),
+    help="Show tracebacks of unexpected errors.",
+)
+@click.version_option(package_name="opsflow", prog_name="opsflow")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    db: str | None,
+    workflows: str | None,
+    config: str | None,
+    actor: str | None,
+    plugins_dir: str | None,
+    debug: bool,
+) -> None:
+    """opsflow runs your team's YAML workflows as persisted state machines.
+
+    Workflows live in workflows/*.yaml; cases, history and deadlines live in the
+    database (SQLite by default, PostgreSQL to share). Settings come from the option,
+    else the environment variable, else opsflow.yaml, else the default. OPSFLOW_NOW
+    (ISO 8601) fixes the clock for simulations. The CLI trusts the local account:
+    --as / OPSFLOW_ACTOR say who you are, roles come from the team in opsflow.yaml.
+
+    Exit codes: 0 done, 1 error, 2 usage, 3 not permitted, 4 refused, 5 not found,
+    6 conflict, 65 invalid workflow or data, 75 busy (try again).
+
+    Examples:
+
+    \b
+      opsflow demo                                # see a case go from draft to published
+      opsflow init myproject && cd myproject
+      opsflow validate
+      opsflow --as ann start content_approval --set title='Spring sale'
+      opsflow --as ed fire 3f2a9c approve --comment 'LGTM'
+      opsflow status 3f2a9c
+    """
+    obj = ctx.ensure_object(AppContext)
+    obj.db, obj.workflows, obj.config = db, workflows, config
+    obj.actor, obj.plugins_dir, obj.debug = actor, plugins_dir, debug
+    ctx.call_on_close(obj.close)
+
+
+def _register() -> None:
+    from opsflow.cli import admin, cases, demo, testing_cmd, workflows
+
+    for module in (cases, workflows, admin, testing_cmd, demo):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="opsflow")
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,328 @@
+"""Commands for admins: init, worker, outbox, audit verify, plugins."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import signal
+import threading
+from collections.abc import Iterator
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from opsflow.cli import output as out
+from opsflow.cli.context import app, json_option
+from opsflow.errors import Busy, OpsflowError
+
+if TYPE_CHECKING:
+    from opsflow.engine.results import WorkerReport
+
+TEMPLATE_SKIP = {"__pycache__", "__init__.py", ".DS_Store"}
+
+
+def template_files(root: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
+    """Every file under the package's ``templates/``, as (relative path, resource)."""
+    for item in sorted(root.iterdir(), key=lambda t: t.name):
+        if item.name in TEMPLATE_SKIP or item.name.endswith(".pyc"):
+            continue
+        rel = f"{prefix}{item.name}"
+        if item.is_dir():
+            yield from template_files(item, rel + "/")
+        else:
+            yield rel, item
+
+
+def copy_templates(dest: Path, *, force: bool) -> list[str]:
+    """Copy the project template into ``dest``; refuses to overwrite unless ``force``."""
+    from importlib.resources import files
+
+    entries = list(template_files(files("opsflow") / "templates"))
+    if not entries:
+        raise OpsflowError("the opsflow package has no project template (broken installation?)")
+    existing = [rel for rel, _ in entries if (dest / rel).exists()]
+    if existing and not force:
+        raise OpsflowError(
+            f"refusing to overwrite {len(existing)} existing file(s) in {dest} (use --force)",
+            existing,
+        )
+    for rel, resource in entries:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(resource.read_bytes())
+    return [rel for rel, _ in entries]
+
+
+def _someone_with(config: Path, role: str) -> str | None:
+    try:
+        from opsflow.config import load_settings
+
+        team = load_settings(config=str(config)).team
+    except Exception:  # next-step hints only; a broken template is reported by validate
+        return None
+    return next((name for name, roles in team.items() if role in roles), None)
+
+
+@click.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def init(directory: Path, force: bool) -> None:
+    """Create a ready project in DIRECTORY (default: here).
+
+    Writes opsflow.yaml, workflows/ with the four standard workflows and their
+    scenario tests, and a sample data file. Existing files are never overwritten
+    unless --force is given.
+
+    Examples:
+
+    \b
+      opsflow init myproject && cd myproject
+      opsflow init . --force        # restore the template files here
+    """
+    created = copy_templates(directory, force=force)
+    out.success(f"created {len(created)} files in {directory}")
+    author = _someone_with(directory / "opsflow.yaml", "author") or "YOUR_NAME"
+    where = "" if directory.resolve() == Path.cwd().resolve() else f"  cd {directory}\n"
+    out.echo(
+        "\nNext steps:\n"
+        f"{where}"
+        "  opsflow validate                  # check the workflows\n"
+        "  opsflow test                      # run their scenario tests\n"
+        f"  opsflow --as {author} start content_approval --set title='Hello'\n"
+        "  opsflow worker                    # deadlines and notifications"
+    )
+
+
+def summarize(report: WorkerReport) -> str:
+    """One line saying what a worker pass did."""
+    parts = [
+        f"{report.deadlines_fired} deadline(s) fired",
+        f"{report.delivered} notification(s) delivered",
+    ]
+    if report.retried:
+        parts.append(f"{report.retried} to retry")
+    if report.failed:
+        parts.append(f"{report.failed} failed")
+    return ", ".join(parts)
+
+
+def _add(total: WorkerReport, report: WorkerReport) -> None:
+    for f in dataclasses.fields(total):
+        value = getattr(report, f.name)
+        if isinstance(value, list):
+            getattr(total, f.name).extend(value)
+        else:
+            setattr(total, f.name, getattr(total, f.name) + value)
+
+
+def _busy(report: WorkerReport) -> bool:
+    return bool(
+        report.deadlines_fired
+        or report.delivered
+        or report.failed
+        or report.retried
+        or report.errors
+    )
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Do one pass and exit.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Pause between passes.",
+)
+@json_option
+def worker(once: bool, interval: float, as_json: bool) -> None:
+    """Fire due deadlines, start scheduled cases and deliver notifications.
+
+    Without --once it runs until Ctrl-C or SIGTERM, finishing the current pass first.
+    Run several workers safely: each deadline fires once, each tick starts one case.
+
+    Examples:
+
+    \b
+      opsflow worker                       # keep running, a pass every 5 seconds
+      opsflow worker --once                # one pass, e.g. from cron
+      opsflow worker --interval 30
+    """
+    from opsflow.engine.results import WorkerReport
+
+    engine = app().engine()
+    if once:
+        report = engine.run_due()
+        if as_json:
+            out.emit_json(report.to_json())
+        else:
+            out.echo(summarize(report))
+            for error in report.errors:
+                out.note(f"warning: {error}")
+        return
+    stop = threading.Event()
+    previous: dict[signal.Signals, Any] = {}
+    for signum in (signal.Signals.SIGINT, signal.Signals.SIGTERM):
+        # outside the main thread signals cannot be caught: the caller stops us
+        with contextlib.suppress(ValueError):
+            previous[signum] = signal.signal(signum, lambda *_: stop.set())
+    total = WorkerReport()
+    out.note(f"worker running, a pass every {interval:g}s (Ctrl-C to stop)")
+    try:
+        while not stop.is_set():
+            try:
+                report = engine.run_due()
+            except Busy as exc:
+                out.note(f"warning: {exc.message}; retrying next pass")
+            else:
+                _add(total, report)
+                if _busy(report) and not as_json:
+                    out.echo(f"{out.moment(_now())}  {summarize(report)}")
+                    for error in report.errors:
+                        out.note(f"warning: {error}")
+            stop.wait(interval)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    out.note("worker stopped")
+    if as_json:
+        out.emit_json(total.to_json())
+
+
+def _now() -> Any:
+    from opsflow.clock import system_now
+
+    return system_now()
+
+
+@click.group(invoke_without_command=True)
+@click.option("--failed", is_flag=True, help="Only notifications that gave up retrying.")
+@click.option("--case", "case_id", metavar="CASE", help="Only this case's notifications.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, metavar="N")
+@json_option
+@click.pass_context
+def outbox(
+    ctx: click.Context, failed: bool, case_id: str | None, limit: int, as_json: bool
+) -> None:
+    """Show notification delivery status (most recent first).
+
+    Examples:
+
+    \b
+      opsflow outbox
+      opsflow outbox --failed
+      opsflow outbox --case 3f2a9c --json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = app().engine().outbox(failed=failed, case_id=case_id, limit=limit)
+    if as_json:
+        out.emit_json([r.to_json() for r in rows])
+        return
+    if not rows:
+        out.note("no failed notifications" if failed else "the outbox is empty")
+        return
+    out.table(
+        ["id", "case", "channel", "to", "status", "attempts", "created", "message", "last error"],
+        [
+            (
+                r.id,
+                r.case[:10],
+                r.channel,
+                r.to,
+                r.status,
+                r.attempts,
+                out.moment(r.created_at),
+                r.message[:60],
+                r.last_error,
+            )
+            for r in rows
+        ],
+    )
+
+
+@click.group()
+def audit() -> None:
+    """Check the tamper-evident history.
+
+    Examples:
+
+    \b
+      opsflow audit verify
+    """
+
+
+@audit.command()
+@json_option
+def verify(as_json: bool) -> None:
+    """Check the hash chain of every case's history; name the first broken entry.
+
+    Exits 0 when every chain is intact, 1 otherwise.
+
+    Examples:
+
+    \b
+      opsflow audit verify
+      opsflow --db postgresql+psycopg://ops@db/opsflow audit verify --json
+    """
+    engine = app().engine()
+    checked, problems = engine.audit_verify()
+    if as_json:
+        out.emit_json(
+            {
+                "ok": not problems,
+                "cases_checked": checked,
+                "problems": [p.to_json() for p in problems],
+            }
+        )
+    else:
+        for p in problems:
+            out.echo(f"{p.case} seq {p.seq}: {p.reason}")
+        if not problems:
+            out.success(f"ok: {checked} case(s) checked, every history chain is intact")
+    if problems:
+        out.print_error(f"the history of {len(problems)} case(s) is broken")
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@json_option
+def plugins(as_json: bool) -> None:
+    """List installed plugins with their calculators, notifiers, functions and commands.
+
+    A plugin that failed to load is listed with its error.
+
+    Examples:
+
+    \b
+      opsflow plugins
+      opsflow --plugins-dir ./plugins plugins --json
+      OPSFLOW_DISABLE_PLUGIN_AUTOLOAD=1 opsflow plugins    # built-ins only
+    """
+    ctx = click.get_current_context()
+    root = ctx.find_root().command
+    if hasattr(root, "plugin_commands"):  # fills each plugin's list of commands
+        root.plugin_commands(ctx)
+    loaded = app().plugins()
+    infos = [i.to_json() for i in loaded.infos]
+    errors = [e.to_json() for e in loaded.errors]
+    if as_json:
+        out.emit_json(infos + errors)
+        return
+    rows = []
+    for info in infos:
+        provides = [
+            f"{kind}: {', '.join(info[kind])}"
+            for kind in ("calculators", "notifiers", "functions", "commands")
+            if info.get(kind)
+        ]
+        rows.append((info["name"], info["kind"], info.get("version"), "; ".join(provides)))
+    out.table(["plugin", "kind", "version", "provides"], rows)
+    for e in errors:
+        out.print_error(f"plugin {e['name']} failed to load: {e['error']}")
+
+
+COMMANDS = [init, worker, outbox, audit, plugins]

@@ -1,0 +1,382 @@
+"""Commands operators use on cases: start, fire, set, status, cases, inbox, history, compute."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+import click
+
+from opsflow.cli import output as out
+from opsflow.cli.context import app, json_option
+from opsflow.cli.values import read_data_file, split_assignments, typed_data
+
+if TYPE_CHECKING:
+    from opsflow.engine.results import Case, FireResult, HistoryEntry
+
+set_option = click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Set a field; the value is parsed by the field's type (repeatable).",
+)
+
+
+@click.command()
+@click.argument("workflow")
+@set_option
+@click.option(
+    "--data",
+    "data_file",
+    type=click.File("r", encoding="utf-8"),
+    metavar="FILE.json",
+    help="Field values from a JSON object (- for stdin); --set wins over it.",
+)
+@click.option("--key", metavar="KEY", help="Idempotency key: a repeat returns the first case.")
+@json_option
+def start(
+    workflow: str,
+    assignments: tuple[str, ...],
+    data_file: IO[str] | None,
+    key: str | None,
+    as_json: bool,
+) -> None:
+    """Start a case of WORKFLOW and print its id.
+
+    Examples:
+
+    \b
+      opsflow --as ann start content_approval --set title='Spring sale' --set kind=ad
+      opsflow start content_approval --data article.json --set budget=30000
+      opsflow start campaign_launch --set tags=spring,promo --key launch-2026-03
+      opsflow start content_approval --set title=Hello --json
+    """
+    ctx = app()
+    pairs = split_assignments(assignments)
+    data = read_data_file(data_file)
+    engine = ctx.engine()
+    data.update(typed_data(engine, workflow, None, pairs))
+    case = engine.start(workflow, data=data, actor=ctx.current_actor(), key=key)
+    if as_json:
+        out.emit_json(case.to_json())
+    else:
+        out.echo(case.id)
+
+
+def describe_fire(result: FireResult) -> list[str]:
+    """The human lines for one fire's outcome."""
+    case = result.case
+    if result.outcome == "approval_recorded" and result.approvals:
+        have, need = result.approvals
+        return [f"approval {have}/{need} recorded"]
+    if result.outcome == "replayed":
+        return [f"replayed: {case.state}"]
+    if result.outcome == "dry_run":
+        would = result.would or {}
+        target = would.get("to", case.state)
+        lines = [f"dry run: {case.state} -> {target}"]
+        if would.get("approvals"):
+            lines[0] = f"dry run: would record an approval ({out.show(would['approvals'])})"
+        lines += [f"  - {out.show(action)}" for action in would.get("actions", [])]
+        lines.append("nothing was written")
+        return lines
+    return [case.state]
+
+
+@click.command()
+@click.argument("case_id", metavar="CASE")
+@click.argument("event")
+@set_option
+@click.option("--comment", metavar="TEXT", help="A comment kept in the history.")
+@click.option("--key", metavar="KEY", help="Idempotency key: a repeat returns 'replayed'.")
+@click.option("--dry-run", is_flag=True, help="Show what would happen and write nothing.")
+@json_option
+def fire(
+    case_id: str,
+    event: str,
+    assignments: tuple[str, ...],
+    comment: str | None,
+    key: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Fire EVENT on CASE and print the new state.
+
+    CASE is the case id or a unique prefix of at least 6 characters. With an approval
+    vote the answer is "approval 1/2 recorded" until enough approvers agree.
+
+    Examples:
+
+    \b
+      opsflow --as ann fire 3f2a9c submit
+      opsflow --as ed fire 3f2a9c approve --comment 'LGTM'
+      opsflow fire 3f2a9c submit --set title='New title' --key submit-3f2a9c
+      opsflow --as bea fire 3f2a9c approve --dry-run
+    """
+    ctx = app()
+    engine = ctx.engine()
+    pairs = split_assignments(assignments)
+    data: dict[str, Any] = {}
+    if pairs:
+        current = engine.status(case_id)
+        data = typed_data(engine, current.workflow, current.version, pairs)
+    result = engine.fire(
+        case_id,
+        event,
+        actor=ctx.current_actor(),
+        data=data or None,
+        comment=comment,
+        key=key,
+        dry_run=dry_run,
+    )
+    if as_json:
+        out.emit_json(result.to_json())
+        return
+    for line in describe_fire(result):
+        out.echo(line)
+
+
+@click.command(name="set")
+@click.argument("case_id", metavar="CASE")
+@click.argument("assignments", nargs=-1, required=True, metavar="FIELD=VALUE...")
+@click.option("--comment", metavar="TEXT", help="A comment kept in the history.")
+@json_option
+def set_data(
+    case_id: str, assignments: tuple[str, ...], comment: str | None, as_json: bool
+) -> None:
+    """Change data of CASE (audited; rules and automatic transitions run).
+
+    Examples:
+
+    \b
+      opsflow set 3f2a9c budget=30000 claims=true
+      opsflow set 3f2a9c due=2026-12-01 tags=spring,promo --comment 'per brief v2'
+    """
+    ctx = app()
+    engine = ctx.engine()
+    pairs = split_assignments(assignments, option="set")
+    current = engine.status(case_id)
+    data = typed_data(engine, current.workflow, current.version, pairs)
+    case = engine.set(case_id, data, actor=ctx.current_actor(), comment=comment)
+    if as_json:
+        out.emit_json(case.to_json())
+    else:
+        out.echo(f"{case.id} {case.state}")
+
+
+def print_case(case: Case) -> None:
+    """The human view of one case (``status``)."""
+    out.key_values(
+        [
+            ("case", case.id),
+            (
+                "workflow",
+                f"{case.workflow} v{case.version}" + (f" ({case.title})" if case.title else ""),
+            ),
+            ("state", case.state + (" (closed)" if case.closed else "")),
+            ("since", out.moment(case.entered_at)),
+            ("created", f"{out.moment(case.created_at)} by {case.created_by}"),
+            ("updated", out.moment(case.updated_at)),
+        ]
+    )
+    if case.data:
+        out.heading("Data")
+        out.table(["field", "value"], sorted(case.data.items()))
+    if case.metrics:
+        out.heading("Metrics")
+        rows = []
+        for name, value in sorted(case.metrics.items()):
+            detail = case.metric_details.get(name) or {}
+            rows.append((name, value, detail.get("computed_at"), detail.get("calculator")))
+        out.table(["metric", "value", "computed at", "calculator"], rows)
+    if case.deadlines:
+        out.heading("Deadlines")
+        out.table(
+            ["kind", "fires", "due", "status"],
+            [(d.kind, d.event, out.moment(d.due_at), d.status) for d in case.deadlines],
+        )
+    if case.events:
+        out.heading("Events")
+        out.table(
+            ["event", "allowed", "why not"],
+            [(e.event, "yes" if e.allowed else "no", "; ".join(e.reasons)) for e in case.events],
+        )
+
+
+@click.command()
+@click.argument("case_id", metavar="CASE")
+@json_option
+def status(case_id: str, as_json: bool) -> None:
+    """Show CASE: state, data, metrics, deadlines, and what you may fire and why not.
+
+    Examples:
+
+    \b
+      opsflow status 3f2a9c
+      opsflow --as bea status 3f2a9c        # events as bea sees them
+      opsflow status 3f2a9c --json | jq .state
+    """
+    ctx = app()
+    case = ctx.engine().status(case_id, actor=ctx.current_actor())
+    if as_json:
+        out.emit_json(case.to_json())
+    else:
+        print_case(case)
+
+
+@click.command(name="cases")
+@click.option("--workflow", metavar="WORKFLOW", help="Only cases of this workflow.")
+@click.option("--state", metavar="STATE", help="Only cases in this state.")
+@click.option("--open/--closed", "open_", default=None, help="Only open (or only closed) cases.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N cases.")
+@json_option
+def list_cases(
+    workflow: str | None, state: str | None, open_: bool | None, limit: int | None, as_json: bool
+) -> None:
+    """List cases, newest first.
+
+    Examples:
+
+    \b
+      opsflow cases --open
+      opsflow cases --workflow content_approval --state brand_review
+      opsflow cases --closed --limit 20 --json
+    """
+    found = app().engine().cases(workflow=workflow, state=state, open=open_, limit=limit)
+    if as_json:
+        out.emit_json([c.to_json() for c in found])
+        return
+    if not found:
+        out.note("no cases")
+        return
+    out.table(
+        ["id", "workflow", "state", "title", "updated"],
+        [
+            (
+                c.id,
+                f"{c.workflow} v{c.version}",
+                c.state,
+                c.data.get("title"),
+                out.moment(c.updated_at),
+            )
+            for c in found
+        ],
+    )
+
+
+@click.command()
+@json_option
+def inbox(as_json: bool) -> None:
+    """List the cases where you can fire an event now.
+
+    Examples:
+
+    \b
+      opsflow inbox
+      opsflow --as ed inbox
+      OPSFLOW_ACTOR=bea opsflow inbox --json
+    """
+    ctx = app()
+    actor = ctx.current_actor()
+    found = ctx.engine().inbox(actor=actor)
+    if as_json:
+        out.emit_json([c.to_json() for c in found])
+        return
+    if not found:
+        out.note(f"nothing waits for {actor}")
+        return
+    out.table(
+        ["id", "workflow", "state", "title", "you can fire"],
+        [
+            (
+                c.id,
+                c.workflow,
+                c.state,
+                c.data.get("title"),
+                [e.event for e in c.events if e.allowed],
+            )
+            for c in found
+        ],
+    )
+
+
+def _changes(changes: dict[str, Any]) -> str:
+    parts = []
+    for name, change in changes.items():
+        if isinstance(change, dict) and set(change) == {"from", "to"}:
+            change = change["to"]
+        elif isinstance(change, dict) and set(change) == {"old", "new"}:
+            change = change["new"]
+        elif isinstance(change, list | tuple) and len(change) == 2:
+            change = change[1]
+        parts.append(f"{name}={out.show(change)}")
+    return ", ".join(parts)
+
+
+HISTORY_HEADERS = ["seq", "at", "actor", "kind", "event", "state", "changes", "comment"]
+
+
+def history_rows(entries: Sequence[HistoryEntry]) -> list[tuple[Any, ...]]:
+    """The rows of the history table."""
+    rows = []
+    for e in entries:
+        move = e.to_state or ""
+        if e.from_state and e.to_state and e.from_state != e.to_state:
+            move = f"{e.from_state} -> {e.to_state}"
+        rows.append(
+            (
+                e.seq,
+                out.moment(e.at),
+                e.actor,
+                e.kind,
+                e.event,
+                move,
+                _changes(e.data_changes),
+                e.comment,
+            )
+        )
+    return rows
+
+
+@click.command()
+@click.argument("case_id", metavar="CASE")
+@json_option
+def history(case_id: str, as_json: bool) -> None:
+    """Show the audit trail of CASE, oldest first.
+
+    Examples:
+
+    \b
+      opsflow history 3f2a9c
+      opsflow history 3f2a9c --json > 3f2a9c-history.json
+    """
+    entries = app().engine().history(case_id)
+    if as_json:
+        out.emit_json([e.to_json() for e in entries])
+    else:
+        out.table(HISTORY_HEADERS, history_rows(entries))
+
+
+@click.command()
+@click.argument("case_id", metavar="CASE")
+@click.argument("metrics", nargs=-1, metavar="[METRIC...]")
+@json_option
+def compute(case_id: str, metrics: tuple[str, ...], as_json: bool) -> None:
+    """Run the calculators of CASE now (all its metrics, or the ones named).
+
+    Examples:
+
+    \b
+      opsflow compute 3f2a9c
+      opsflow compute 3f2a9c engagement_rate --json
+    """
+    ctx = app()
+    case, values = ctx.engine().compute(case_id, list(metrics) or None, actor=ctx.current_actor())
+    if as_json:
+        out.emit_json({"case": case.to_json(), "metrics": values})
+        return
+    out.table(["metric", "value"], sorted(values.items()))
+
+
+COMMANDS = [start, fire, set_data, status, list_cases, inbox, history, compute]

@@ -1,0 +1,112 @@
+"""The state one CLI invocation carries: the global options, settings and a lazily built engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from opsflow.config import Settings
+    from opsflow.engine import Engine
+    from opsflow.plugins import Plugins
+
+
+@dataclass
+class AppContext:
+    """Global options as given on the command line; settings and engine are built on demand."""
+
+    db: str | None = None
+    workflows: str | None = None
+    config: str | None = None
+    actor: str | None = None
+    plugins_dir: str | None = None
+    debug: bool = False
+    json_mode: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
+    _plugins: Plugins | None = field(default=None, repr=False)
+
+    def settings(self) -> Settings:
+        """The resolved settings (option > environment > opsflow.yaml > default)."""
+        if self._settings is None:
+            from opsflow.config import load_settings
+
+            self._settings = load_settings(
+                db=self.db,
+                workflows=self.workflows,
+                config=self.config,
+                actor=self.actor,
+                plugins_dir=self.plugins_dir,
+            )
+        return self._settings
+
+    def plugins(self) -> Plugins:
+        """The plugins, loaded once (the engine's own when it has been built)."""
+        if self._engine is not None:
+            return self._engine.plugins
+        if self._plugins is None:
+            from opsflow.plugins import load_plugins
+
+            settings = self.settings()
+            self._plugins = load_plugins(
+                plugins_dir=settings.plugins_dir,
+                allow=settings.plugins_allow,
+                strict=settings.plugins_strict,
+            )
+        return self._plugins
+
+    def engine(self, **extra: Any) -> Engine:
+        """The engine on the configured database, built on first use."""
+        if self._engine is None:
+            from opsflow.engine import Engine
+
+            kwargs: dict[str, Any] = {"settings": self.settings(), "plugins": self._plugins}
+            kwargs.update(extra)
+            self._engine = Engine(**kwargs)
+        return self._engine
+
+    def current_actor(self) -> str:
+        """Who is acting: ``--as``, ``OPSFLOW_ACTOR``, the configured default or the OS login."""
+        return self.settings().actor
+
+    def close(self) -> None:
+        """Release the engine's database connections, if one was built."""
+        engine, self._engine = self._engine, None
+        closer = getattr(engine, "close", None)
+        if callable(closer):
+            closer()
+
+    @property
+    def base_dir(self) -> Path:
+        """The project directory (where opsflow.yaml lives, else the working directory)."""
+        return self.settings().base_dir
+
+
+def app(ctx: click.Context | None = None) -> AppContext:
+    """The :class:`AppContext` of the running command."""
+    ctx = ctx or click.get_current_context()
+    obj = ctx.find_object(AppContext)
+    if obj is None:  # a command invoked on its own (tests, plugins)
+        obj = ctx.ensure_object(AppContext)
+    return obj
+
+
+def json_option(func: Any) -> Any:
+    """``--json``: print one JSON document on stdout (errors too)."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+        if value:
+            app(ctx).json_mode = True
+        return value
+
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        callback=remember,
+        is_eager=True,
+        help="Print one JSON document on stdout.",
+    )(func)

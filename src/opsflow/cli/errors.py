@@ -1,0 +1,80 @@
+"""The one place where exceptions become messages and exit codes (SPEC §3)."""
+
+from __future__ import annotations
+
+import re
+import sys
+import traceback
+from collections.abc import Callable
+from typing import NoReturn
+
+import click
+
+from opsflow.cli.output import emit_json, print_error
+from opsflow.errors import Busy, ConfigError, Invalid, OpsflowError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://[^:/@\s]*):(?P<pw>[^@\s]*)@")
+
+
+def redact_url(text: str) -> str:
+    """Hide the password of any database URL in ``text``."""
+    return _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}:***@", text)
+
+
+def _is_sqlalchemy(exc: BaseException, name: str) -> bool:
+    return any(
+        cls.__name__ == name and cls.__module__.startswith("sqlalchemy")
+        for cls in type(exc).__mro__
+    )
+
+
+def translate(exc: BaseException, *, db_url: str | None = None) -> OpsflowError | None:
+    """The opsflow error an exception stands for, or None when it is a bug."""
+    if isinstance(exc, OpsflowError):
+        return exc
+    if _is_sqlalchemy(exc, "OperationalError"):
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if "locked" in reason.lower() or "busy" in reason.lower():
+            return Busy(f"the database is busy, try again: {reason}")
+        where = redact_url(db_url) if db_url else "the database"
+        return ConfigError(f"cannot open database {where}: {redact_url(reason)}")
+    if _is_sqlalchemy(exc, "ArgumentError") and db_url:
+        return ConfigError(f"cannot open database {redact_url(db_url)}: {exc}")
+    if type(exc).__name__ == "FieldError" and isinstance(exc, ValueError):
+        return Invalid(str(exc), [str(exc)])
+    if isinstance(exc, UnicodeDecodeError):
+        return Invalid(f"not UTF-8 text: {exc}")
+    return None
+
+
+def fail(
+    exc: BaseException,
+    *,
+    json_mode: bool,
+    debug: bool,
+    db_url: str | None = None,
+    redact: Callable[[str], str] | None = None,
+) -> NoReturn:
+    """Report ``exc`` as SPEC §3 asks and exit with its code; never returns."""
+    error = translate(exc, db_url=db_url)
+    hide = redact or (lambda text: text)
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    if error is None:
+        message = f"internal error: {type(exc).__name__}: {hide(redact_url(str(exc)))}"
+        if not debug:
+            message += " (run with --debug for the traceback)"
+        if json_mode:
+            emit_json({"error": "internal", "message": message, "reasons": []})
+        print_error(message)
+        raise click.exceptions.Exit(EXIT_ERROR)
+    message = hide(redact_url(error.message))
+    reasons = [hide(redact_url(r)) for r in error.reasons]
+    if json_mode:
+        emit_json({**error.to_json(), "message": message, "reasons": reasons})
+    print_error(message, reasons)
+    raise click.exceptions.Exit(error.exit_code)

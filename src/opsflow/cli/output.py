@@ -1,0 +1,162 @@
+"""Output helpers: one JSON document for machines; rich tables on a terminal, else plain text."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def is_terminal() -> bool:
+    """Whether stdout is an interactive terminal (rich output) rather than a pipe or a file."""
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        from opsflow.clock import iso
+
+        return iso(value) if value.tzinfo else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(document: Any) -> str:
+    """The JSON text of ``document`` (UTF-8 kept as is, dates as ISO 8601)."""
+    return json.dumps(document, ensure_ascii=False, indent=2, default=_json_default)
+
+
+def emit_json(document: Any) -> None:
+    """Print ``document`` as the one JSON document of this command."""
+    click.echo(dumps(document))
+
+
+def echo(text: str = "") -> None:
+    """Print a line on stdout."""
+    click.echo(text)
+
+
+def note(text: str) -> None:
+    """Print a line for the human on stderr (progress, summaries), never on stdout."""
+    click.echo(text, err=True)
+
+
+def show(value: Any) -> str:
+    """A compact human text for one value in a table cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return str(_json_default(value))
+    if isinstance(value, list | tuple):
+        return ", ".join(show(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=_json_default)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def display_width(text: str) -> int:
+    """Terminal columns taken by ``text`` (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - display_width(text))
+
+
+def plain_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Columns aligned with spaces, a header line first (what scripts and tests read)."""
+    cells = [[show(c).replace("\n", " ") for c in row] for row in rows]
+    widths = [display_width(h) for h in headers]
+    for row in cells:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], display_width(cell))
+    lines = ["  ".join(_pad(h.upper(), widths[i]) for i, h in enumerate(headers)).rstrip()]
+    for row in cells:
+        lines.append("  ".join(_pad(c, widths[i]) for i, c in enumerate(row)).rstrip())
+    return "\n".join(lines)
+
+
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
+) -> None:
+    """Print a table: rich on a terminal, plain aligned text otherwise."""
+    rows = list(rows)
+    if is_terminal():
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        rich_table = Table(title=title, title_justify="left", header_style="bold")
+        for h in headers:
+            rich_table.add_column(h)
+        for row in rows:  # Text, not markup: "[...]" in a value is data, not a style
+            rich_table.add_row(*(Text(show(c)) for c in row))
+        Console().print(rich_table)
+        return
+    if title:
+        click.echo(title)
+    click.echo(plain_table(headers, rows))
+
+
+def key_values(pairs: Iterable[tuple[str, Any]]) -> None:
+    """Print ``key: value`` lines, the keys aligned."""
+    pairs = list(pairs)
+    width = max((display_width(k) for k, _ in pairs), default=0)
+    for key, value in pairs:
+        click.echo(f"{_pad(key + ':', width + 1)} {show(value)}".rstrip())
+
+
+def heading(text: str) -> None:
+    """A section heading (bold on a terminal)."""
+    click.echo()
+    click.secho(text, bold=is_terminal())
+
+
+def success(text: str) -> None:
+    """A line saying something worked (green on a terminal)."""
+    click.secho(text, fg="green" if is_terminal() else None)
+
+
+def print_error(message: str, reasons: Sequence[str] = ()) -> None:
+    """``error: MESSAGE`` then each reason on its own indented line, all on stderr."""
+    click.echo(f"error: {message}", err=True)
+    for reason in reasons:
+        click.echo(f"  - {reason}", err=True)
+
+
+def moment(value: datetime | None) -> str:
+    """A short human form of an instant: ``2026-01-05 09:00 UTC``."""
+    if value is None:
+        return ""
+    from datetime import UTC
+
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,76 @@
+"""Turning command-line text (``--set K=V``, ``--data FILE.json``) into case data."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+from opsflow.errors import Invalid, Usage
+
+if TYPE_CHECKING:
+    from opsflow.engine import Engine
+
+
+def split_assignments(pairs: Sequence[str], option: str = "--set") -> list[tuple[str, str]]:
+    """``["budget=300"]`` -> ``[("budget", "300")]``; Usage (exit 2) when malformed."""
+    out: list[tuple[str, str]] = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise Usage(f"{option} expects FIELD=VALUE, got {pair!r}")
+        out.append((key, value))
+    return out
+
+
+def did_you_mean(name: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` when a close match exists, else an empty string."""
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def typed_data(
+    engine: Engine, workflow: str, version: int | None, pairs: Sequence[tuple[str, str]]
+) -> dict[str, Any]:
+    """Parse each value by its field's declared type; every problem is reported at once (65)."""
+    if not pairs:
+        return {}
+    from opsflow.language.fields import FieldError, parse_text
+
+    spec = engine.workflow_spec(workflow, version)
+    data: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, text in pairs:
+        field = spec.fields.get(key)
+        if field is None:
+            hint = did_you_mean(key, list(spec.fields))
+            problems.append(f"unknown field '{key}' in workflow {workflow}{hint}")
+            continue
+        try:
+            data[key] = parse_text(key, field, text)
+        except FieldError as exc:
+            problems.append(str(exc))
+        except ValueError as exc:
+            problems.append(f"field '{key}': {exc}")
+    if problems:
+        raise Invalid(problems[0] if len(problems) == 1 else "invalid data", problems)
+    return data
+
+
+def read_data_file(stream: IO[str] | None) -> dict[str, Any]:
+    """The JSON object in ``--data FILE.json`` (``-`` reads stdin); Invalid (65) otherwise."""
+    if stream is None:
+        return {}
+    name = getattr(stream, "name", "<data>")
+    try:
+        document = json.load(stream)
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"{name}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"{name}: not UTF-8 text") from exc
+    if not isinstance(document, dict):
+        kind = type(document).__name__
+        raise Invalid(f"{name}: expected a JSON object of field values, got {kind}")
+    return document

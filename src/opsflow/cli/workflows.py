@@ -1,0 +1,225 @@
+"""Commands for workflow authors: workflows, show, graph, schema, validate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from opsflow.cli import output as out
+from opsflow.cli.context import app, json_option
+from opsflow.errors import Usage
+
+if TYPE_CHECKING:
+    from opsflow.language.models import WorkflowSpec
+
+EXIT_INVALID = 65
+
+
+@click.command(name="workflows")
+@json_option
+def list_workflows(as_json: bool) -> None:
+    """List the workflows: id, version, title, states and open cases.
+
+    Examples:
+
+    \b
+      opsflow workflows
+      opsflow --workflows ./staging/workflows workflows --json
+    """
+    summaries = app().engine().workflows()
+    if as_json:
+        out.emit_json([w.to_json() for w in summaries])
+        return
+    if not summaries:
+        out.note(f"no workflows in {app().settings().workflows_dir}")
+        return
+    out.table(
+        ["workflow", "version", "title", "states", "open cases"],
+        [(w.id, w.version, w.title, len(w.states), w.open_cases) for w in summaries],
+    )
+
+
+def _flags(**flags: Any) -> str:
+    return ", ".join(k for k, v in flags.items() if v)
+
+
+def print_spec(spec: WorkflowSpec) -> None:
+    """The human view of one workflow definition."""
+    schedule = spec.schedule
+    header = [
+        ("workflow", f"{spec.workflow} v{spec.version}"),
+        ("title", spec.title),
+        ("description", spec.description),
+        ("roles", spec.roles),
+        ("schedule", f"{schedule.cron} {schedule.timezone}" if schedule else None),
+    ]
+    out.key_values([(k, v) for k, v in header if v])
+    if spec.fields:
+        out.heading("Fields")
+        rows: list[tuple[Any, ...]] = []
+        for name, f in spec.fields.items():
+            limits = []
+            for key in ("min", "max", "max_length", "pattern", "values"):
+                value = getattr(f, key)
+                if value is not None:
+                    limits.append(f"{key}={out.show(value)}")
+            rows.append((name, f.type, "yes" if f.required else "", f.default, " ".join(limits)))
+        out.table(["field", "type", "required", "default", "limits"], rows)
+    out.heading("States")
+    state_rows = []
+    for name, s in spec.states.items():
+        deadline = ""
+        if s.sla:
+            deadline = f"sla {s.sla.within} -> {s.sla.fire}"
+        if s.timer:
+            when = s.timer.after or f"at {s.timer.at}"
+            deadline = (deadline + "; " if deadline else "") + f"timer {when} -> {s.timer.fire}"
+        actions = [a.kind for a in s.on_enter]
+        kind = _flags(initial=s.initial, final=s.final)
+        state_rows.append((name, kind, s.title, deadline, actions))
+    out.table(["state", "kind", "title", "deadline", "on enter"], state_rows)
+    if spec.transitions:
+        out.heading("Transitions")
+        rows = []
+        for t in spec.transitions:
+            who = t.roles or ["anyone"]
+            extra = []
+            if t.approvals:
+                veto = ", veto" if t.approvals.veto else ""
+                roles = out.show(t.approvals.roles)
+                extra.append(f"{t.approvals.required} approvals of {roles}{veto}")
+            if t.requires:
+                extra.append(f"requires {out.show(t.requires)}")
+            if t.not_by:
+                extra.append(f"not by {out.show(t.not_by)}")
+            if t.auto:
+                extra.append("automatic")
+            rows.append((t.event, t.from_, t.to, who, t.when, "; ".join(extra)))
+        out.table(["event", "from", "to", "roles", "when", "also"], rows)
+    if spec.metrics:
+        out.heading("Metrics")
+        out.table(
+            ["metric", "calculator", "params"],
+            [(n, m.calculator, m.params) for n, m in spec.metrics.items()],
+        )
+    if spec.rules:
+        out.heading("Rules")
+        out.table(
+            ["rule", "when", "do", "once"],
+            [(r.name, r.when, [a.kind for a in r.do], "yes" if r.once else "") for r in spec.rules],
+        )
+
+
+@click.command()
+@click.argument("workflow")
+@click.option("--version", "version", type=click.IntRange(min=1), help="A registered version.")
+@json_option
+def show(workflow: str, version: int | None, as_json: bool) -> None:
+    """Show WORKFLOW: roles, fields, states, transitions, metrics and rules.
+
+    Examples:
+
+    \b
+      opsflow show content_approval
+      opsflow show content_approval --version 2 --json
+    """
+    spec = app().engine().workflow_spec(workflow, version)
+    if as_json:
+        out.emit_json(spec.model_dump(mode="json", by_alias=True, exclude_defaults=True))
+    else:
+        print_spec(spec)
+
+
+@click.command()
+@click.argument("workflow")
+@click.option(
+    "--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True
+)
+@click.option("--case", "case_id", metavar="ID", help="Highlight this case's current state.")
+def graph(workflow: str, fmt: str, case_id: str | None) -> None:
+    """Print the state diagram of WORKFLOW as Mermaid or Graphviz text.
+
+    Examples:
+
+    \b
+      opsflow graph content_approval > content_approval.mmd
+      opsflow graph content_approval --format dot | dot -Tsvg > flow.svg
+      opsflow graph content_approval --case 3f2a9c     # where is this case?
+    """
+    from opsflow.cli.diagram import render
+
+    engine = app().engine()
+    current = version = None
+    if case_id:
+        case = engine.status(case_id)
+        if case.workflow != workflow:
+            raise Usage(f"case {case.id} belongs to workflow {case.workflow}, not {workflow}")
+        current, version = case.state, case.version
+    out.echo(render(engine.workflow_spec(workflow, version), fmt, current))
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema of the workflow language (for editors).
+
+    Examples:
+
+    \b
+      opsflow schema > workflow.schema.json
+      # VS Code, in .vscode/settings.json:
+      #   "yaml.schemas": {"./workflow.schema.json": "workflows/*.yaml"}
+    """
+    from opsflow.language.schema import workflow_json_schema
+
+    out.emit_json(workflow_json_schema())
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@json_option
+def validate(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Check workflow files or folders (default: the workflows folder).
+
+    Every problem is listed as PATH:LINE:COL: error: MESSAGE (or warning:). Exits 65
+    when any error was found, 0 otherwise (warnings alone pass).
+
+    Examples:
+
+    \b
+      opsflow validate
+      opsflow validate workflows/content_approval.yaml
+      opsflow validate workflows/ --json
+    """
+    diagnostics = app().engine().validate(list(paths) or None)
+    errors = sum(1 for d in diagnostics if d.severity == "error")
+    warnings = len(diagnostics) - errors
+    if as_json:
+        out.emit_json(
+            {
+                "ok": errors == 0,
+                "diagnostics": [
+                    {
+                        "path": d.path,
+                        "line": d.line,
+                        "col": d.col,
+                        "severity": d.severity,
+                        "message": d.message,
+                    }
+                    for d in diagnostics
+                ],
+            }
+        )
+    else:
+        for d in diagnostics:
+            out.echo(d.format())
+        if diagnostics:
+            out.note(f"{errors} error(s), {warnings} warning(s)")
+        else:
+            out.note("ok: no problems found")
+    if errors:
+        raise click.exceptions.Exit(EXIT_INVALID)
+
+
+COMMANDS = [list_workflows, show, graph, schema, validate]

@@ -1,0 +1,264 @@
+"""Typed field values (SPEC §2.1): coercion to a JSON-storable normal form, bounds, CLI text.
+
+Normal forms: ``string``/``text`` str; ``integer`` int; ``number`` int or float; ``boolean``
+bool; ``date`` ``"YYYY-MM-DD"``; ``datetime`` ISO 8601 in UTC
+(``"2026-01-05T09:00:00+00:00"``, naive input is taken as UTC); ``enum`` one of ``values``;
+``list`` a list of strings, numbers or booleans; ``money`` a string with two decimals
+(``"1234.50"``). ``None`` means unset and is always accepted here (``required`` is the
+engine's business). ``coerce_value`` is strict about Python types (no ``"3"`` for an integer:
+that is what ``parse_text`` is for) and idempotent: a normal form coerces to itself.
+
+Options: ``min``/``max`` bound ``integer``, ``number`` and ``money`` values; ``max_length``
+bounds the characters of ``string``/``text`` and the items of ``list``; ``pattern`` is a
+regular expression the whole of a ``string`` value must match; ``values`` lists an
+``enum``'s choices. Options on other types are reported by the workflow checks and ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from opsflow.language.models import FieldSpec
+
+NUMERIC_TYPES = frozenset({"integer", "number", "money"})
+LENGTH_TYPES = frozenset({"string", "text", "list"})
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INTEGER_TEXT = re.compile(r"[+-]?\d+")
+_NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_TRUE = frozenset({"true", "yes", "y", "on", "1"})
+_FALSE = frozenset({"false", "no", "n", "off", "0"})
+_CENT = Decimal("0.01")
+_MONEY_LIMIT = Decimal(10) ** 18
+
+
+class FieldError(ValueError):
+    """A value refused for a field; ``str()`` is ``field 'budget': must be >= 0``."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"field '{field}': {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def is_empty(value: Any) -> bool:
+    """Whether ``value`` counts as not set: None, "", [] or {}."""
+    return value is None or (isinstance(value, str | list | dict) and len(value) == 0)
+
+
+def _show(bound: float | Decimal) -> str:
+    if isinstance(bound, float) and bound.is_integer():
+        return str(int(bound))
+    return str(bound)
+
+
+def _check_bounds(name: str, spec: FieldSpec, value: float | Decimal) -> None:
+    if spec.min is not None and value < _as_bound(spec.min, value):
+        raise FieldError(name, f"must be >= {_show(spec.min)}")
+    if spec.max is not None and value > _as_bound(spec.max, value):
+        raise FieldError(name, f"must be <= {_show(spec.max)}")
+
+
+def _as_bound(bound: float, value: float | Decimal) -> float | Decimal:
+    return Decimal(str(bound)) if isinstance(value, Decimal) else bound
+
+
+def _coerce_integer(name: str, spec: FieldSpec, value: Any) -> int:
+    if isinstance(value, bool):
+        raise FieldError(name, "must be an integer, not a boolean")
+    if isinstance(value, float | Decimal) and math.isfinite(value) and value == int(value):
+        value = int(value)
+    if not isinstance(value, int):
+        raise FieldError(name, "must be an integer")
+    _check_bounds(name, spec, value)
+    return value
+
+
+def _coerce_number(name: str, spec: FieldSpec, value: Any) -> int | float:
+    if isinstance(value, bool):
+        raise FieldError(name, "must be a number, not a boolean")
+    if isinstance(value, Decimal):
+        value = int(value) if value.is_finite() and value == int(value) else float(value)
+    if not isinstance(value, int | float):
+        raise FieldError(name, "must be a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FieldError(name, "must be a finite number")
+    _check_bounds(name, spec, value)
+    return value
+
+
+def _coerce_money(name: str, spec: FieldSpec, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise FieldError(name, "must be an amount of money like 1234.50")
+    try:
+        amount = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise FieldError(name, "must be an amount of money like 1234.50") from None
+    if not amount.is_finite():
+        raise FieldError(name, "must be a finite amount of money")
+    if abs(amount) >= _MONEY_LIMIT:
+        raise FieldError(name, "is too large an amount")
+    if amount != amount.quantize(_CENT):
+        raise FieldError(name, "must have at most 2 decimal places")
+    _check_bounds(name, spec, amount)
+    return str(amount.quantize(_CENT))
+
+
+def _coerce_string(name: str, spec: FieldSpec, value: Any) -> str:
+    if not isinstance(value, str):
+        raise FieldError(name, "must be a string")
+    if spec.max_length is not None and len(value) > spec.max_length:
+        raise FieldError(name, f"must be at most {spec.max_length} characters")
+    if spec.type == "string" and spec.pattern is not None:
+        try:
+            matched = re.fullmatch(spec.pattern, value) is not None
+        except re.error:
+            raise FieldError(name, f"has an invalid pattern '{spec.pattern}'") from None
+        if not matched:
+            raise FieldError(name, f"must match the pattern '{spec.pattern}'")
+    return value
+
+
+def _coerce_date(name: str, value: Any) -> str:
+    if isinstance(value, datetime):
+        raise FieldError(name, "must be a date (YYYY-MM-DD), not a date and time")
+    if isinstance(value, date):
+        return value.isoformat()
+    if not isinstance(value, str) or not _DATE.fullmatch(value.strip()):
+        raise FieldError(name, "must be a date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise FieldError(name, f"must be a date that exists ('{value}' does not)") from None
+
+
+def _coerce_datetime(name: str, value: Any) -> str:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not _DATE.match(text):
+            raise FieldError(name, "must be a date and time in ISO 8601 (2026-01-05T09:00:00Z)")
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise FieldError(
+                name, f"must be a date and time that exists in ISO 8601 ('{value}' is not)"
+            ) from None
+    else:
+        raise FieldError(name, "must be a date and time in ISO 8601 (2026-01-05T09:00:00Z)")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def _coerce_enum(name: str, spec: FieldSpec, value: Any) -> str:
+    values = spec.values or []
+    if isinstance(value, str) and value in values:
+        return value
+    reason = f"must be one of {', '.join(values)}"
+    if isinstance(value, str):
+        close = difflib.get_close_matches(value, values, n=1)
+        if close:
+            reason += f" (did you mean '{close[0]}'?)"
+    raise FieldError(name, reason)
+
+
+def _coerce_list(name: str, spec: FieldSpec, value: Any) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise FieldError(name, "must be a list")
+    items = list(value)
+    for item in items:
+        if not isinstance(item, str | int | float) or (
+            isinstance(item, float) and not math.isfinite(item)
+        ):
+            raise FieldError(name, "must be a list of strings, numbers or booleans")
+    if spec.max_length is not None and len(items) > spec.max_length:
+        raise FieldError(name, f"must have at most {spec.max_length} items")
+    return items
+
+
+def coerce_value(name: str, spec: FieldSpec, value: Any) -> Any:
+    """Check ``value`` for field ``name`` and return its JSON-storable normal form."""
+    if value is None:
+        return None
+    kind = spec.type
+    if kind in ("string", "text"):
+        return _coerce_string(name, spec, value)
+    if kind == "integer":
+        return _coerce_integer(name, spec, value)
+    if kind == "number":
+        return _coerce_number(name, spec, value)
+    if kind == "money":
+        return _coerce_money(name, spec, value)
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise FieldError(name, "must be true or false")
+        return value
+    if kind == "date":
+        return _coerce_date(name, value)
+    if kind == "datetime":
+        return _coerce_datetime(name, value)
+    if kind == "enum":
+        return _coerce_enum(name, spec, value)
+    if kind == "list":
+        return _coerce_list(name, spec, value)
+    raise FieldError(name, f"has an unknown type '{kind}'")
+
+
+def parse_text(name: str, spec: FieldSpec, text: str) -> Any:
+    """Parse CLI text (``--set K=V``) by the field's type; empty text unsets the field."""
+    stripped = text.strip()
+    if stripped == "":
+        return None
+    kind = spec.type
+    value: Any = text if kind in ("string", "text") else stripped
+    if kind == "integer":
+        if not _INTEGER_TEXT.fullmatch(stripped):
+            raise FieldError(name, f"must be an integer (got '{text}')")
+        value = int(stripped)
+    elif kind == "number":
+        if not _NUMBER_TEXT.fullmatch(stripped):
+            raise FieldError(name, f"must be a number (got '{text}')")
+        value = int(stripped) if _INTEGER_TEXT.fullmatch(stripped) else float(stripped)
+    elif kind == "boolean":
+        lowered = stripped.lower()
+        if lowered not in _TRUE | _FALSE:
+            raise FieldError(name, f"must be true or false (got '{text}')")
+        value = lowered in _TRUE
+    elif kind == "list":
+        value = _parse_list_text(name, stripped)
+    return coerce_value(name, spec, value)
+
+
+def _parse_list_text(name: str, text: str) -> list[Any]:
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            raise FieldError(name, "must be a list: a,b,c or a JSON list") from None
+        if not isinstance(parsed, list):
+            raise FieldError(name, "must be a list: a,b,c or a JSON list")
+        return parsed
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def to_python(spec: FieldSpec, value: Any) -> Any:
+    """Turn a stored normal form into Python: date, aware datetime, Decimal; others as is."""
+    if value is None:
+        return None
+    if spec.type == "date" and isinstance(value, str):
+        return date.fromisoformat(value)
+    if spec.type == "datetime" and isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if spec.type == "money" and not isinstance(value, Decimal):
+        return Decimal(str(value))
+    return value

@@ -1,0 +1,111 @@
+"""workflows, show, graph, schema, validate through the real CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from click.testing import Result
+
+Run = Callable[..., Result]
+Project = Any
+
+
+def as_json(result: Result) -> Any:
+    """The one JSON document on stdout."""
+    return json.loads(result.stdout)
+
+
+def test_workflows_lists_with_open_cases(run: Run, start_case: Callable[..., str]) -> None:
+    start_case()
+    doc = as_json(run("workflows", "--json"))
+    assert [w["id"] for w in doc] == ["expense"]
+    assert set(doc[0]) >= {"id", "version", "title", "states", "open_cases"}
+    assert doc[0]["open_cases"] == 1
+    assert doc[0]["version"] == 1
+    human = run("workflows")
+    assert human.stdout.splitlines()[0].split()[0] == "WORKFLOW"
+    assert "报销 Expense claim" in human.stdout
+
+
+def test_show(run: Run) -> None:
+    human = run("show", "expense")
+    assert human.exit_code == 0, human.output
+    for word in ("Fields", "States", "Transitions", "Metrics", "spend_ratio", "not by submit"):
+        assert word in human.stdout
+    doc = as_json(run("show", "expense", "--json"))
+    assert doc["workflow"] == "expense"
+    assert "draft" in doc["states"]
+    assert doc["transitions"][0]["from"] == ["draft"]
+    assert run("show", "nope").exit_code == 5
+
+
+def test_graph_mermaid_and_dot(run: Run) -> None:
+    mermaid = run("graph", "expense")
+    assert mermaid.exit_code == 0
+    lines = mermaid.stdout.splitlines()
+    assert "stateDiagram-v2" in lines
+    assert "    [*] --> draft" in lines
+    assert "    review --> approved : approve" in lines
+    assert "    approved --> rejected : reject" in lines  # from "*" expanded
+    assert "    paid --> [*]" in lines
+    assert "class" not in mermaid.stdout
+    dot = run("graph", "expense", "--format", "dot")
+    assert dot.stdout.startswith("digraph expense {")
+    assert 'draft -> review [label="submit"];' in dot.stdout
+    assert run("graph", "expense", "--format", "png").exit_code == 2
+
+
+def test_graph_highlights_the_case(run: Run, in_review: str) -> None:
+    out = run("graph", "expense", "--case", in_review[:8]).stdout
+    assert "    class review current" in out
+    dot = run("graph", "expense", "--format", "dot", "--case", in_review).stdout
+    assert 'review [label="review", style="rounded,filled,bold"' in dot
+    assert run("graph", "other", "--case", in_review).exit_code == 2
+
+
+def test_schema_is_json_schema(run: Run) -> None:
+    result = run("schema")
+    assert result.exit_code == 0
+    doc = as_json(result)
+    assert "$schema" in doc or "properties" in doc
+
+
+def test_validate_ok(run: Run) -> None:
+    result = run("validate")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "no problems" in result.stderr
+    doc = as_json(run("validate", "--json"))
+    assert doc == {"ok": True, "diagnostics": []}
+
+
+def test_validate_reports_every_error(run: Run, project: Project) -> None:
+    bad = project.root / "bad.yaml"
+    bad.write_text(
+        "workflow: bad\nversion: 1\nstates:\n  a: {initial: true}\n  b: {}\n"
+        "transitions:\n  - {event: go, from: a, to: nowhere}\n  - {event: x, from: zz, to: a}\n",
+        encoding="utf-8",
+    )
+    result = run("validate", str(bad))
+    assert result.exit_code == 65
+    errors = [line for line in result.stdout.splitlines() if ": error: " in line]
+    assert len(errors) >= 2
+    assert all(line.startswith(f"{bad}:") for line in errors)
+    assert "error(s)" in result.stderr
+    doc = as_json(run("validate", str(bad), "--json"))
+    assert doc["ok"] is False
+    assert set(doc["diagnostics"][0]) == {"path", "line", "col", "severity", "message"}
+
+
+def test_validate_missing_path_is_usage(run: Run) -> None:
+    assert run("validate", "no/such/file.yaml").exit_code == 2
+
+
+def test_validate_yaml_syntax_error_points_at_line(run: Run, project: Project) -> None:
+    bad = project.root / "syntax.yaml"
+    bad.write_text("workflow: x\nstates: [\n", encoding="utf-8")
+    result = run("validate", str(bad))
+    assert result.exit_code == 65
+    assert result.stdout.startswith(f"{bad}:")
