@@ -23,9 +23,7 @@ BACKENDS = [
     "sqlite",
     pytest.param(
         "postgres",
-        marks=pytest.mark.skipif(
-            not POSTGRES_URL, reason="OPSFLOW_TEST_POSTGRES_URL is not set"
-        ),
+        marks=pytest.mark.skipif(not POSTGRES_URL, reason="OPSFLOW_TEST_POSTGRES_URL is not set"),
     ),
 ]
 

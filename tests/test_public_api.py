@@ -1,4 +1,4 @@
-"""The public surface: ``opsflow.__all__`` is complete and importable, the library needs no click."""
+"""The public surface: ``opsflow.__all__`` is complete, and the library needs no click."""
 
 from __future__ import annotations
 
@@ -19,11 +19,27 @@ def test_public_classes_are_in_all() -> None:
 
 
 def test_errors_carry_exit_codes() -> None:
-    codes = {cls.__name__: cls.exit_code for cls in (
-        opsflow.NotPermitted, opsflow.Refused, opsflow.NotFound, opsflow.Conflict,
-        opsflow.Invalid, opsflow.Busy, opsflow.Usage)}
-    assert codes == {"NotPermitted": 3, "Refused": 4, "NotFound": 5, "Conflict": 6,
-                     "Invalid": 65, "Busy": 75, "Usage": 2}
+    codes = {
+        cls.__name__: cls.exit_code
+        for cls in (
+            opsflow.NotPermitted,
+            opsflow.Refused,
+            opsflow.NotFound,
+            opsflow.Conflict,
+            opsflow.Invalid,
+            opsflow.Busy,
+            opsflow.Usage,
+        )
+    }
+    assert codes == {
+        "NotPermitted": 3,
+        "Refused": 4,
+        "NotFound": 5,
+        "Conflict": 6,
+        "Invalid": 65,
+        "Busy": 75,
+        "Usage": 2,
+    }
 
 
 def test_library_imports_without_click() -> None:

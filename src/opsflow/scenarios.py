@@ -116,8 +116,6 @@ def workflows_dir_for(path: Path, default: Path) -> Path:
 
 def engine_factory(settings: Settings, plugins: Plugins | None) -> Callable[..., Engine]:
     """Build engines on a throw-away in-memory database with the file's team and clock."""
-    shared: dict[Path, Any] = {}  # workflows folder -> its loaded definitions, read once per run
-
     def build(scenario: ScenarioFile, clock: SimulatedClock) -> Engine:
         from opsflow.engine import Engine
 
@@ -125,14 +123,9 @@ def engine_factory(settings: Settings, plugins: Plugins | None) -> Callable[...,
         local = dataclasses.replace(
             settings, db_url="sqlite://", team=dict(scenario.team), workflows_dir=workflows
         )
-        engine = Engine(settings=local, plugins=plugins, clock=clock)
-        # Every case of a run tests the same files: parse them once, not once per case.
-        # (Definitions caches compiled versions only; each case still registers its own.)
-        if workflows in shared:
-            engine._definitions = shared[workflows]
-        else:
-            shared[workflows] = engine.definitions
-        return engine
+        # Workflow files are parsed once per process (the engine caches them by file
+        # signature), so building an engine per case costs no re-parse.
+        return Engine(settings=local, plugins=plugins, clock=clock)
 
     return build
 

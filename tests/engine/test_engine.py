@@ -25,9 +25,13 @@ def counts(engine: Any) -> dict[str, int]:
     with engine.db.read() as conn:
         return {
             name: len(conn.execute(select(table)).all())
-            for name, table in [("cases", t.cases), ("history", t.history),
-                                ("outbox", t.outbox), ("deadlines", t.deadlines),
-                                ("approvals", t.approvals)]
+            for name, table in [
+                ("cases", t.cases),
+                ("history", t.history),
+                ("outbox", t.outbox),
+                ("deadlines", t.deadlines),
+                ("approvals", t.approvals),
+            ]
         }
 
 
@@ -38,7 +42,9 @@ def test_start_applies_defaults_and_writes_a_start_entry(engine: Any) -> None:
     assert case.created_by == "ann"
     assert not case.closed
     [entry] = engine.history(case.id)
-    assert entry.kind == "start" and entry.to_state == "draft" and entry.seq == 1
+    assert entry.kind == "start"
+    assert entry.to_state == "draft"
+    assert entry.seq == 1
     assert entry.data_changes["title"] == {"from": None, "to": "Hello"}
 
 
@@ -85,7 +91,11 @@ def test_article_path_with_four_eyes_and_set_action(engine: Any) -> None:
     assert result.case.data["approved_by"] == "ed"
     last = engine.history(case.id)[-1]
     assert (last.kind, last.event, last.from_state, last.to_state) == (
-        "transition", "approve", "review", "scheduled")
+        "transition",
+        "approve",
+        "review",
+        "scheduled",
+    )
     assert last.comment == "LGTM"
     assert last.data_changes == {"approved_by": {"from": None, "to": "ed"}}
 
@@ -108,7 +118,8 @@ def test_requires_is_checked_after_event_data(engine: Any) -> None:
         engine.fire(case.id, "submit", actor="ann")
     assert info.value.reasons == ["submit → review: requires: 'title' empty"]
     result = engine.fire(case.id, "submit", actor="ann", data={"title": "Back"})
-    assert result.case.state == "review" and result.case.data["title"] == "Back"
+    assert result.case.state == "review"
+    assert result.case.data["title"] == "Back"
 
 
 def test_guard_false_is_refused_with_reason(engine: Any) -> None:
@@ -150,7 +161,8 @@ def test_veto_lets_an_approver_fire_other_events(engine: Any) -> None:
     engine.fire(case.id, "approve", actor="lou")
     # bea is brand: 'reject' is director-only, but bea is an eligible approver with veto
     result = engine.fire(case.id, "reject", actor="bea")
-    assert result.case.state == "rejected" and result.case.closed
+    assert result.case.state == "rejected"
+    assert result.case.closed
     assert counts(engine)["approvals"] == 0
 
 
@@ -161,7 +173,8 @@ def test_leaving_and_reentering_clears_approvals(engine: Any) -> None:
     engine.fire(case.id, "approve", actor="lou")
     status = engine.status(case.id, actor="lou")
     approve = next(e for e in status.events if e.event == "approve")
-    assert not approve.allowed and "already approved" in approve.reasons[0]
+    assert not approve.allowed
+    assert "already approved" in approve.reasons[0]
 
 
 def test_auto_transition_runs_after_a_data_change(engine: Any) -> None:
@@ -172,7 +185,9 @@ def test_auto_transition_runs_after_a_data_change(engine: Any) -> None:
     assert moved.state == "held"
     entries = engine.history(case.id)
     assert [(e.kind, e.actor, e.event, e.to_state) for e in entries[-2:]] == [
-        ("data", "ed", None, None), ("transition", "system", "pull", "held")]
+        ("data", "ed", None, None),
+        ("transition", "system", "pull", "held"),
+    ]
 
 
 def test_timer_at_a_field_fires_once_as_system(engine: Any, clock: Any) -> None:
@@ -194,8 +209,10 @@ def test_timer_at_a_field_fires_once_as_system(engine: Any, clock: Any) -> None:
     timer = next(e for e in entries if e.kind == "timer")
     assert (timer.actor, timer.event, timer.to_state) == ("system", "publish", "published")
     metric = entries[-1]
-    assert metric.kind == "metric" and metric.detail["metric"] == "hit_rate"
-    assert metric.detail["value"] == 0.1 and len(metric.detail["fingerprint"]) == 64
+    assert metric.kind == "metric"
+    assert metric.detail["metric"] == "hit_rate"
+    assert metric.detail["value"] == 0.1
+    assert len(metric.detail["fingerprint"]) == 64
     assert engine.fire_due_deadlines().deadlines_fired == 0
 
 
@@ -221,7 +238,9 @@ def test_notify_renders_templates_into_the_outbox(engine: Any) -> None:
     case = engine.start("review", {"title": "双十一 sale"}, actor="ann")
     engine.fire(case.id, "submit", actor="ann")
     [row] = engine.outbox(case_id=case.id)
-    assert row.channel == "chat" and row.to == "editor" and row.status == "pending"
+    assert row.channel == "chat"
+    assert row.to == "editor"
+    assert row.status == "pending"
     assert row.message == "「双十一 sale」 needs review by ann"
     assert len(row.dedupe_key) == 32
 
@@ -242,8 +261,10 @@ def test_fire_action_runs_a_follow_up_event(engine: Any) -> None:
     engine.fire(case.id, "submit", actor="ann")
     engine.fire(case.id, "approve", actor="ed")
     result = engine.fire(case.id, "rush", actor="pat")
-    assert result.case.state == "done" and result.case.closed
-    assert [k for k, _e, _s in kinds(engine, case.id)][-3:] == ["transition", "metric", "transition"]
+    assert result.case.state == "done"
+    assert result.case.closed
+    last_kinds = [k for k, _e, _s in kinds(engine, case.id)][-3:]
+    assert last_kinds == ["transition", "metric", "transition"]
 
 
 def test_refused_follow_up_is_audited_not_fatal(engine: Any) -> None:
@@ -254,7 +275,8 @@ def test_refused_follow_up_is_audited_not_fatal(engine: Any) -> None:
     result = engine.fire(case.id, "retry", actor="ed")
     assert result.case.state == "review"
     last = engine.history(case.id)[-1]
-    assert last.kind == "denied" and last.event == "submit"
+    assert last.kind == "denied"
+    assert last.event == "submit"
 
 
 def test_closed_case_refuses_events(engine: Any) -> None:
@@ -309,10 +331,23 @@ def test_status_lists_every_event_with_reasons(engine: Any) -> None:
     assert events["submit"].allowed
     assert not events["approve"].allowed
     assert events["approve"].reasons == ["not available in state 'draft'"]
-    assert not events["cancel"].allowed and "needs one of director, editor" in events["cancel"].reasons[0]
+    assert not events["cancel"].allowed
+    assert "needs one of director, editor" in events["cancel"].reasons[0]
     as_json = status.to_json()
-    assert set(as_json) >= {"id", "workflow", "version", "state", "data", "metrics", "created_by",
-                            "created_at", "updated_at", "closed", "deadlines", "events"}
+    assert set(as_json) >= {
+        "id",
+        "workflow",
+        "version",
+        "state",
+        "data",
+        "metrics",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "closed",
+        "deadlines",
+        "events",
+    }
 
 
 def test_inbox_shows_cases_the_actor_can_move(engine: Any) -> None:
@@ -331,8 +366,11 @@ def test_history_chain_verifies_and_detects_tampering(engine: Any) -> None:
     checked, problems = engine.audit_verify()
     assert (checked, problems) == (1, [])
     with engine.db.write() as conn:
-        conn.execute(update(t.history).where(t.history.c.case_id == case.id,
-                                             t.history.c.seq == 2).values(actor="mallory"))
+        conn.execute(
+            update(t.history)
+            .where(t.history.c.case_id == case.id, t.history.c.seq == 2)
+            .values(actor="mallory")
+        )
     _, problems = engine.audit_verify()
     assert [(p.case, p.seq) for p in problems] == [(case.id, 2)]
 
@@ -344,8 +382,7 @@ def test_deleted_history_entry_is_detected(engine: Any) -> None:
     engine.fire(case.id, "submit", actor="ann")
     engine.fire(case.id, "approve", actor="ed")
     with engine.db.write() as conn:
-        conn.execute(delete(t.history).where(t.history.c.case_id == case.id,
-                                             t.history.c.seq == 3))
+        conn.execute(delete(t.history).where(t.history.c.case_id == case.id, t.history.c.seq == 3))
     _, problems = engine.audit_verify()
     assert [(p.case, p.seq) for p in problems] == [(case.id, 3)]
 
@@ -386,7 +423,8 @@ def test_plugin_refusal_is_audited_as_denied(make_engine: Any) -> None:
         engine.fire(case.id, "approve", actor="ed")
     assert "change freeze" in info.value.reasons
     last = engine.history(case.id)[-1]
-    assert last.kind == "denied" and last.event == "approve"
+    assert last.kind == "denied"
+    assert last.event == "approve"
     assert engine.get(case.id).state == "review"
     assert engine.audit_verify()[1] == []
 
@@ -397,7 +435,8 @@ def test_outbox_delivery_through_the_file_notifier(engine: Any, tmp_path: Path) 
     report = engine.deliver_outbox()
     assert report.delivered == 1
     lines = [json.loads(x) for x in (tmp_path / "chat.jsonl").read_text().splitlines()]
-    assert lines[0]["to"] == "editor" and lines[0]["case"] == case.id
+    assert lines[0]["to"] == "editor"
+    assert lines[0]["case"] == case.id
     assert engine.outbox(case_id=case.id)[0].status == "delivered"
     assert engine.deliver_outbox().delivered == 0
 
@@ -410,7 +449,8 @@ def test_unconfigured_channel_is_retried_then_failed(make_engine: Any, clock: An
     report = engine.deliver_outbox()
     assert report.retried == 1
     [row] = engine.outbox(case_id=case.id)
-    assert row.attempts == 1 and "not configured" in (row.last_error or "")
+    assert row.attempts == 1
+    assert "not configured" in (row.last_error or "")
     for _ in range(12):
         clock.advance(hours=7)
         engine.deliver_outbox()

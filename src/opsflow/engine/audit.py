@@ -22,7 +22,9 @@ def verify_case(
         if seq != expected_seq:
             return AuditProblem(case_id, expected_seq, f"entry {expected_seq} is missing")
         if row["prev_hash"] != prev:
-            return AuditProblem(case_id, seq, "previous-hash link broken (entry removed or reordered)")
+            return AuditProblem(
+                case_id, seq, "previous-hash link broken (entry removed or reordered)"
+            )
         payload = {
             "seq": seq,
             "at": row["at"],

@@ -180,7 +180,9 @@ def compile_workflow(loaded: LoadedWorkflow, functions: Collection[str] = ()) ->
     for name, state in spec.states.items():
         found = []
         if state.sla is not None:
-            found.append(DeadlineSpec("sla", state.sla.fire, parse_duration(state.sla.within), None))
+            found.append(
+                DeadlineSpec("sla", state.sla.fire, parse_duration(state.sla.within), None)
+            )
         if state.timer is not None:
             after = parse_duration(state.timer.after) if state.timer.after else None
             found.append(DeadlineSpec("timer", state.timer.fire, after, state.timer.at))

@@ -1,10 +1,11 @@
-"""Workflow definitions: the files of the workflows folder, the registered versions, the compile cache."""
+"""Workflow definitions: the files of the workflows folder, registered versions, compile cache."""
 
 from __future__ import annotations
 
 import threading
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
@@ -17,11 +18,38 @@ from opsflow.language.loader import (
     LoadedWorkflow,
     load_workflow_paths,
     load_workflow_text,
+    workflow_files,
 )
 from opsflow.store import tables as t
 
 _COMPILED: dict[tuple[str, frozenset[str]], CompiledWorkflow] = {}
+_FOLDERS: dict[
+    tuple[Path, LoadContext], tuple[Any, dict[str, LoadedWorkflow], list[Diagnostic]]
+] = {}
 _LOCK = threading.Lock()
+
+
+def _signature(files: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    stats = []
+    for path in files:
+        stat = path.stat()
+        stats.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(stats)
+
+
+def load_folder(
+    folder: Path, ctx: LoadContext
+) -> tuple[dict[str, LoadedWorkflow], list[Diagnostic]]:
+    """The workflows of a folder, parsed again only when a file changed (process-wide cache)."""
+    files, _problems = workflow_files([folder])
+    signature = _signature(files)
+    key = (folder.resolve(), ctx)
+    cached = _FOLDERS.get(key)
+    if cached is not None and cached[0] == signature:
+        return cached[1], cached[2]
+    loaded, diagnostics = load_workflow_paths([folder], ctx)
+    _FOLDERS[key] = (signature, loaded, diagnostics)
+    return loaded, diagnostics
 
 
 def compiled(loaded: LoadedWorkflow, functions: frozenset[str]) -> CompiledWorkflow:
@@ -50,7 +78,9 @@ class Definitions:
     def _load(self) -> dict[str, LoadedWorkflow]:
         if self._loaded is None:
             if self.workflows_dir.is_dir():
-                self._loaded, self._diagnostics = load_workflow_paths([self.workflows_dir], self.ctx)
+                self._loaded, self._diagnostics = load_workflow_paths(
+                    [self.workflows_dir], self.ctx
+                )
             else:
                 self._loaded, self._diagnostics = {}, []
         return self._loaded
@@ -92,15 +122,25 @@ class Definitions:
         if row is None:
             conn.execute(
                 insert(t.definitions),
-                [{"workflow": wf.id, "version": wf.version, "text": wf.text, "hash": wf.hash,
-                  "path": wf.path, "registered_at": now}],
+                [
+                    {
+                        "workflow": wf.id,
+                        "version": wf.version,
+                        "text": wf.text,
+                        "hash": wf.hash,
+                        "path": wf.path,
+                        "registered_at": now,
+                    }
+                ],
             )
         elif row.hash != wf.hash:
             raise Invalid(
                 f"workflow '{wf.id}' version {wf.version} is already registered with different "
                 f"text; bump 'version' in {wf.path} to register the change",
-                ["running cases keep the version they started on; a changed definition needs "
-                 "a new version number"],
+                [
+                    "running cases keep the version they started on; a changed definition needs "
+                    "a new version number"
+                ],
             )
         self._pinned[(wf.id, wf.version)] = wf
 
@@ -118,15 +158,15 @@ class Definitions:
         ).first()
         if text_row is None:
             raise NotFound(f"workflow '{workflow}' version {version} is not registered")
-        if current is not None and current.hash == text_row.hash:
-            loaded: LoadedWorkflow | None = current
-        else:
+        loaded: LoadedWorkflow | None = current
+        if current is None or current.hash != text_row.hash:
             loaded, problems = load_workflow_text(text_row.text, text_row.path, self.ctx)
             if loaded is None:
                 raise Invalid(
                     f"stored definition of '{workflow}' version {version} no longer loads",
                     [d.format() for d in problems if d.severity == "error"],
                 )
+        assert loaded is not None
         found = compiled(loaded, self.ctx.functions)
         self._pinned[key] = found
         return found

@@ -1,4 +1,4 @@
-"""The ``Engine``: the library API that the CLI, the scenario runner and a service share (SPEC §3.2)."""
+"""The ``Engine``: the library API the CLI, the scenario runner and a service share (SPEC §3.2)."""
 
 from __future__ import annotations
 
@@ -86,10 +86,16 @@ class Engine:
         """An engine for the project described by ``opsflow.yaml`` (or the defaults)."""
         from opsflow.config import load_settings
 
-        known = {"db", "workflows", "actor", "plugins_dir"}
+        def text(name: str) -> str | None:
+            value = overrides.get(name)
+            return None if value is None else str(value)
+
         settings = load_settings(
             config=str(path) if path else None,
-            **{k: (str(v) if v is not None else None) for k, v in overrides.items() if k in known},
+            db=text("db"),
+            workflows=text("workflows"),
+            actor=text("actor"),
+            plugins_dir=text("plugins_dir"),
         )
         return cls(
             settings=settings,
@@ -219,8 +225,16 @@ class Engine:
             return
         conn.execute(
             insert(t.idempotency),
-            [{"key": key, "operation": operation, "request_hash": _request_hash(request),
-              "case_id": case_id, "response": response, "created_at": now}],
+            [
+                {
+                    "key": key,
+                    "operation": operation,
+                    "request_hash": _request_hash(request),
+                    "case_id": case_id,
+                    "response": response,
+                    "created_at": now,
+                }
+            ],
         )
 
     def _commit_step(
@@ -265,10 +279,23 @@ class Engine:
             now = self.clock()
             self.definitions.register(conn, wf, now)
             case = WorkingCase(
-                id=uuid.uuid4().hex, workflow=wf.id, version=wf.version, state=wf.initial,
-                data={}, metrics={}, actors={}, rules={}, created_by=name, created_at=now,
-                updated_at=now, entered_at=now, visit=1, closed=wf.initial in wf.finals,
-                row_version=0, seq=0, last_hash="",
+                id=uuid.uuid4().hex,
+                workflow=wf.id,
+                version=wf.version,
+                state=wf.initial,
+                data={},
+                metrics={},
+                actors={},
+                rules={},
+                created_by=name,
+                created_at=now,
+                updated_at=now,
+                entered_at=now,
+                visit=1,
+                closed=wf.initial in wf.finals,
+                row_version=0,
+                seq=0,
+                last_hash="",
             )
             step = Step(wf, case, self._ctx(conn, now))
             step.start(data or {}, step.actor(name))
@@ -280,7 +307,7 @@ class Engine:
         result = self._retrying(work)
         if "step" in holder:
             self._observe(holder["step"])
-        return result  # type: ignore[no-any-return]
+        return result
 
     def fire(
         self,
@@ -300,15 +327,20 @@ class Engine:
 
         def work(conn: Connection) -> FireResult:
             full_id = persist.resolve_case_id(conn, case_id)
-            request = {"case": full_id, "event": event, "data": dict(data or {}),
-                       "comment": comment, "actor": name}
+            request = {
+                "case": full_id,
+                "event": event,
+                "data": dict(data or {}),
+                "comment": comment,
+                "actor": name,
+            }
             replay = self._idempotent(conn, key, "fire", request)
             if replay is not None:
                 approvals = replay[1].get("approvals")
                 return FireResult(
                     case=self._case(conn, full_id),
                     outcome="replayed",
-                    approvals=tuple(approvals) if approvals else None,  # type: ignore[arg-type]
+                    approvals=tuple(approvals) if approvals else None,
                 )
             now = self.clock()
             case = persist.load_case(conn, full_id, lock=self.db.row_locks)
@@ -324,8 +356,15 @@ class Engine:
             self._remember_key(conn, key, "fire", request, full_id, response, now)
             holder["step"] = step
             notices = [
-                Notice(id=0, channel=o["channel"], to=o["recipient"], subject=o["subject"],
-                       message=o["message"], event=o["event"], dedupe_key=o["dedupe_key"])
+                Notice(
+                    id=0,
+                    channel=o["channel"],
+                    to=o["recipient"],
+                    subject=o["subject"],
+                    message=o["message"],
+                    event=o["event"],
+                    dedupe_key=o["dedupe_key"],
+                )
                 for o in step.writes.outbox
             ]
             return FireResult(
@@ -343,7 +382,7 @@ class Engine:
             raise
         if "step" in holder:
             self._observe(holder["step"])
-        return result  # type: ignore[no-any-return]
+        return result
 
     def _audit_denial(self, case_id: str, actor: str, refusal: PluginRefusal) -> None:
         """Write the ``denied`` entry for a plugin's refusal (the refused step itself is gone)."""
@@ -356,16 +395,19 @@ class Engine:
             step = Step(self._pinned(conn, case), case, self._ctx(conn, now))
             seq = step._reserve_seq()
             step._entry(
-                seq, "denied", actor, event=refusal.event, from_state=case.state,
-                to_state=case.state, detail={"reason": refusal.message, "reasons": refusal.reasons},
+                seq,
+                "denied",
+                actor,
+                event=refusal.event,
+                from_state=case.state,
+                to_state=case.state,
+                detail={"reason": refusal.message, "reasons": refusal.reasons},
             )
             self._commit_step(conn, step, new=False, expected=expected, now=now)
 
         self._retrying(work)
 
-    def _dry_run(
-        self, case_id: str, event: str, name: str, data: Mapping[str, Any]
-    ) -> FireResult:
+    def _dry_run(self, case_id: str, event: str, name: str, data: Mapping[str, Any]) -> FireResult:
         """What a fire would do, computed in a transaction that is rolled back."""
         with self._reading() as conn:
             full_id = persist.resolve_case_id(conn, case_id)
@@ -418,14 +460,12 @@ class Engine:
             wf = self._pinned(conn, case)
             step = Step(wf, case, self._ctx(conn, now))
             changes = step.apply_data(data)
-            step._entry(
-                step._reserve_seq(), "data", name, changes=changes, comment=comment
-            )
+            step._entry(step._reserve_seq(), "data", name, changes=changes, comment=comment)
             step.settle()
             self._commit_step(conn, step, new=False, expected=expected, now=now)
             return self._case(conn, full_id)
 
-        return self._retrying(work)  # type: ignore[no-any-return]
+        return self._retrying(work)
 
     def compute(
         self, case_id: str, metrics: Sequence[str] | None = None, actor: str | None = None
@@ -452,7 +492,7 @@ class Engine:
             self._commit_step(conn, step, new=False, expected=expected, now=now)
             return self._case(conn, full_id), results
 
-        return self._retrying(work)  # type: ignore[no-any-return]
+        return self._retrying(work)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -474,8 +514,13 @@ class Engine:
             wf = self._pinned(conn, case)
             events = self._event_statuses(conn, wf, case, name)
             view = case.view(wf.spec.title)
-            return Case(**{**view.__dict__, "deadlines": persist.deadlines_of(conn, full_id),
-                           "events": events})
+            return Case(
+                **{
+                    **view.__dict__,
+                    "deadlines": persist.deadlines_of(conn, full_id),
+                    "events": events,
+                }
+            )
 
     def _event_statuses(
         self, conn: Connection, wf: CompiledWorkflow, case: WorkingCase, name: str
@@ -491,9 +536,7 @@ class Engine:
             if decision.transition is not None:
                 out.append(EventStatus(event, True, []))
             elif not decision.failures:
-                out.append(
-                    EventStatus(event, False, [f"not available in state '{case.state}'"])
-                )
+                out.append(EventStatus(event, False, [f"not available in state '{case.state}'"]))
             else:
                 out.append(EventStatus(event, False, decision.reasons))
         return out
@@ -530,7 +573,8 @@ class Engine:
         found: list[Case] = []
         with self._reading() as conn:
             rows = conn.execute(
-                select(t.cases).where(t.cases.c.closed.is_(False))
+                select(t.cases)
+                .where(t.cases.c.closed.is_(False))
                 .order_by(t.cases.c.updated_at.desc())
             ).all()
             for row in rows:
@@ -538,7 +582,8 @@ class Engine:
                 wf = self._pinned(conn, case)
                 timed = {d.event for d in wf.deadlines.get(case.state, ())}
                 events = [
-                    e for e in self._event_statuses(conn, wf, case, name)
+                    e
+                    for e in self._event_statuses(conn, wf, case, name)
                     if e.allowed and e.event not in timed
                 ]
                 if events:
@@ -557,8 +602,12 @@ class Engine:
             spec = loaded.spec
             out.append(
                 WorkflowSummary(
-                    id=wid, version=spec.version, title=spec.title, states=list(spec.states),
-                    open_cases=counts.get(wid, 0), path=loaded.path,
+                    id=wid,
+                    version=spec.version,
+                    title=spec.title,
+                    states=list(spec.states),
+                    open_cases=counts.get(wid, 0),
+                    path=loaded.path,
                 )
             )
         return out
@@ -618,9 +667,7 @@ class Engine:
         return outbox_rows(self, failed=failed, case_id=case_id, limit=limit)
 
     # internal hook for the worker
-    def _step_for(
-        self, conn: Connection, case: WorkingCase, now: datetime
-    ) -> Step:
+    def _step_for(self, conn: Connection, case: WorkingCase, now: datetime) -> Step:
         return Step(self._pinned(conn, case), case, self._ctx(conn, now))
 
 

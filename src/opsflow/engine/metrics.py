@@ -1,4 +1,4 @@
-"""Running one metric: render its params, call its calculator, fingerprint its inputs (SPEC §2.5)."""
+"""Running one metric: render its params, call its calculator, fingerprint its inputs."""
 
 from __future__ import annotations
 

@@ -35,12 +35,18 @@ def resolve_case_id(conn: Connection, prefix: str) -> str:
             raise NotFound(f"no case '{prefix}'")
         return str(found)
     if len(text) < MIN_PREFIX:
-        raise Usage(f"case id prefix '{prefix}' is too short: give at least {MIN_PREFIX} characters")
-    rows = conn.execute(
-        select(t.cases.c.id)
-        .where(and_(t.cases.c.id >= text, t.cases.c.id < text + "g"))
-        .limit(2)
-    ).scalars().all()
+        raise Usage(
+            f"case id prefix '{prefix}' is too short: give at least {MIN_PREFIX} characters"
+        )
+    rows = (
+        conn.execute(
+            select(t.cases.c.id)
+            .where(and_(t.cases.c.id >= text, t.cases.c.id < text + "g"))
+            .limit(2)
+        )
+        .scalars()
+        .all()
+    )
     if not rows:
         raise NotFound(f"no case '{prefix}'")
     if len(rows) > 1:
@@ -86,9 +92,7 @@ def entry_payload(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _due_at(
-    spec: DeadlineSpec, case: WorkingCase, wf: CompiledWorkflow
-) -> datetime | None:
+def _due_at(spec: DeadlineSpec, case: WorkingCase, wf: CompiledWorkflow) -> datetime | None:
     if spec.after is not None:
         return case.entered_at + spec.after
     assert spec.at_field is not None

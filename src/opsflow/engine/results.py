@@ -1,4 +1,4 @@
-"""What the engine hands back: cases, history entries and fire results, with their JSON shapes (SPEC §3)."""
+"""What the engine hands back: cases, history entries, fire results, and their JSON (SPEC §3)."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ class Notice:
 
 @dataclass(frozen=True)
 class FireResult:
-    """The outcome of one fire: ``transitioned``, ``approval_recorded``, ``replayed`` or ``dry_run``."""
+    """The outcome of one fire: transitioned, approval_recorded, replayed or dry_run."""
 
     case: Case
     outcome: str

@@ -1,4 +1,4 @@
-"""One atomic step on one case: a start, a fire, a data change or a compute, with everything it sets off.
+"""One atomic step on one case: a start, fire, data change or compute, and all it sets off.
 
 A step works on an in-memory :class:`WorkingCase` and collects the rows to write in
 :class:`Writes`; the engine flushes them in the same transaction. Actions, rules,
@@ -119,7 +119,7 @@ class Step:
     # -- data ----------------------------------------------------------------------
 
     def apply_data(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate and apply field values; every bad value is reported, nothing applied on error."""
+        """Validate and apply field values; all bad values are reported, none applied on error."""
         problems: list[str] = []
         coerced: dict[str, Any] = {}
         for name, value in data.items():
@@ -218,14 +218,25 @@ class Step:
             need = t.approvals.required
             self._pending_approvals.setdefault(event, set()).add(actor.name)
             self.writes.approvals_add.append(
-                {"case_id": self.case.id, "visit": self.case.visit, "event": event,
-                 "actor": actor.name, "at": self.ctx.now}
+                {
+                    "case_id": self.case.id,
+                    "visit": self.case.visit,
+                    "event": event,
+                    "actor": actor.name,
+                    "at": self.ctx.now,
+                }
             )
             if have < need:
                 seq = self._reserve_seq()
                 self._entry(
-                    seq, "approval", actor.name, event=event, from_state=self.case.state,
-                    to_state=self.case.state, changes=changes, comment=comment,
+                    seq,
+                    "approval",
+                    actor.name,
+                    event=event,
+                    from_state=self.case.state,
+                    to_state=self.case.state,
+                    changes=changes,
+                    comment=comment,
                     detail={"approvals": {"have": have, "need": need}},
                 )
                 self._remember_actor(event, actor)
@@ -275,8 +286,15 @@ class Step:
         source = self.case.state
         seq = self._reserve_seq()
         entry = self._entry(
-            seq, kind, actor.name, event=t.event, from_state=source, to_state=t.to,
-            changes=changes, comment=comment, detail=detail,
+            seq,
+            kind,
+            actor.name,
+            event=t.event,
+            from_state=source,
+            to_state=t.to,
+            changes=changes,
+            comment=comment,
+            detail=detail,
         )
         self.run_actions(self.wf.on_exit.get(source, ()), actor, t.event, seq, entry)
         self.writes.approvals_clear = True
@@ -311,9 +329,7 @@ class Step:
                 if entry is not None:
                     entry["data_changes"].update(changes)
                 else:
-                    self._entry(
-                        self._reserve_seq(), "data", SYSTEM, changes=changes, detail=origin
-                    )
+                    self._entry(self._reserve_seq(), "data", SYSTEM, changes=changes, detail=origin)
             elif action.kind == "notify":
                 self._notify(action, actor, event)
             elif action.kind == "compute":
@@ -459,9 +475,7 @@ class Step:
             if rule.once and state["runs"] >= 1:
                 continue
             state["runs"] += 1
-            self.run_actions(
-                rule.actions, system, None, self.case.seq, None, {"rule": rule.name}
-            )
+            self.run_actions(rule.actions, system, None, self.case.seq, None, {"rule": rule.name})
             ran = True
             scope = self._scope(system)
         return ran
@@ -471,8 +485,12 @@ class Step:
             self.fire(event, actor, settle=False)
         except OpsflowError as exc:
             self._entry(
-                self._reserve_seq(), "denied", actor.name, event=event,
-                from_state=self.case.state, to_state=self.case.state,
+                self._reserve_seq(),
+                "denied",
+                actor.name,
+                event=event,
+                from_state=self.case.state,
+                to_state=self.case.state,
                 detail={"reason": exc.message, "reasons": exc.reasons, "follow_up": True},
             )
 

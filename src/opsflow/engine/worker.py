@@ -139,9 +139,14 @@ def deliver_outbox(engine: Engine, limit: int | None = None) -> WorkerReport:
             settings.setdefault("_base_dir", str(engine.settings.base_dir))
             notifier(
                 Notification(
-                    channel=row.channel, to=row.recipient, subject=row.subject,
-                    message=row.message, case=row.case_id, event=row.event,
-                    dedupe_key=row.dedupe_key, settings=settings,
+                    channel=row.channel,
+                    to=row.recipient,
+                    subject=row.subject,
+                    message=row.message,
+                    case=row.case_id,
+                    event=row.event,
+                    dedupe_key=row.dedupe_key,
+                    settings=settings,
                 )
             )
         except Exception as exc:  # a notifier raises to ask for a retry
@@ -149,18 +154,29 @@ def deliver_outbox(engine: Engine, limit: int | None = None) -> WorkerReport:
         attempts = row.attempts + 1
         if error is None:
             values: dict[str, Any] = {
-                "status": "delivered", "attempts": attempts, "delivered_at": engine.clock(),
-                "last_error": None, "lease_until": None,
+                "status": "delivered",
+                "attempts": attempts,
+                "delivered_at": engine.clock(),
+                "last_error": None,
+                "lease_until": None,
             }
             report.delivered += 1
         elif attempts >= MAX_ATTEMPTS:
-            values = {"status": "failed", "attempts": attempts, "last_error": error,
-                      "lease_until": None}
+            values = {
+                "status": "failed",
+                "attempts": attempts,
+                "last_error": error,
+                "lease_until": None,
+            }
             report.failed += 1
             report.errors.append(f"notification {row.id} failed: {error}")
         else:
-            values = {"attempts": attempts, "last_error": error, "lease_until": None,
-                      "next_attempt_at": engine.clock() + _backoff(attempts)}
+            values = {
+                "attempts": attempts,
+                "last_error": error,
+                "lease_until": None,
+                "next_attempt_at": engine.clock() + _backoff(attempts),
+            }
             report.retried += 1
             report.errors.append(f"notification {row.id} will be retried: {error}")
         with engine.db.write() as conn:
@@ -183,10 +199,19 @@ def outbox_rows(
     redact = engine.settings.redact
     return [
         OutboxRow(
-            id=r.id, case=r.case_id, channel=r.channel, to=r.recipient, subject=r.subject,
-            message=r.message, event=r.event, dedupe_key=r.dedupe_key, status=r.status,
-            attempts=r.attempts, last_error=redact(r.last_error) if r.last_error else None,
-            created_at=r.created_at, next_attempt_at=r.next_attempt_at,
+            id=r.id,
+            case=r.case_id,
+            channel=r.channel,
+            to=r.recipient,
+            subject=r.subject,
+            message=r.message,
+            event=r.event,
+            dedupe_key=r.dedupe_key,
+            status=r.status,
+            attempts=r.attempts,
+            last_error=redact(r.last_error) if r.last_error else None,
+            created_at=r.created_at,
+            next_attempt_at=r.next_attempt_at,
             delivered_at=r.delivered_at,
         )
         for r in rows

@@ -81,13 +81,9 @@ class WorkingCase:
     def metric_values(self) -> dict[str, Any]:
         return {name: d.get("value") for name, d in self.metrics.items()}
 
-    def scope(
-        self, wf: CompiledWorkflow, actor: dict[str, Any], now: datetime
-    ) -> dict[str, Any]:
+    def scope(self, wf: CompiledWorkflow, actor: dict[str, Any], now: datetime) -> dict[str, Any]:
         """The names an expression sees (SPEC §2.6)."""
-        values = {
-            name: to_python(spec, self.data.get(name)) for name, spec in wf.fields.items()
-        }
+        values = {name: to_python(spec, self.data.get(name)) for name, spec in wf.fields.items()}
         scope: dict[str, Any] = dict(values)
         scope.update(
             data=values,

@@ -50,7 +50,12 @@ class Database:
         if self._schema_ready:
             return
         with self._translate():
-            metadata.create_all(self.engine)
+            conn = self._connect()
+            try:
+                with conn.begin():
+                    metadata.create_all(conn)
+            finally:
+                conn.close()
         self._schema_ready = True
 
     def _connect(self) -> Connection:

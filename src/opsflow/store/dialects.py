@@ -74,8 +74,10 @@ def lock_clause_supported(engine: Engine | Connection) -> bool:
 def is_busy_error(exc: BaseException) -> bool:
     """A lock wait that ran out (SQLite 'database is locked', PostgreSQL lock timeout)."""
     text = str(getattr(exc, "orig", exc)).lower()
-    return "database is locked" in text or "database table is locked" in text or (
-        "lock timeout" in text
+    return (
+        "database is locked" in text
+        or "database table is locked" in text
+        or ("lock timeout" in text)
     )
 
 

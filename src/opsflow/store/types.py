@@ -17,7 +17,7 @@ def dumps(value: Any) -> str:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime on both backends (SQLite keeps no offset, so it is restored on read)."""
+    """An aware UTC datetime on both backends (SQLite keeps no offset; it is restored on read)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
