@@ -104,7 +104,10 @@ def test_worker_loop_stops_on_sigterm(project: Project, start_case: Callable[...
         text=True,
     )
     try:
-        time.sleep(2.0)
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # the handler is installed before this line is printed
+        assert "worker running" in first
+        time.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=20)
     finally:
