@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -11,12 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from opsflow.clock import Clock, system_now
-from opsflow.engine import persist
+from opsflow.engine import idempotency, persist, views
 from opsflow.engine.compiled import CompiledWorkflow
 from opsflow.engine.decide import SYSTEM, Actor
 from opsflow.engine.definitions import Definitions
@@ -24,7 +23,6 @@ from opsflow.engine.hookviews import HookView, actor_view, transition_view
 from opsflow.engine.results import (
     AuditProblem,
     Case,
-    EventStatus,
     FireResult,
     HistoryEntry,
     Notice,
@@ -40,13 +38,8 @@ from opsflow.language.loader import LoadContext, load_workflow_paths
 from opsflow.language.models import WorkflowSpec
 from opsflow.store import Database
 from opsflow.store import tables as t
-from opsflow.store.types import dumps
 
 RETRIES = 8  # optimistic retries of one step before Conflict (exit 6)
-
-
-def _request_hash(payload: Mapping[str, Any]) -> str:
-    return hashlib.sha256(dumps(dict(payload)).encode()).hexdigest()
 
 
 class Engine:
@@ -195,48 +188,6 @@ class Engine:
     def _pinned(self, conn: Connection, case: WorkingCase) -> CompiledWorkflow:
         return self.definitions.pinned(conn, case.workflow, case.version)
 
-    def _idempotent(
-        self, conn: Connection, key: str | None, operation: str, request: Mapping[str, Any]
-    ) -> tuple[str, dict[str, Any]] | None:
-        """The first result of ``key`` (case id, response); refuse a reuse with other input."""
-        if key is None:
-            return None
-        row = conn.execute(select(t.idempotency).where(t.idempotency.c.key == key)).first()
-        if row is None:
-            return None
-        if row.operation != operation or row.request_hash != _request_hash(request):
-            raise Refused(
-                f"idempotency key '{key}' was already used with different input",
-                [f"first used for a {row.operation} on case {row.case_id}"],
-            )
-        return row.case_id, dict(row.response or {})
-
-    def _remember_key(
-        self,
-        conn: Connection,
-        key: str | None,
-        operation: str,
-        request: Mapping[str, Any],
-        case_id: str,
-        response: dict[str, Any],
-        now: datetime,
-    ) -> None:
-        if key is None:
-            return
-        conn.execute(
-            insert(t.idempotency),
-            [
-                {
-                    "key": key,
-                    "operation": operation,
-                    "request_hash": _request_hash(request),
-                    "case_id": case_id,
-                    "response": response,
-                    "created_at": now,
-                }
-            ],
-        )
-
     def _commit_step(
         self, conn: Connection, step: Step, *, new: bool, expected: int, now: datetime
     ) -> list[dict[str, Any]]:
@@ -273,7 +224,7 @@ class Engine:
         holder: dict[str, Step] = {}
 
         def work(conn: Connection) -> Case:
-            replay = self._idempotent(conn, key, "start", request)
+            replay = idempotency.first_result(conn, key, "start", request)
             if replay is not None:
                 return self._case(conn, replay[0])
             now = self.clock()
@@ -300,7 +251,7 @@ class Engine:
             step = Step(wf, case, self._ctx(conn, now))
             step.start(data or {}, step.actor(name))
             self._commit_step(conn, step, new=True, expected=0, now=now)
-            self._remember_key(conn, key, "start", request, case.id, {"outcome": "started"}, now)
+            idempotency.remember(conn, key, "start", request, case.id, {"outcome": "started"}, now)
             holder["step"] = step
             return self._case(conn, case.id)
 
@@ -322,7 +273,11 @@ class Engine:
         """Fire ``event`` on a case as ``actor``; raises NotPermitted/Refused/… when it cannot."""
         name = self._actor_name(actor)
         if dry_run:
-            return self._dry_run(case_id, event, name, data or {})
+            with self._reading() as conn:
+                full_id = persist.resolve_case_id(conn, case_id)
+                case = persist.load_case(conn, full_id)
+                step = Step(self._pinned(conn, case), case, self._ctx(conn, self.clock()))
+                return views.dry_run(step, event, step.actor(name), data or {})
         holder: dict[str, Any] = {}
 
         def work(conn: Connection) -> FireResult:
@@ -334,7 +289,7 @@ class Engine:
                 "comment": comment,
                 "actor": name,
             }
-            replay = self._idempotent(conn, key, "fire", request)
+            replay = idempotency.first_result(conn, key, "fire", request)
             if replay is not None:
                 approvals = replay[1].get("approvals")
                 return FireResult(
@@ -353,7 +308,7 @@ class Engine:
             response: dict[str, Any] = {"outcome": outcome.outcome}
             if outcome.outcome == "approval_recorded":
                 response["approvals"] = list(outcome.approvals or ())
-            self._remember_key(conn, key, "fire", request, full_id, response, now)
+            idempotency.remember(conn, key, "fire", request, full_id, response, now)
             holder["step"] = step
             notices = [
                 Notice(
@@ -406,37 +361,6 @@ class Engine:
             self._commit_step(conn, step, new=False, expected=expected, now=now)
 
         self._retrying(work)
-
-    def _dry_run(self, case_id: str, event: str, name: str, data: Mapping[str, Any]) -> FireResult:
-        """What a fire would do, computed in a transaction that is rolled back."""
-        with self._reading() as conn:
-            full_id = persist.resolve_case_id(conn, case_id)
-            now = self.clock()
-            case = persist.load_case(conn, full_id)
-            wf = self._pinned(conn, case)
-            view = self._case(conn, full_id)
-            step = Step(wf, case, self._ctx(conn, now))
-            if case.closed:
-                step.fire(event, step.actor(name), data)  # raises the closed-case refusal
-            step.apply_data(data)
-            decision = step.decide(event, step.actor(name))
-            if decision.transition is None:
-                raise decision.error()
-            ct = decision.transition
-            actions = [a.spec.model_dump(exclude_none=True) for a in ct.actions]
-            if ct.to != case.state or ct.approvals is None:
-                actions += [
-                    a.spec.model_dump(exclude_none=True) for a in wf.on_enter.get(ct.to, ())
-                ]
-            would: dict[str, Any] = {"to": ct.to, "actions": actions}
-            if ct.approvals is not None:
-                have = len(step._approvals(event)) + 1
-                need = ct.approvals.required
-                would["approvals"] = {"have": have, "need": need}
-                if have < need:
-                    would["to"] = case.state
-                    would["actions"] = []
-            return FireResult(case=view, outcome="dry_run", would=would, from_state=case.state)
 
     def set(
         self,
@@ -512,7 +436,9 @@ class Engine:
             full_id = persist.resolve_case_id(conn, case_id)
             case = persist.load_case(conn, full_id)
             wf = self._pinned(conn, case)
-            events = self._event_statuses(conn, wf, case, name)
+            events = views.event_statuses(
+                Step(wf, case, self._ctx(conn, self.clock(), False)), name
+            )
             view = case.view(wf.spec.title)
             return Case(
                 **{
@@ -522,24 +448,10 @@ class Engine:
                 }
             )
 
-    def _event_statuses(
+    def _statuses(
         self, conn: Connection, wf: CompiledWorkflow, case: WorkingCase, name: str
     ) -> list[EventStatus]:
-        step = Step(wf, case, self._ctx(conn, self.clock(), before_hooks=False))
-        actor = step.actor(name)
-        out = []
-        for event in wf.events:
-            if case.closed:
-                out.append(EventStatus(event, False, [f"case is closed ('{case.state}' is final)"]))
-                continue
-            decision = step.decide(event, actor)
-            if decision.transition is not None:
-                out.append(EventStatus(event, True, []))
-            elif not decision.failures:
-                out.append(EventStatus(event, False, [f"not available in state '{case.state}'"]))
-            else:
-                out.append(EventStatus(event, False, decision.reasons))
-        return out
+        return views.event_statuses(Step(wf, case, self._ctx(conn, self.clock(), False)), name)
 
     def history(self, case_id: str) -> list[HistoryEntry]:
         """The case's audit trail, oldest first."""
@@ -583,7 +495,9 @@ class Engine:
                 timed = {d.event for d in wf.deadlines.get(case.state, ())}
                 events = [
                     e
-                    for e in self._event_statuses(conn, wf, case, name)
+                    for e in views.event_statuses(
+                        Step(wf, case, self._ctx(conn, self.clock(), False)), name
+                    )
                     if e.allowed and e.event not in timed
                 ]
                 if events:

@@ -1,0 +1,63 @@
+"""``--key``: a start or fire happens at most once; a repeat returns the first result (SPEC §6)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+
+from opsflow.errors import Refused
+from opsflow.store import tables as t
+from opsflow.store.types import dumps
+
+
+def request_hash(payload: Mapping[str, Any]) -> str:
+    return hashlib.sha256(dumps(dict(payload)).encode()).hexdigest()
+
+
+def first_result(
+    conn: Connection, key: str | None, operation: str, request: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]] | None:
+    """The first result of ``key`` (case id, response); refuse a reuse with other input."""
+    if key is None:
+        return None
+    row = conn.execute(select(t.idempotency).where(t.idempotency.c.key == key)).first()
+    if row is None:
+        return None
+    if row.operation != operation or row.request_hash != request_hash(request):
+        raise Refused(
+            f"idempotency key '{key}' was already used with different input",
+            [f"first used for a {row.operation} on case {row.case_id}"],
+        )
+    return row.case_id, dict(row.response or {})
+
+
+def remember(
+    conn: Connection,
+    key: str | None,
+    operation: str,
+    request: Mapping[str, Any],
+    case_id: str,
+    response: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Store the result of a keyed start or fire in the step's own transaction."""
+    if key is None:
+        return
+    conn.execute(
+        insert(t.idempotency),
+        [
+            {
+                "key": key,
+                "operation": operation,
+                "request_hash": request_hash(request),
+                "case_id": case_id,
+                "response": response,
+                "created_at": now,
+            }
+        ],
+    )
