@@ -23,6 +23,7 @@ from opsflow.engine.hookviews import HookView, actor_view, transition_view
 from opsflow.engine.results import (
     AuditProblem,
     Case,
+    EventStatus,
     FireResult,
     HistoryEntry,
     Notice,
