@@ -560,7 +560,7 @@ class Engine:
 
     def deliver_outbox(self, limit: int | None = None) -> WorkerReport:
         """Deliver pending notifications through their channels' notifiers."""
-        from opsflow.engine.worker import deliver_outbox
+        from opsflow.engine.outbox import deliver_outbox
 
         return deliver_outbox(self, limit=limit)
 
@@ -577,7 +577,7 @@ class Engine:
         self, failed: bool = False, case_id: str | None = None, limit: int | None = None
     ) -> list[OutboxRow]:
         """Notifications in the outbox, newest first (secrets redacted)."""
-        from opsflow.engine.worker import outbox_rows
+        from opsflow.engine.outbox import outbox_rows
 
         return outbox_rows(self, failed=failed, case_id=case_id, limit=limit)
 
