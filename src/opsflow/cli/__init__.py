@@ -18,7 +18,7 @@ from opsflow.cli.errors import fail
 SECTIONS: dict[str, tuple[str, ...]] = {
     "Cases": ("start", "fire", "set", "status", "cases", "inbox", "history", "compute"),
     "Workflows": ("workflows", "show", "graph", "schema", "validate", "test"),
-    "Administration": ("init", "demo", "worker", "outbox", "audit", "plugins"),
+    "Administration": ("init", "demo", "worker", "outbox", "audit", "plugins", "db", "migrate"),
 }
 
 
@@ -165,9 +165,9 @@ def cli(
 
 
 def _register() -> None:
-    from opsflow.cli import admin, cases, demo, testing_cmd, workflows
+    from opsflow.cli import admin, cases, db_cmd, demo, migrate_cmd, testing_cmd, workflows
 
-    for module in (cases, workflows, admin, testing_cmd, demo):
+    for module in (cases, workflows, admin, testing_cmd, demo, db_cmd, migrate_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -1,0 +1,7 @@
+"""`opsflow db`: schema migrations."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
