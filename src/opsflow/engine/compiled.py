@@ -98,6 +98,7 @@ class CompiledWorkflow:
     metrics: dict[str, MetricSpec]
     machine: Machine
     veto_events: dict[str, tuple[CompiledTransition, ...]] = field(default_factory=dict)
+    approval_states: frozenset[str] = frozenset()  # states with an approvals transition out
 
     def candidates(self, state: str, event: str) -> tuple[CompiledTransition, ...]:
         """The transitions on ``event`` from ``state``, in file order."""
@@ -226,4 +227,7 @@ def compile_workflow(loaded: LoadedWorkflow, functions: Collection[str] = ()) ->
         metrics=dict(spec.metrics),
         machine=machine,
         veto_events={k: tuple(v) for k, v in veto.items()},
+        approval_states=frozenset(
+            source for (source, _e), cands in table.items() for ct in cands if ct.approvals
+        ),
     )

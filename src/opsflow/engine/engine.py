@@ -20,6 +20,7 @@ from opsflow.engine.compiled import CompiledWorkflow
 from opsflow.engine.decide import SYSTEM, Actor
 from opsflow.engine.definitions import Definitions
 from opsflow.engine.hookviews import HookView, actor_view, transition_view
+from opsflow.engine.migrate import MigrationReport
 from opsflow.engine.results import (
     AuditProblem,
     Case,
@@ -254,7 +255,7 @@ class Engine:
             self._commit_step(conn, step, new=True, expected=0, now=now)
             idempotency.remember(conn, key, "start", request, case.id, {"outcome": "started"}, now)
             holder["step"] = step
-            return self._case(conn, case.id)
+            return step.case.view()
 
         result = self._retrying(work)
         if "step" in holder:
@@ -324,7 +325,7 @@ class Engine:
                 for o in step.writes.outbox
             ]
             return FireResult(
-                case=self._case(conn, full_id),
+                case=step.case.view(),
                 outcome=outcome.outcome,
                 approvals=outcome.approvals if outcome.outcome == "approval_recorded" else None,
                 from_state=source,
@@ -388,7 +389,7 @@ class Engine:
             step._entry(step._reserve_seq(), "data", name, changes=changes, comment=comment)
             step.settle()
             self._commit_step(conn, step, new=False, expected=expected, now=now)
-            return self._case(conn, full_id)
+            return step.case.view()
 
         return self._retrying(work)
 
@@ -415,7 +416,7 @@ class Engine:
             results = step.compute(names, step.actor(name))
             step.settle()
             self._commit_step(conn, step, new=False, expected=expected, now=now)
-            return self._case(conn, full_id), results
+            return step.case.view(), results
 
         return self._retrying(work)
 
@@ -457,7 +458,11 @@ class Engine:
     def history(self, case_id: str) -> list[HistoryEntry]:
         """The case's audit trail, oldest first."""
         with self._reading() as conn:
-            return persist.history_of(conn, persist.resolve_case_id(conn, case_id))
+            full_id = persist.resolve_case_id(conn, case_id)
+            entries = persist.history_of(conn, full_id)
+            if not entries:
+                persist.load_case(conn, full_id)  # NotFound for a case that does not exist
+            return entries
 
     def cases(
         self,
@@ -549,6 +554,26 @@ class Engine:
 
         with self._reading() as conn:
             return verify_all(conn)
+
+    def migrate(
+        self,
+        workflow: str,
+        to_version: int,
+        mapping: Mapping[str, str] | None = None,
+        actor: str | None = None,
+        dry_run: bool = False,
+    ) -> MigrationReport:
+        """Move the open cases of ``workflow`` to ``to_version``, all or none (MigrationRefused)."""
+        from opsflow.engine.migrate import migrate_cases
+
+        return migrate_cases(
+            self,
+            workflow,
+            to_version,
+            mapping or {},
+            actor=self._actor_name(actor),
+            dry_run=dry_run,
+        )
 
     # -- time and delivery ---------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from opsflow.clock import iso, parse_instant
@@ -19,6 +19,21 @@ from opsflow.store.hashing import chain_hash
 ID_ALPHABET = set("0123456789abcdef")
 MIN_PREFIX = 6
 
+# The hot path's statements are built once: SQLAlchemy then reuses their compiled form
+# and cache key instead of rebuilding both on every fire.
+_CASE = select(t.cases).where(t.cases.c.id == bindparam("case_id"))
+_CASE_FOR_UPDATE = _CASE.with_for_update()
+_INSERT_CASE = insert(t.cases)
+_UPDATE_CASE = update(t.cases).where(
+    t.cases.c.id == bindparam("_id"), t.cases.c.row_version == bindparam("_expected")
+)
+_INSERT_HISTORY = insert(t.history)
+_APPROVERS = select(t.approvals.c.actor).where(
+    t.approvals.c.case_id == bindparam("case_id"),
+    t.approvals.c.visit == bindparam("visit"),
+    t.approvals.c.event == bindparam("event"),
+)
+
 
 class StaleCase(Exception):
     """The case's row version moved between read and write: retry the step."""
@@ -30,10 +45,8 @@ def resolve_case_id(conn: Connection, prefix: str) -> str:
     if not text or not set(text) <= ID_ALPHABET or len(text) > 32:
         raise NotFound(f"no case '{prefix}'")
     if len(text) == 32:
-        found = conn.execute(select(t.cases.c.id).where(t.cases.c.id == text)).scalar()
-        if found is None:
-            raise NotFound(f"no case '{prefix}'")
-        return str(found)
+        return text  # a whole id: whoever loads the case reports a missing one
+
     if len(text) < MIN_PREFIX:
         raise Usage(
             f"case id prefix '{prefix}' is too short: give at least {MIN_PREFIX} characters"
@@ -55,10 +68,7 @@ def resolve_case_id(conn: Connection, prefix: str) -> str:
 
 
 def load_case(conn: Connection, case_id: str, *, lock: bool = False) -> WorkingCase:
-    query = select(t.cases).where(t.cases.c.id == case_id)
-    if lock:
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    row = conn.execute(_CASE_FOR_UPDATE if lock else _CASE, {"case_id": case_id}).first()
     if row is None:
         raise NotFound(f"no case '{case_id}'")
     return WorkingCase.from_row(row)
@@ -66,11 +76,7 @@ def load_case(conn: Connection, case_id: str, *, lock: bool = False) -> WorkingC
 
 def approvals_of(conn: Connection, case_id: str, visit: int, event: str) -> set[str]:
     rows = conn.execute(
-        select(t.approvals.c.actor).where(
-            t.approvals.c.case_id == case_id,
-            t.approvals.c.visit == visit,
-            t.approvals.c.event == event,
-        )
+        _APPROVERS, {"case_id": case_id, "visit": visit, "event": event}
     ).scalars()
     return set(rows)
 
@@ -151,27 +157,24 @@ def flush(
     case.updated_at = now
     if new:
         case.row_version = 1
-        conn.execute(insert(t.cases), [case.row_values()])
+        conn.execute(_INSERT_CASE, [case.row_values()])
     else:
         case.row_version = expected_version + 1
         values = case.row_values()
         values.pop("id")
-        result = conn.execute(
-            update(t.cases)
-            .where(t.cases.c.id == case.id, t.cases.c.row_version == expected_version)
-            .values(values)
-        )
+        values["_id"], values["_expected"] = case.id, expected_version
+        result = conn.execute(_UPDATE_CASE, values)
         if result.rowcount != 1:
             raise StaleCase(case.id)
     if entries:
-        conn.execute(insert(t.history), entries)
-    if writes.approvals_clear:
+        conn.execute(_INSERT_HISTORY, entries)
+    if writes.left & wf.approval_states:
         conn.execute(delete(t.approvals).where(t.approvals.c.case_id == case.id))
     keep = [a for a in writes.approvals_add if a["visit"] == case.visit]
     if keep:
         conn.execute(insert(t.approvals), keep)
     if writes.entered:
-        if not new:
+        if writes.left & wf.deadlines.keys():
             conn.execute(
                 update(t.deadlines)
                 .where(t.deadlines.c.case_id == case.id, t.deadlines.c.status == "pending")

@@ -297,7 +297,7 @@ class Step:
             detail=detail,
         )
         self.run_actions(self.wf.on_exit.get(source, ()), actor, t.event, seq, entry)
-        self.writes.approvals_clear = True
+        self.writes.left.add(source)
         self._pending_approvals.clear()
         self.case.state = t.to
         self.case.visit += 1

@@ -122,6 +122,6 @@ class Writes:
     history: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[dict[str, Any]] = field(default_factory=list)
     approvals_add: list[dict[str, Any]] = field(default_factory=list)
-    approvals_clear: bool = False  # the case left a state: its approvals go
+    left: set[str] = field(default_factory=set)  # states left: their approvals and deadlines go
     entered: bool = False  # the case entered a state: re-arm deadlines for the final visit
     changed_fields: set[str] = field(default_factory=set)
