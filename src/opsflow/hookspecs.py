@@ -1,6 +1,7 @@
 """The plugin hooks of opsflow (SPEC §4): implement them with ``@opsflow.hookimpl``.
 
 Every hook takes keyword arguments; an implementation may accept any subset of them.
+``docs/plugins.md`` is the plugin guide: each hook with its signature and an example.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ hookimpl = pluggy.HookimplMarker("opsflow")
 def register_calculators(register: Any) -> None:
     """Register metric calculators: ``register(name, fn, params_model=None)``.
 
-    ``fn(params, ctx)`` returns a number or a JSON-able dict. ``ctx`` is a
+    ``fn(params, ctx)`` returns a number, None or a JSON-able dict, and raises
+    ``opsflow.Invalid`` for bad params or data. ``ctx`` is a
     :class:`opsflow.plugins.CalculatorContext`: the case (read-only), the data sources,
     ``now`` and the project's base directory. With ``params_model`` (a pydantic model
     class), the params are validated through it and ``fn`` receives the model instance;
@@ -38,12 +40,17 @@ def register_notifiers(register: Any) -> None:
 
 @hookspec
 def register_functions(register: Any) -> None:
-    """Register pure functions usable in expressions: ``register(name, fn)``."""
+    """Register pure functions usable in expressions: ``register(name, fn)``.
+
+    ``fn`` takes and returns opsflow data (None, bool, numbers, str, date, datetime, list,
+    dict) and depends on its arguments only; ``name`` is an identifier that is not one of
+    the evaluator's own functions.
+    """
 
 
 @hookspec
 def register_commands(cli: Any) -> None:
-    """Add click commands to the ``opsflow`` CLI group ``cli``."""
+    """Add click commands to the ``opsflow`` CLI group ``cli``: they run as ``opsflow NAME``."""
 
 
 @hookspec

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import logging
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,6 +19,7 @@ from opsflow.hookspecs import hookimpl
 from opsflow.plugins import Notification, Plugins
 from opsflow.testing import register_plugin
 
+REPO = Path(__file__).resolve().parents[2]
 HOOKS = sorted(
     name
     for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
@@ -37,14 +40,44 @@ def test_hooks_are_the_ones_in_the_spec() -> None:
 
 @pytest.mark.parametrize("hook", HOOKS)
 def test_every_hookspec_is_documented(hook: str) -> None:
+    """A docstring, and a section in docs/plugins.md with the signature and an example."""
     doc = getattr(hookspecs, hook).__doc__
     assert doc
     assert doc.strip()
+    guide = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
+    names = ", ".join(inspect.signature(getattr(hookspecs, hook)).parameters)
+    heading = f"### `{hook}({names})`"
+    assert heading in guide, f"docs/plugins.md needs a section {heading}"
+    section = guide.split(heading, 1)[1].split("\n### ", 1)[0]
+    assert "@hookimpl" in section, f"the {hook} section needs an example"
+    assert f"def {hook}(" in section, f"the {hook} section needs an example"
+
+
+def _hook_implementations() -> dict[str, set[str]]:
+    """Hook name -> the test modules that implement it with ``@hookimpl`` and have tests."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((REPO / "tests").rglob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+        if not any(f.name.startswith("test_") for f in functions):
+            continue
+        for function in functions:
+            decorators = {ast.unparse(d).split("(")[0] for d in function.decorator_list}
+            if decorators & {"hookimpl", "opsflow.hookimpl", "hookspecs.hookimpl"}:
+                found.setdefault(function.name, set()).add(path.name)
+    return found
 
 
 @pytest.mark.parametrize("hook", HOOKS)
 def test_every_hookspec_has_a_test(hook: str) -> None:
+    """Some test module implements the hook in a test plugin (datasette's meta-test)."""
+    assert hook in _hook_implementations(), f"no test implements {hook} with @hookimpl"
     assert f"test_hook_{hook}" in globals(), f"write test_hook_{hook}"
+
+
+def test_the_hook_meta_test_finds_only_real_hooks() -> None:
+    misspelt = set(_hook_implementations()) - set(HOOKS)
+    assert misspelt <= {"register_calculator", "register_notifier"}  # deliberate typo tests
 
 
 # -- register_calculators ---------------------------------------------------------------

@@ -58,7 +58,7 @@ class OpsflowGroup(click.Group):
             self._plugin_commands = {}
             try:
                 holder = click.Group("plugins")
-                app(ctx).plugins().register_commands(holder)
+                _global_options(ctx).plugins().register_commands(holder)
                 self._plugin_commands = dict(holder.commands)
             except Exception:  # a broken plugin must not break the CLI; `opsflow plugins` says why
                 self._plugin_commands = {}
@@ -162,6 +162,24 @@ def cli(
     obj.db, obj.workflows, obj.config = db, workflows, config
     obj.actor, obj.plugins_dir, obj.debug = actor, plugins_dir, debug
     ctx.call_on_close(obj.close)
+
+
+def _global_options(ctx: click.Context) -> AppContext:
+    """The invocation's AppContext, filled from the parsed global options if need be.
+
+    click resolves a subcommand before it runs the root group's callback, so when a plugin
+    command is looked up (``opsflow --plugins-dir DIR my-command``) the global options are
+    only in ``ctx.params`` yet; without this the plugins would load with the defaults.
+    """
+    if ctx.obj is None and ctx.command is cli:
+        obj = ctx.ensure_object(AppContext)
+        params = ctx.params
+        obj.db, obj.workflows = params.get("db"), params.get("workflows")
+        obj.config, obj.actor = params.get("config"), params.get("actor")
+        obj.plugins_dir = params.get("plugins_dir")
+        obj.debug = bool(params.get("debug", False))
+        return obj
+    return app(ctx)
 
 
 def _register() -> None:
