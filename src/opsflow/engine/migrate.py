@@ -1,0 +1,300 @@
+"""Moving open cases to another definition version (``opsflow migrate``, SPEC §2 and §3).
+
+A case runs on the version it started with; an admin moves it on purpose. The move is all
+or nothing: every open case of the workflow is checked against the target version first
+(its state, or the ``--map`` of it, must exist there; its data must be valid there; the
+target's required fields must be set), and when any case fails nothing moves. The checks
+and the moves share one write transaction, so no fire can slip a case into an unmapped
+state between them.
+
+A moved case gets one ``migration`` history entry (hash-chained like any other), a new
+visit of its state (approvals of the old visit are dropped, the old visit's pending
+deadlines are cancelled and the target version's are armed), and keeps its data, metrics
+and the record of who fired what. No actions, rules or automatic transitions run: the
+case settles on its next event, data change or deadline.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from opsflow.engine import persist
+from opsflow.engine.compiled import CompiledWorkflow
+from opsflow.engine.step import Step
+from opsflow.engine.working import WorkingCase
+from opsflow.errors import NotFound, Refused, Usage
+from opsflow.language.fields import FieldError, coerce_value, is_empty
+from opsflow.store import tables as t
+
+if TYPE_CHECKING:
+    from opsflow.engine.engine import Engine
+
+
+@dataclass(frozen=True)
+class MovedCase:
+    """A case the migration moved (or, in a dry run, would move)."""
+
+    case: str
+    from_version: int
+    from_state: str
+    to_state: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "case": self.case,
+            "from_version": self.from_version,
+            "from_state": self.from_state,
+            "to_state": self.to_state,
+        }
+
+
+@dataclass(frozen=True)
+class RefusedCase:
+    """A case the target version cannot take, and why."""
+
+    case: str
+    state: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"case": self.case, "state": self.state, "reason": self.reason}
+
+
+@dataclass
+class MigrationReport:
+    """What ``migrate`` did, or would do in a dry run."""
+
+    workflow: str
+    to_version: int
+    dry_run: bool
+    moved: list[MovedCase] = field(default_factory=list)
+    refused: list[RefusedCase] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workflow": self.workflow,
+            "to_version": self.to_version,
+            "moved": [m.to_json() for m in self.moved],
+            "refused": [r.to_json() for r in self.refused],
+            "dry_run": self.dry_run,
+            "warnings": list(self.warnings),
+        }
+
+
+class MigrationRefused(Refused):
+    """Some open cases cannot move to the target version; none was moved (exit 4)."""
+
+    def __init__(self, report: MigrationReport) -> None:
+        count = len(report.refused)
+        verb = "would refuse" if report.dry_run else "refused"
+        super().__init__(
+            f"migration of '{report.workflow}' to version {report.to_version} {verb}: "
+            f"{count} case(s) cannot move, so no case was moved",
+            [f"case {r.case} in state '{r.state}': {r.reason}" for r in report.refused],
+        )
+        self.report = report
+
+
+@dataclass
+class _Plan:
+    """One case's move, worked out before anything is written."""
+
+    case: WorkingCase
+    to_state: str
+    data: dict[str, Any]
+    changes: dict[str, Any]
+    undeclared: list[str]
+    problems: list[str]
+
+
+def migrate_cases(
+    engine: Engine,
+    workflow: str,
+    to_version: int,
+    mapping: Mapping[str, str],
+    *,
+    actor: str,
+    dry_run: bool = False,
+) -> MigrationReport:
+    """Move every open case of ``workflow`` on another version to ``to_version``, or none."""
+    mapping = dict(mapping)
+
+    def work(conn: Connection) -> MigrationReport:
+        now = engine.clock()
+        target, unregistered = _target(engine, conn, workflow, to_version)
+        _check_mapping(target, mapping)
+        query = (
+            select(t.cases)
+            .where(
+                t.cases.c.workflow == workflow,
+                t.cases.c.closed.is_(False),
+                t.cases.c.version != to_version,
+            )
+            .order_by(t.cases.c.id)
+        )
+        if engine.db.row_locks and not dry_run:
+            query = query.with_for_update()
+        plans = [_plan(target, WorkingCase.from_row(r), mapping) for r in conn.execute(query)]
+        report = MigrationReport(workflow, to_version, dry_run, warnings=_warnings(plans, mapping))
+        report.refused = [
+            RefusedCase(p.case.id, p.case.state, "; ".join(p.problems)) for p in plans if p.problems
+        ]
+        if report.refused:
+            raise MigrationRefused(report)
+        report.moved = [
+            MovedCase(p.case.id, p.case.version, p.case.state, p.to_state) for p in plans
+        ]
+        if dry_run:
+            return report
+        if unregistered:
+            engine.definitions.register(conn, target, now)
+        for plan in plans:
+            _move(engine, conn, target, plan, mapping, actor, now)
+        return report
+
+    if dry_run:
+        with engine.db.read() as conn:
+            return work(conn)
+    result: MigrationReport = engine._retrying(work)
+    return result
+
+
+def _registered_versions(conn: Connection, workflow: str) -> list[int]:
+    rows = conn.execute(
+        select(t.definitions.c.version)
+        .where(t.definitions.c.workflow == workflow)
+        .order_by(t.definitions.c.version)
+    ).scalars()
+    return [int(v) for v in rows]
+
+
+def _target(
+    engine: Engine, conn: Connection, workflow: str, version: int
+) -> tuple[CompiledWorkflow, bool]:
+    """The target definition and whether it still has to be registered (NotFound if none)."""
+    registered = _registered_versions(conn, workflow)
+    if version in registered:
+        return engine.definitions.pinned(conn, workflow, version), False
+    try:
+        current = engine.definitions.current(workflow)
+    except NotFound:
+        if not registered:
+            raise
+        current = None
+    if current is not None and current.version == version:
+        return current, True
+    known = ", ".join(str(v) for v in registered) or "none"
+    where = f"; {current.path} is version {current.version}" if current is not None else ""
+    raise NotFound(
+        f"workflow '{workflow}' has no version {version} (registered: {known}{where})",
+        ["a version is registered when a case starts on it, or by migrating to the current file"],
+    )
+
+
+def _check_mapping(target: CompiledWorkflow, mapping: Mapping[str, str]) -> None:
+    """Every ``--map`` target must be a state of the target version (Usage otherwise)."""
+    states = list(target.spec.states)
+    wrong = [f"{old}={new}" for old, new in mapping.items() if new not in states]
+    if wrong:
+        raise Usage(
+            f"--map names state(s) that version {target.version} of '{target.id}' lacks: "
+            + ", ".join(wrong),
+            [f"states of version {target.version}: {', '.join(states)}"],
+        )
+
+
+def _plan(target: CompiledWorkflow, case: WorkingCase, mapping: Mapping[str, str]) -> _Plan:
+    """Work out where ``case`` goes and what its data becomes; problems refuse the move."""
+    problems: list[str] = []
+    to_state = mapping.get(case.state, case.state)
+    if to_state not in target.spec.states:
+        problems.append(
+            f"version {target.version} has no state '{case.state}'; add --map {case.state}=STATE"
+        )
+    data = dict(case.data)
+    changes: dict[str, Any] = {}
+    undeclared = sorted(name for name in data if name not in target.fields)
+    for name, spec in target.fields.items():
+        old = data.get(name)
+        value = old
+        if is_empty(value) and spec.default is not None:
+            value = spec.default
+        if value is not None:
+            try:
+                value = coerce_value(name, spec, value)
+            except FieldError as exc:
+                problems.append(f"{exc} in version {target.version}")
+                continue
+        if spec.required and is_empty(value):
+            problems.append(f"field '{name}' is required by version {target.version} but not set")
+            continue
+        if value != old:
+            changes[name] = {"from": old, "to": value}
+            data[name] = value
+    return _Plan(case, to_state, data, changes, undeclared, problems)
+
+
+def _warnings(plans: list[_Plan], mapping: Mapping[str, str]) -> list[str]:
+    """Data kept although the target does not declare it, and maps no case needed."""
+    counts = Counter(name for p in plans for name in p.undeclared)
+    warnings = [
+        f"field '{name}' is not declared by the target version; kept in the data of {n} case(s)"
+        for name, n in sorted(counts.items())
+    ]
+    used = {p.case.state for p in plans}
+    warnings += [
+        f"--map {old}={new}: no open case is in state '{old}'"
+        for old, new in mapping.items()
+        if old not in used
+    ]
+    return warnings
+
+
+def _move(
+    engine: Engine,
+    conn: Connection,
+    target: CompiledWorkflow,
+    plan: _Plan,
+    mapping: Mapping[str, str],
+    actor: str,
+    now: datetime,
+) -> None:
+    """Write one case's move: row (version-checked), history entry, approvals, deadlines."""
+    case = plan.case
+    expected = case.row_version
+    from_version, from_state = case.version, case.state
+    step = Step(target, case, engine._ctx(conn, now))
+    step._entry(
+        step._reserve_seq(),
+        "migration",
+        actor,
+        from_state=from_state,
+        to_state=plan.to_state,
+        changes=plan.changes,
+        detail={"from_version": from_version, "to_version": target.version, "map": dict(mapping)},
+    )
+    case.version = target.version
+    case.state = plan.to_state
+    case.data = plan.data
+    case.visit += 1  # a new visit: a deadline or approval of the old one can no longer act
+    if plan.to_state != from_state:
+        case.entered_at = now
+    case.closed = plan.to_state in target.finals
+    conn.execute(
+        update(t.deadlines)
+        .where(t.deadlines.c.case_id == case.id, t.deadlines.c.status == "pending")
+        .values(status="cancelled", done_at=now, note=f"migrated to version {target.version}")
+    )
+    conn.execute(delete(t.approvals).where(t.approvals.c.case_id == case.id))
+    persist.flush(conn, target, case, step.writes, new=False, expected_version=expected, now=now)
+    deadlines = persist._deadline_rows(case, target)
+    if deadlines:
+        conn.execute(insert(t.deadlines), deadlines)
