@@ -296,3 +296,9 @@ def test_alias_bombs_are_refused(cwd: Path) -> None:
 def test_an_empty_actor_is_refused(cwd: Path) -> None:
     with pytest.raises(ConfigError, match="actor name is empty"):
         load(cwd, actor="  ")
+
+
+def test_malformed_database_url_is_left_to_the_database_layer(tmp_path: Path) -> None:
+    settings = load_settings(db="postgresql+psycopg://postgres@[bad/x", cwd=tmp_path, env={})
+    assert settings.db_url == "postgresql+psycopg://postgres@[bad/x"
+    assert settings.secrets == frozenset()

@@ -108,7 +108,10 @@ def load_settings(
         db_url = f"sqlite:///{cwd / DEFAULT_DB_FILE}"
     if not db_url.strip():
         problems.append("database: the URL is empty")
-    password = urlsplit(db_url).password if "://" in db_url else None
+    try:
+        password = urlsplit(db_url).password if "://" in db_url else None
+    except ValueError:  # a malformed URL: the database layer reports it plainly
+        password = None
     if password:
         secrets.add(password)
 
