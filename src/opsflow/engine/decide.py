@@ -2,8 +2,9 @@
 
 SPEC §2.3: the candidates of (state, event) are tried in file order; the first whose roles,
 requires, not_by and when all pass is taken. When none passes, the answer lists for each
-candidate the first check that failed. Permission checks (roles, four-eyes, approval
-eligibility) come first, so an actor who may not act is told so whatever the data says.
+candidate the first check that failed. The refusal is ``NotPermitted`` (exit 3) when every
+candidate failed on who the actor is (roles, approval eligibility, four-eyes), ``Refused``
+(exit 4) otherwise.
 """
 
 from __future__ import annotations
@@ -42,8 +43,7 @@ class Failure:
     transition: CompiledTransition
     check: str  # roles not_by approval requires when
     reason: str
-    permission: bool  # the actor may not; data would not change that
-    only_permission: bool  # every other check passed
+    permission: bool  # roles, approval eligibility or four-eyes: the actor may not
 
     def line(self) -> str:
         return f"{self.transition.describe()}: {self.reason}"
@@ -57,6 +57,7 @@ class Decision:
     state: str
     transition: CompiledTransition | None = None
     failures: list[Failure] = field(default_factory=list)
+    automatic: bool = False  # the event is an auto transition out of this state
 
     @property
     def reasons(self) -> list[str]:
@@ -65,14 +66,16 @@ class Decision:
     def error(self) -> OpsflowError:
         """The exception for a refused event: NotPermitted when only permission stood in the way."""
         if not self.failures:
+            if self.automatic:
+                return Refused(
+                    f"event '{self.event}' is automatic in state '{self.state}'",
+                    [f"opsflow takes '{self.event}' by itself when its condition holds"],
+                )
             return Refused(
                 f"event '{self.event}' is not available in state '{self.state}'",
                 [f"no transition on '{self.event}' leaves '{self.state}'"],
             )
-        permission = any(f.only_permission for f in self.failures) or all(
-            f.permission for f in self.failures
-        )
-        if permission:
+        if all(f.permission for f in self.failures):
             return NotPermitted(
                 f"not permitted to fire '{self.event}' in state '{self.state}'", self.reasons
             )
@@ -117,38 +120,29 @@ def check_candidate(
     approvals: Callable[[str], set[str]],
     functions: Mapping[str, Any],
 ) -> Failure | None:
-    """The first failing check of one candidate, or None when it may be taken."""
-    permission: list[tuple[str, str]] = []
+    """The first failing check of one candidate, in SPEC order: roles, requires, not_by, when."""
     if t.approvals is not None:
         reason = _roles_reason(t.approver_roles, actor, "approval")
         if not reason and actor.name in approvals(t.event):
             reason = f"approval: {actor.name} has already approved"
         if reason:
-            permission.append(("approval", reason))
+            return Failure(t, "approval", reason, permission=True)
     elif not vetoes(wf, state, t.event, actor):
         reason = _roles_reason(t.roles, actor, "roles")
         if reason:
-            permission.append(("roles", reason))
+            return Failure(t, "roles", reason, permission=True)
+    missing = [name for name in t.requires if is_empty(data.get(name))]
+    if missing:
+        names = ", ".join(f"'{m}'" for m in missing)
+        return Failure(t, "requires", f"requires: {names} empty", permission=False)
     if t.not_by and not actor.is_system:
         for event in t.not_by:
             if actor.name in actors_by_event.get(event, ()):
-                permission.append(
-                    ("not_by", f"four-eyes: {actor.name} fired '{event}' on this case")
-                )
-                break
-    other: list[tuple[str, str]] = []
-    missing = [name for name in t.requires if is_empty(data.get(name))]
-    if missing:
-        other.append(("requires", "requires: " + ", ".join(f"'{m}'" for m in missing) + " empty"))
+                reason = f"four-eyes: {actor.name} fired '{event}' on this case"
+                return Failure(t, "not_by", reason, permission=True)
     guard = _guard(t, scope, functions)
     if guard:
-        other.append(("when", guard))
-    if permission:
-        check, reason = permission[0]
-        return Failure(t, check, reason, permission=True, only_permission=not other)
-    if other:
-        check, reason = other[0]
-        return Failure(t, check, reason, permission=False, only_permission=False)
+        return Failure(t, "when", guard, permission=False)
     return None
 
 
@@ -167,6 +161,7 @@ def decide(
     if event not in wf.all_events:
         raise NotFound(f"workflow '{wf.id}' has no event '{event}'")
     decision = Decision(event=event, state=state)
+    decision.automatic = any(t.event == event for t in wf.auto.get(state, ()))
     for t in wf.candidates(state, event):
         failure = check_candidate(
             wf, t, state, actor, data, scope, actors_by_event, approvals, functions

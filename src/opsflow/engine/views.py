@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from opsflow.engine.compiled import CompiledAction
 from opsflow.engine.decide import Actor
-from opsflow.engine.results import EventStatus, FireResult
+from opsflow.engine.results import Case, EventStatus, FireResult
 from opsflow.engine.step import Step
+from opsflow.templating import render_message
 
 
 def event_statuses(step: Step, name: str) -> list[EventStatus]:
@@ -29,10 +31,34 @@ def event_statuses(step: Step, name: str) -> list[EventStatus]:
     return out
 
 
-def dry_run(step: Step, event: str, actor: Actor, data: Mapping[str, Any]) -> FireResult:
-    """What firing ``event`` would do; raises the refusal a real fire would raise."""
+def _described(step: Step, actions: tuple[CompiledAction, ...], actor: Actor, event: str) -> list:
+    """Actions as a dry run shows them: notify messages rendered, the rest as written."""
+    out: list[dict[str, Any]] = []
+    variables = step.template_variables(actor, event)
+    for action in actions:
+        spec = action.spec.model_dump(exclude_none=True)
+        if action.kind == "notify" and action.spec.notify is not None:
+            notify = action.spec.notify
+            spec["notify"] = {
+                "channel": notify.channel,
+                "to": render_message(notify.to, variables),
+                "message": render_message(notify.message, variables),
+            }
+            if notify.subject:
+                spec["notify"]["subject"] = render_message(notify.subject, variables)
+        out.append(spec)
+    return out
+
+
+def dry_run(
+    step: Step, event: str, actor: Actor, data: Mapping[str, Any], view: Case
+) -> FireResult:
+    """What firing ``event`` would do; raises the refusal a real fire would raise.
+
+    The actions are those of leaving the state, the transition and entering the target,
+    in that order; plugin guards are asked too. Nothing is written.
+    """
     case, wf = step.case, step.wf
-    view = case.view()
     if case.closed:
         step.fire(event, actor, data)  # raises the closed-case refusal
     step.apply_data(data)
@@ -40,14 +66,18 @@ def dry_run(step: Step, event: str, actor: Actor, data: Mapping[str, Any]) -> Fi
     if decision.transition is None:
         raise decision.error()
     ct = decision.transition
-    actions = [a.spec.model_dump(exclude_none=True) for a in ct.actions]
-    actions += [a.spec.model_dump(exclude_none=True) for a in wf.on_enter.get(ct.to, ())]
-    would: dict[str, Any] = {"to": ct.to, "actions": actions}
+    step._before(ct, actor)
+    would: dict[str, Any] = {"to": ct.to, "actions": []}
     if ct.approvals is not None:
         have = len(step._approvals(event)) + 1
         need = ct.approvals.required
         would["approvals"] = {"have": have, "need": need}
         if have < need:
             would["to"] = case.state
-            would["actions"] = []
+            return FireResult(case=view, outcome="dry_run", would=would, from_state=case.state)
+    would["actions"] = (
+        _described(step, wf.on_exit.get(case.state, ()), actor, event)
+        + _described(step, ct.actions, actor, event)
+        + _described(step, wf.on_enter.get(ct.to, ()), actor, event)
+    )
     return FireResult(case=view, outcome="dry_run", would=would, from_state=case.state)
