@@ -52,3 +52,8 @@ def test_readme_quick_start_matches_ci() -> None:
     assert test_command in readme
     assert test_command in ci
     assert "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/opsflow demo" in readme
+
+
+def test_init_ships_the_schema_the_workflows_point_at() -> None:
+    shipped = TEMPLATES / "workflow.schema.json"
+    assert filecmp.cmp(ROOT / "workflow.schema.json", shipped, shallow=False)

@@ -109,3 +109,27 @@ def test_validate_yaml_syntax_error_points_at_line(run: Run, project: Project) -
     result = run("validate", str(bad))
     assert result.exit_code == 65
     assert result.stdout.startswith(f"{bad}:")
+
+
+def test_graph_and_schema_take_json(run: Run, in_review: str) -> None:
+    doc = as_json(run("graph", "expense", "--case", in_review, "--json"))
+    assert set(doc) == {"workflow", "format", "case", "state", "text"}
+    assert doc["format"] == "mermaid"
+    assert doc["text"].startswith("---")
+    schema = as_json(run("schema", "--json"))
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+
+
+def test_show_json_keeps_every_section(run: Run) -> None:
+    doc = as_json(run("show", "expense", "--json"))
+    assert {"workflow", "version", "roles", "fields", "states", "transitions", "metrics",
+            "rules"} <= set(doc)
+    assert all("final" in state and "initial" in state for state in doc["states"].values())
+
+
+def test_cases_open_and_closed_exclude_each_other(run: Run) -> None:
+    result = run("cases", "--open", "--closed")
+    assert result.exit_code == 2
+    assert "exclude each other" in result.stderr
+    unknown = run("cases", "--workflow", "nosuch")
+    assert unknown.exit_code == 5

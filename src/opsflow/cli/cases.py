@@ -228,11 +228,17 @@ def status(case_id: str, as_json: bool) -> None:
 @click.command(name="cases")
 @click.option("--workflow", metavar="WORKFLOW", help="Only cases of this workflow.")
 @click.option("--state", metavar="STATE", help="Only cases in this state.")
-@click.option("--open/--closed", "open_", default=None, help="Only open (or only closed) cases.")
+@click.option("--open", "only_open", is_flag=True, help="Only open cases.")
+@click.option("--closed", "only_closed", is_flag=True, help="Only closed cases.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N cases.")
 @json_option
 def list_cases(
-    workflow: str | None, state: str | None, open_: bool | None, limit: int | None, as_json: bool
+    workflow: str | None,
+    state: str | None,
+    only_open: bool,
+    only_closed: bool,
+    limit: int | None,
+    as_json: bool,
 ) -> None:
     """List cases, newest first.
 
@@ -243,6 +249,9 @@ def list_cases(
       opsflow cases --workflow content_approval --state brand_review
       opsflow cases --closed --limit 20 --json
     """
+    if only_open and only_closed:
+        raise click.UsageError("--open and --closed exclude each other")
+    open_ = True if only_open else False if only_closed else None
     found = app().engine().cases(workflow=workflow, state=state, open=open_, limit=limit)
     if as_json:
         out.emit_json([c.to_json() for c in found])
@@ -301,16 +310,22 @@ def inbox(as_json: bool) -> None:
     )
 
 
-def _changes(changes: dict[str, Any]) -> str:
+def _changes(entry: HistoryEntry) -> str:
+    """What an entry changed, in a line: new field values, a metric's value, a refusal."""
+    detail = entry.detail or {}
+    if entry.kind == "metric" and "metric" in detail:
+        return f"{detail['metric']}={out.show(detail.get('value'))}"
+    if entry.kind == "denied":
+        return str(detail.get("reason", ""))
+    if entry.kind == "migration":
+        return f"version {detail.get('from_version')} -> {detail.get('to_version')}"
     parts = []
-    for name, change in changes.items():
-        if isinstance(change, dict) and set(change) == {"from", "to"}:
-            change = change["to"]
-        elif isinstance(change, dict) and set(change) == {"old", "new"}:
-            change = change["new"]
-        elif isinstance(change, list | tuple) and len(change) == 2:
-            change = change[1]
-        parts.append(f"{name}={out.show(change)}")
+    for name, change in entry.data_changes.items():
+        value = change["to"] if isinstance(change, dict) and "to" in change else change
+        parts.append(f"{name}={out.show(value)}")
+    if entry.kind == "approval" and "approvals" in detail:
+        have, need = detail["approvals"].get("have"), detail["approvals"].get("need")
+        parts.insert(0, f"approval {have}/{need}")
     return ", ".join(parts)
 
 
@@ -332,7 +347,7 @@ def history_rows(entries: Sequence[HistoryEntry]) -> list[tuple[Any, ...]]:
                 e.kind,
                 e.event,
                 move,
-                _changes(e.data_changes),
+                _changes(e),
                 e.comment,
             )
         )

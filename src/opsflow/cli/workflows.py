@@ -127,7 +127,7 @@ def show(workflow: str, version: int | None, as_json: bool) -> None:
     """
     spec = app().engine().workflow_spec(workflow, version)
     if as_json:
-        out.emit_json(spec.model_dump(mode="json", by_alias=True, exclude_defaults=True))
+        out.emit_json(spec.model_dump(mode="json", by_alias=True))
     else:
         print_spec(spec)
 
@@ -138,7 +138,8 @@ def show(workflow: str, version: int | None, as_json: bool) -> None:
     "--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True
 )
 @click.option("--case", "case_id", metavar="ID", help="Highlight this case's current state.")
-def graph(workflow: str, fmt: str, case_id: str | None) -> None:
+@json_option
+def graph(workflow: str, fmt: str, case_id: str | None, as_json: bool) -> None:
     """Print the state diagram of WORKFLOW as Mermaid or Graphviz text.
 
     Examples:
@@ -147,6 +148,7 @@ def graph(workflow: str, fmt: str, case_id: str | None) -> None:
       opsflow graph content_approval > content_approval.mmd
       opsflow graph content_approval --format dot | dot -Tsvg > flow.svg
       opsflow graph content_approval --case 3f2a9c     # where is this case?
+      opsflow graph content_approval --json            # {"workflow", "format", "text", ...}
     """
     from opsflow.cli.diagram import render
 
@@ -157,11 +159,18 @@ def graph(workflow: str, fmt: str, case_id: str | None) -> None:
         if case.workflow != workflow:
             raise Usage(f"case {case.id} belongs to workflow {case.workflow}, not {workflow}")
         current, version = case.state, case.version
-    out.echo(render(engine.workflow_spec(workflow, version), fmt, current))
+    text = render(engine.workflow_spec(workflow, version), fmt, current)
+    if as_json:
+        out.emit_json(
+            {"workflow": workflow, "format": fmt, "case": case_id, "state": current, "text": text}
+        )
+    else:
+        out.echo(text)
 
 
 @click.command()
-def schema() -> None:
+@json_option
+def schema(as_json: bool) -> None:
     """Print the JSON Schema of the workflow language (for editors).
 
     Examples:
@@ -170,6 +179,8 @@ def schema() -> None:
       opsflow schema > workflow.schema.json
       # VS Code, in .vscode/settings.json:
       #   "yaml.schemas": {"./workflow.schema.json": "workflows/*.yaml"}
+
+    The schema is JSON either way; --json is accepted for symmetry with other commands.
     """
     from opsflow.language.schema import workflow_json_schema
 
