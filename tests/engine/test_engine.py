@@ -518,7 +518,10 @@ def test_fire_result_case_has_deadlines_and_events(engine: Any) -> None:
     assert [d["event"] for d in doc["deadlines"]] == ["escalate"]
     events = {e["event"]: e for e in doc["events"]}
     assert events["approve"]["allowed"] is False
-    assert "four-eyes" in events["approve"]["reasons"][0] or "roles" in events["approve"]["reasons"][0]
+    assert events["approve"]["reasons"] == [
+        "approve → legal: roles: needs one of editor (ann has author)",
+        "approve → scheduled: roles: needs one of editor (ann has author)",
+    ]
 
 
 def test_dry_run_lists_exit_transition_and_entry_actions_rendered(engine: Any) -> None:

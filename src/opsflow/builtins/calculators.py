@@ -1,8 +1,10 @@
-"""Built-in metric calculators (SPEC §2.5), registered through the public hook.
+"""Built-in metric calculators (SPEC §2.5): count, sum, ratio and the helpers they share.
 
 Event-table calculators read a named source with DuckDB in-process; every user value is
 bound as a query parameter, column names are quoted identifiers. Days are UTC calendar
-days and ``start``/``end`` windows include both ends.
+days and ``start``/``end`` windows include both ends. The KPI calculators live beside
+this module (``kpi_activity``, ``kpi_cohorts``, ``kpi_finance``); all of them are
+registered by this module's ``register_calculators`` hook, the one a third party uses.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
@@ -33,6 +37,8 @@ _INTEGER_TYPES = frozenset(
 _FLOAT_TYPES = frozenset({"FLOAT", "DOUBLE", "REAL"})
 _NUMBER_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
+Number = int | float | Decimal | Fraction
+
 
 def parse_day(value: Any) -> date:
     """A ``YYYY-MM-DD`` text (or a date) as a date; anything else is refused."""
@@ -46,14 +52,38 @@ def parse_day(value: Any) -> date:
     raise ValueError(f"must be a date YYYY-MM-DD, got {value!r}")
 
 
+def parse_window(value: Any) -> timedelta:
+    """A duration (``30d``, ``12h``, ``P1W``) as a timedelta; anything else is refused."""
+    if isinstance(value, timedelta):
+        if value <= timedelta(0):
+            raise ValueError("must be a positive duration")
+        return value
+    from opsflow.language.durations import parse_duration
+
+    return parse_duration(value)
+
+
 Day = Annotated[date, BeforeValidator(parse_day)]
+Window = Annotated[timedelta, BeforeValidator(parse_window)]
 
 
-class _Params(BaseModel):
+def day_start(day: date) -> datetime:
+    """Midnight UTC (naive, like the sources' timestamps) at the start of ``day``."""
+    return datetime.combine(day, time())
+
+
+def day_end(day: date) -> datetime:
+    """Midnight UTC after ``day``: a window ending on ``day`` is ``timestamp < day_end``."""
+    return datetime.combine(day, time()) + timedelta(days=1) if day < date.max else datetime.max
+
+
+class Params(BaseModel):
+    """Base of the built-in calculators' params: unknown params are refused."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class CountParams(_Params):
+class CountParams(Params):
     """Params of ``count``."""
 
     source: str
@@ -68,14 +98,14 @@ class SumParams(CountParams):
     column: str = "value"
 
 
-class RatioParams(_Params):
+class RatioParams(Params):
     """Params of ``ratio``: numbers, field names or metric names."""
 
     numerator: Any
     denominator: Any
 
 
-def _window(opened: OpenedSource, params: CountParams) -> tuple[str, list[Any]]:
+def window_clause(opened: OpenedSource, params: CountParams) -> tuple[str, list[Any]]:
     """The WHERE clause (and its bound values) for ``event``, ``start`` and ``end``."""
     clauses: list[str] = ["TRUE"]
     values: list[Any] = []
@@ -94,7 +124,10 @@ def _window(opened: OpenedSource, params: CountParams) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), values
 
 
-def _fetch(con: duckdb.DuckDBPyConnection, source: str, sql: str, values: list[Any]) -> Any:
+SqlValues = list[Any] | dict[str, Any]
+
+
+def fetch(con: duckdb.DuckDBPyConnection, source: str, sql: str, values: SqlValues) -> Any:
     """One value from a query over a source; read errors are Invalid naming the source."""
     import duckdb
 
@@ -105,8 +138,8 @@ def _fetch(con: duckdb.DuckDBPyConnection, source: str, sql: str, values: list[A
     return None if row is None else row[0]
 
 
-def _stream(
-    con: duckdb.DuckDBPyConnection, source: str, sql: str, values: list[Any]
+def stream(
+    con: duckdb.DuckDBPyConnection, source: str, sql: str, values: SqlValues
 ) -> Iterator[Any]:
     """The first column of a query's rows, fetched in chunks."""
     import duckdb
@@ -120,42 +153,81 @@ def _stream(
         raise Invalid(f"source '{source}': cannot read it: {_first_line(exc)}") from None
 
 
-def count(params: CountParams, ctx: CalculatorContext) -> int:
-    """Rows of the source matching ``event`` within ``start``..``end``."""
+@contextmanager
+def open_events(
+    source: str, ctx: CalculatorContext, *required: str
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, OpenedSource]]:
+    """A DuckDB connection with the source as the view ``events``, having ``required``."""
     from opsflow.builtins.sources import connect, open_source
 
     with connect() as con:
-        opened = open_source(con, params.source, ctx.sources, ctx.base_dir)
-        where, values = _window(opened, params)
-        return int(_fetch(con, params.source, f"SELECT count(*) FROM events WHERE {where}", values))
+        opened = open_source(con, source, ctx.sources, ctx.base_dir)
+        opened.require(*required)
+        yield con, opened
+
+
+def fetch_row(
+    con: duckdb.DuckDBPyConnection, source: str, sql: str, values: SqlValues
+) -> tuple[Any, ...]:
+    """The first row of a query over a source (named parameters); errors name the source."""
+    from opsflow.builtins.sources import run_query
+
+    rows = run_query(con, source, sql, values)
+    return rows[0] if rows else ()
+
+
+def event_clause(event: str | None, values: dict[str, Any], name: str = "event") -> str:
+    """SQL matching rows of ``event`` (TRUE when None), binding it as ``$name``."""
+    if event is None:
+        return "TRUE"
+    values[name] = event
+    return f'CAST("event" AS VARCHAR) = ${name}'
+
+
+def count(params: CountParams, ctx: CalculatorContext) -> int:
+    """Rows of the source matching ``event`` within ``start``..``end``."""
+    with open_events(params.source, ctx) as (con, opened):
+        where, values = window_clause(opened, params)
+        return int(fetch(con, params.source, f"SELECT count(*) FROM events WHERE {where}", values))
 
 
 def sum_(params: SumParams, ctx: CalculatorContext) -> int | float:
     """Sum of ``column`` over the matching rows: exact for integers, correctly rounded else."""
-    from opsflow.builtins.sources import connect, open_source, quote_identifier
+    with open_events(params.source, ctx, params.column) as (con, opened):
+        where, values = window_clause(opened, params)
+        total = column_total(con, opened, params.column, where, values)
+    return float(total) if isinstance(total, Decimal) else total
 
-    with connect() as con:
-        opened = open_source(con, params.source, ctx.sources, ctx.base_dir)
-        opened.require(params.column)
-        where, values = _window(opened, params)
-        column = quote_identifier(params.column)
-        type_name = opened.columns[params.column].upper()
-        if type_name in _INTEGER_TYPES or type_name.startswith("DECIMAL"):
-            total = _fetch(
-                con, params.source, f"SELECT sum({column}) FROM events WHERE {where}", values
-            )
-            if total is None:
-                return 0
-            return float(total) if isinstance(total, Decimal) else int(total)
-        sql = f"SELECT {column} FROM events WHERE {where} AND {column} IS NOT NULL"
-        rows = _stream(con, params.source, sql, values)
-        if type_name in _FLOAT_TYPES:
-            return math.fsum(rows)
-        if type_name == "VARCHAR":
-            return float(sum((_decimal(v, params.source, params.column) for v in rows), Decimal()))
-        raise Invalid(
-            f"source '{params.source}': column '{params.column}' is {type_name}, not a number"
-        )
+
+def column_total(
+    con: duckdb.DuckDBPyConnection,
+    opened: OpenedSource,
+    column: str,
+    where: str,
+    values: SqlValues,
+) -> int | float | Decimal:
+    """Sum of ``column`` over the rows of the opened source matching ``where``.
+
+    Integers are summed exactly, floats with ``math.fsum`` (correctly rounded, whatever
+    the row order), decimals and number-like text exactly as ``Decimal``.
+    """
+    from opsflow.builtins.sources import quote_identifier
+
+    source = opened.name
+    quoted = quote_identifier(column)
+    type_name = opened.columns[column].upper()
+    if type_name in _INTEGER_TYPES or type_name.startswith("DECIMAL"):
+        total = fetch(con, source, f"SELECT sum({quoted}) FROM events WHERE {where}", values)
+        if total is None:
+            return 0
+        return total if isinstance(total, Decimal) else int(total)
+    sql = f"SELECT {quoted} FROM events WHERE ({where}) AND {quoted} IS NOT NULL"
+    rows = stream(con, source, sql, values)
+    if type_name in _FLOAT_TYPES:
+        return math.fsum(rows)
+    if type_name == "VARCHAR":
+        return sum((_decimal(v, source, column) for v in rows), Decimal())
+    raise Invalid(f"source '{source}': column '{column}' is {type_name}, not a number")
 
 
 def _decimal(text: str, source: str, column: str) -> Decimal:
@@ -167,8 +239,8 @@ def _decimal(text: str, source: str, column: str) -> Decimal:
 
 def ratio(params: RatioParams, ctx: CalculatorContext) -> float | None:
     """numerator ÷ denominator (None when the denominator is 0 or either side is unset)."""
-    numerator = _operand("numerator", params.numerator, ctx.case)
-    denominator = _operand("denominator", params.denominator, ctx.case)
+    numerator = operand("numerator", params.numerator, ctx.case)
+    denominator = operand("denominator", params.denominator, ctx.case)
     if numerator is None or denominator is None or denominator == 0:
         return None
     if isinstance(numerator, int) and isinstance(denominator, int):
@@ -176,8 +248,15 @@ def ratio(params: RatioParams, ctx: CalculatorContext) -> float | None:
     return float(numerator) / float(denominator)
 
 
-def _operand(side: str, value: Any, case: Mapping[str, Any]) -> int | float | Decimal | None:
-    """A number, or the value of the field or metric it names."""
+def quotient(numerator: Number, denominator: Number) -> float | None:
+    """numerator ÷ denominator computed exactly, then rounded once (None when ÷ 0)."""
+    if denominator == 0:
+        return None
+    return float(Fraction(numerator) / Fraction(denominator))
+
+
+def operand(side: str, value: Any, case: Mapping[str, Any]) -> int | float | Decimal | None:
+    """A number, or the value of the field (``case.data``) or metric it names."""
     if isinstance(value, str) and _NUMBER_TEXT.match(value.strip()):
         return _number(side, value, value)
     if isinstance(value, str):
@@ -198,6 +277,8 @@ def _number(side: str, name: str, value: Any) -> int | float | Decimal | None:
         return None
     if isinstance(value, bool):
         raise Invalid(f"{side} {name} is a boolean, not a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Invalid(f"{side} {name} is not a finite number: {value!r}")
     if isinstance(value, int | float | Decimal):
         return value
     if isinstance(value, str) and _NUMBER_TEXT.match(value.strip()):
@@ -219,6 +300,15 @@ CALCULATORS: dict[str, tuple[Callable[..., Any], type[BaseModel]]] = {
 
 @hookimpl
 def register_calculators(register: Callable[..., None]) -> None:
-    """Register opsflow's built-in calculators."""
-    for name, (fn, model) in CALCULATORS.items():
-        register(name, fn, params_model=model)
+    """Register opsflow's built-in calculators: count, sum, ratio and the KPI calculators."""
+    from opsflow.builtins import kpi_activity, kpi_cohorts, kpi_finance
+
+    tables = (
+        CALCULATORS,
+        kpi_activity.CALCULATORS,
+        kpi_cohorts.CALCULATORS,
+        kpi_finance.CALCULATORS,
+    )
+    for table in tables:
+        for name, (fn, model) in table.items():
+            register(name, fn, params_model=model)

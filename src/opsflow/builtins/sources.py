@@ -1,26 +1,37 @@
 """Named data sources (SPEC §5) opened as DuckDB views with opsflow's column names.
 
 A source is a file (``path``: CSV, Parquet or JSON lines, chosen by extension or
-``format``) or a SQL query (``url`` + ``query``, read through SQLAlchemy). ``columns``
+``format``) or a SQL query (``url`` + ``query``, read through SQLAlchemy into an Arrow
+table that DuckDB scans in place; no DuckDB extension is installed or loaded). ``columns``
 renames: ``{user_id: customer_id}`` means our ``user_id`` is the source's ``customer_id``.
 The ``timestamp`` column is normalised to a naive ``TIMESTAMP`` in UTC (text with an offset
-is converted; text without one is taken as UTC), so UTC calendar days compare directly.
+is converted; text without one is taken as UTC; blank text is no timestamp), so UTC
+calendar days compare directly.
 Every failure is :class:`~opsflow.errors.Invalid` naming the source.
 """
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import json
+import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from opsflow.errors import Invalid
+
+if TYPE_CHECKING:  # pyarrow is imported when a query source is read
+    import pyarrow as pa
 
 _FORMATS = {
     ".csv": "csv",
@@ -53,11 +64,39 @@ class OpenedSource:
             )
 
 
+_DATABASE: tuple[int, duckdb.DuckDBPyConnection] | None = None
+_DATABASE_LOCK = threading.RLock()
+_PARSED: OrderedDict[str, None] = OrderedDict()  # tables of parsed files, oldest first
+_PARSED_FILES = 8
+
+
 def connect() -> duckdb.DuckDBPyConnection:
-    """An in-process DuckDB connection whose session time zone is UTC."""
-    con = duckdb.connect(":memory:")
+    """A new in-process DuckDB connection whose session time zone is UTC.
+
+    Opening an in-memory database costs tens of milliseconds, a cursor on one well under
+    one: connections are cursors on one database per process. Sources live in temporary
+    tables and views, which belong to their connection alone.
+    """
+    global _DATABASE
+    with _DATABASE_LOCK:
+        if _DATABASE is None or _DATABASE[0] != os.getpid():  # not inherited across fork
+            if _DATABASE is None:
+                atexit.register(_close_database)
+            _DATABASE = (os.getpid(), duckdb.connect(":memory:"))
+            _PARSED.clear()
+        con = _DATABASE[1].cursor()
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+def _close_database() -> None:
+    """Close the process's database before the interpreter tears the bindings down."""
+    global _DATABASE
+    with _DATABASE_LOCK:
+        if _DATABASE is not None:
+            _DATABASE[1].close()
+            _DATABASE = None
+            _PARSED.clear()
 
 
 def quote_identifier(name: str) -> str:
@@ -165,6 +204,8 @@ def open_source(
             continue  # shadowed: another column of the source plays this part
         expr = quote_identifier(column)
         if ours == "timestamp":
+            if type_name.upper() == "VARCHAR":  # blank text is no timestamp
+                expr = f"NULLIF(TRIM({expr}), '')"
             expr, type_name = f"CAST(CAST({expr} AS TIMESTAMPTZ) AS TIMESTAMP)", "TIMESTAMP"
         select.append(f"{expr} AS {quote_identifier(ours)}")
         columns[ours] = type_name
@@ -183,30 +224,64 @@ def _load_file(
     raw: str,
     renames: Mapping[str, str],
 ) -> None:
+    """Load the source's file into the temporary table ``raw``, parsing it at most once.
+
+    Parsing a file is the slow part of a calculator (CSV sniffing), and one step often
+    computes several metrics over the same file: a parsed file is kept in the process's
+    database, keyed by its path, size and modification time, for the next calculator.
+    The connection gets its own copy, so dropping a cached table never disturbs it.
+    """
     path = resolve_path(name, spec, base_dir)
     fmt = file_format(name, spec, path)
+    # DuckDB's CSV timestamp sniffing can drop a "+08:00" offset: read the timestamp
+    # column as text and convert it ourselves.
+    stamp = next((t for t, o in renames.items() if o == "timestamp"), "timestamp")
+    stat = path.stat()
+    key = hashlib.sha256(
+        json.dumps([str(path), stat.st_size, stat.st_mtime_ns, fmt, stamp]).encode()
+    ).hexdigest()[:32]
+    cached = f"parsed_{key}"
     try:
-        if fmt == "parquet":
-            relation = con.read_parquet(str(path))
-        elif fmt == "json":
-            relation = con.read_json(str(path), format="auto")
-        else:
-            # DuckDB's CSV timestamp sniffing can drop a "+08:00" offset: read the
-            # timestamp column as text and convert it ourselves.
-            stamp = next((t for t, o in renames.items() if o == "timestamp"), "timestamp")
-            try:
-                relation = con.read_csv(str(path), dtype={stamp: "VARCHAR"})
-            except duckdb.BinderException:  # the file has no such column
-                relation = con.read_csv(str(path))
-        relation.create_view(raw, replace=True)
+        with _DATABASE_LOCK:
+            if cached in _PARSED:
+                _PARSED.move_to_end(cached)
+            else:
+                _parse_file(con, f"main.{cached}", path, fmt, stamp)
+                _PARSED[cached] = None
+                while len(_PARSED) > _PARSED_FILES:
+                    old, _ = _PARSED.popitem(last=False)
+                    con.execute(f"DROP TABLE IF EXISTS main.{old}")
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {quote_identifier(raw)} AS"
+                f" SELECT * FROM main.{cached}"
+            )
     except duckdb.Error as exc:
         raise Invalid(f"source '{name}': cannot read {path}: {_first_line(exc)}") from None
+
+
+def _parse_file(
+    con: duckdb.DuckDBPyConnection, table: str, path: Path, fmt: str, stamp: str
+) -> None:
+    """Parse a CSV, Parquet or JSON-lines file into ``table``."""
+    create = f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM "
+    if fmt == "parquet":
+        con.execute(create + "read_parquet($path)", {"path": str(path)})
+    elif fmt == "json":
+        con.execute(create + "read_json($path, format = 'auto')", {"path": str(path)})
+    else:
+        text = "'" + stamp.replace("'", "''") + "'"
+        try:
+            con.execute(
+                create + f"read_csv($path, types = {{{text}: 'VARCHAR'}})", {"path": str(path)}
+            )
+        except duckdb.BinderException:  # the file has no such column
+            con.execute(create + "read_csv($path)", {"path": str(path)})
 
 
 def _load_query(
     con: duckdb.DuckDBPyConnection, name: str, spec: Mapping[str, Any], raw: str
 ) -> None:
-    """Run the source's SQL query through SQLAlchemy and load the rows into DuckDB."""
+    """Run the source's SQL query through SQLAlchemy and hand the rows to DuckDB as Arrow."""
     url, query = spec.get("url"), spec.get("query")
     if not isinstance(url, str) or not isinstance(query, str) or not query.strip():
         raise Invalid(f"source '{name}' needs both `url` and `query`")
@@ -229,32 +304,54 @@ def _load_query(
         engine.dispose()
     if len(set(names)) != len(names):
         raise Invalid(f"source '{name}': the query returns duplicate column names: {names}")
-    types = [_duck_type([row[i] for row in rows]) for i in range(len(names))]
-    columns = ", ".join(f"{quote_identifier(n)} {t}" for n, t in zip(names, types, strict=True))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_identifier(raw)} ({columns})")
-    if rows:
-        marks = ", ".join("?" for _ in names)
-        con.executemany(
-            f"INSERT INTO {quote_identifier(raw)} VALUES ({marks})",
-            [[_duck_value(v, t) for v, t in zip(row, types, strict=True)] for row in rows],
-        )
+    table = arrow_table(names, rows)
+    try:
+        con.register(raw, table)  # DuckDB scans the Arrow table in place
+    except duckdb.Error as exc:
+        raise Invalid(
+            f"source '{name}': cannot load the query's rows: {_first_line(exc)}"
+        ) from None
 
 
-def _duck_type(values: Sequence[Any]) -> str:
-    """The DuckDB column type for a column of Python values (text when mixed)."""
+def arrow_table(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.Table:
+    """Rows of Python values as an Arrow table, one typed column each (text when mixed).
+
+    Aware datetimes become naive UTC (naive ones are taken as UTC); a column mixing
+    integers and floats or holding decimals is float64; integers past 64 bits are
+    DECIMAL(38, 0).
+    """
+    import pyarrow as pa
+
+    arrays = []
+    for i, _ in enumerate(names):
+        values = [row[i] for row in rows]
+        arrow_type = _arrow_type(values)
+        arrays.append(pa.array([_arrow_value(v, arrow_type) for v in values], type=arrow_type))
+    return pa.Table.from_arrays(arrays, names=list(names))
+
+
+def _arrow_type(values: Sequence[Any]) -> pa.DataType:
+    """The Arrow type for a column of Python values."""
+    import pyarrow as pa
+
     kinds = {_kind(v) for v in values if v is not None}
     if kinds == {"int", "float"}:
-        return "DOUBLE"
+        kinds = {"float"}
     if len(kinds) != 1:
-        return "VARCHAR"
+        return pa.string()
     kind = kinds.pop()
+    if kind == "int":
+        if all(-(2**63) <= v < 2**63 for v in values if v is not None):
+            return pa.int64()
+        if all(abs(v) < 10**38 for v in values if v is not None):
+            return pa.decimal128(38, 0)
+        return pa.string()
     return {
-        "bool": "BOOLEAN",
-        "int": "HUGEINT",
-        "float": "DOUBLE",
-        "datetime": "TIMESTAMP",
-        "date": "DATE",
-    }.get(kind, "VARCHAR")
+        "bool": pa.bool_(),
+        "float": pa.float64(),
+        "datetime": pa.timestamp("us"),
+        "date": pa.date32(),
+    }.get(kind, pa.string())
 
 
 def _kind(value: Any) -> str:
@@ -271,24 +368,32 @@ def _kind(value: Any) -> str:
     return "text"
 
 
-def _duck_value(value: Any, type_name: str) -> Any:
+def _arrow_value(value: Any, arrow_type: pa.DataType) -> Any:
+    import pyarrow as pa
+
     if value is None:
         return None
-    if type_name == "VARCHAR":
+    if arrow_type == pa.string():
         return value if isinstance(value, str) else str(value)
-    if type_name == "DOUBLE":
+    if arrow_type == pa.float64():
         return float(value)
+    if isinstance(arrow_type, pa.Decimal128Type):
+        return Decimal(value)
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
 def run_query(
-    con: duckdb.DuckDBPyConnection, source: str, sql: str, params: Sequence[Any] = ()
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    sql: str,
+    params: Sequence[Any] | Mapping[str, Any] = (),
 ) -> list[tuple[Any, ...]]:
     """Run SQL over an opened source; DuckDB errors become Invalid naming the source."""
+    values = dict(params) if isinstance(params, Mapping) else list(params)
     try:
-        return con.execute(sql, list(params)).fetchall()
+        return con.execute(sql, values).fetchall()
     except duckdb.Error as exc:
         raise Invalid(f"source '{source}': cannot read it: {_first_line(exc)}") from None
 
@@ -300,6 +405,7 @@ def _first_line(exc: object) -> str:
 
 __all__ = [
     "OpenedSource",
+    "arrow_table",
     "connect",
     "file_format",
     "open_source",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import logging
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from importlib.abc import Traversable
@@ -68,12 +69,13 @@ def _someone_with(config: Path, role: str) -> str | None:
 @click.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
-def init(directory: Path, force: bool) -> None:
+@json_option
+def init(directory: Path, force: bool, as_json: bool) -> None:
     """Create a ready project in DIRECTORY (default: here).
 
     Writes opsflow.yaml, workflows/ with the four standard workflows and their
-    scenario tests, and a sample data file. Existing files are never overwritten
-    unless --force is given.
+    scenario tests, workflow.schema.json for editors, and sample data files.
+    Existing files are never overwritten unless --force is given.
 
     Examples:
 
@@ -82,6 +84,9 @@ def init(directory: Path, force: bool) -> None:
       opsflow init . --force        # restore the template files here
     """
     created = copy_templates(directory, force=force)
+    if as_json:
+        out.emit_json({"directory": str(directory), "created": created})
+        return
     out.success(f"created {len(created)} files in {directory}")
     author = _someone_with(directory / "opsflow.yaml", "author") or "YOUR_NAME"
     where = "" if directory.resolve() == Path.cwd().resolve() else f"  cd {directory}\n"
@@ -98,6 +103,7 @@ def init(directory: Path, force: bool) -> None:
 def summarize(report: WorkerReport) -> str:
     """One line saying what a worker pass did."""
     parts = [
+        f"{getattr(report, 'cases_started', 0)} scheduled case(s) started",
         f"{report.deadlines_fired} deadline(s) fired",
         f"{report.delivered} notification(s) delivered",
     ]
@@ -108,23 +114,88 @@ def summarize(report: WorkerReport) -> str:
     return ", ".join(parts)
 
 
-def _add(total: WorkerReport, report: WorkerReport) -> None:
-    for f in dataclasses.fields(total):
-        value = getattr(report, f.name)
-        if isinstance(value, list):
-            getattr(total, f.name).extend(value)
-        else:
-            setattr(total, f.name, getattr(total, f.name) + value)
-
-
 def _busy(report: WorkerReport) -> bool:
     return bool(
-        report.deadlines_fired
+        getattr(report, "cases_started", 0)
+        or report.deadlines_fired
+        or report.deadlines_skipped
         or report.delivered
         or report.failed
         or report.retried
         or report.errors
     )
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM ask the worker to stop after the item in hand; a second SIGINT aborts."""
+
+    def handle(signum: int, _frame: Any) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous: dict[signal.Signals, Any] = {}
+    for signum in (signal.Signals.SIGINT, signal.Signals.SIGTERM):
+        # outside the main thread signals cannot be caught: the caller stops us
+        with contextlib.suppress(ValueError):
+            previous[signum] = signal.signal(signum, handle)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class _LineHandler(logging.Handler):
+    """Worker log lines on stderr; through rich's console when a progress line is shown."""
+
+    def __init__(self, console: Any = None) -> None:
+        super().__init__(logging.INFO)
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+            if self.console is not None:
+                self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            else:
+                click.echo(line, err=True)
+        except Exception:  # logging must never stop the worker
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _worker_logging(style: str) -> Iterator[Any]:
+    """Attach the one-line-per-item handler; yield a rich status when stderr is a terminal."""
+    from opsflow.engine.worker import LOG, ItemFormatter
+
+    console = status = None
+    try:
+        tty = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if tty:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        status = console.status("worker starting…")
+    handler = _LineHandler(console)
+    handler.setFormatter(ItemFormatter(style))
+    saved = (LOG.level, LOG.propagate)
+    LOG.addHandler(handler)
+    LOG.setLevel(logging.INFO)
+    LOG.propagate = False
+    try:
+        if status is not None:
+            with status:
+                yield status
+        else:
+            yield None
+    finally:
+        LOG.removeHandler(handler)
+        LOG.setLevel(saved[0])
+        LOG.propagate = saved[1]
 
 
 @click.command()
@@ -137,56 +208,66 @@ def _busy(report: WorkerReport) -> bool:
     metavar="SECONDS",
     help="Pause between passes.",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["logfmt", "json"]),
+    default="logfmt",
+    show_default=True,
+    help="How each item is logged on stderr (one line per item).",
+)
 @json_option
-def worker(once: bool, interval: float, as_json: bool) -> None:
-    """Fire due deadlines, start scheduled cases and deliver notifications.
+def worker(once: bool, interval: float, log_format: str, as_json: bool) -> None:
+    """Start scheduled cases, fire due deadlines and deliver notifications.
 
-    Without --once it runs until Ctrl-C or SIGTERM, finishing the current pass first.
-    Run several workers safely: each deadline fires once, each tick starts one case.
+    Each pass starts the due tick of every scheduled workflow, fires every due deadline
+    and delivers the outbox. Without --once it runs until Ctrl-C or SIGTERM, finishing
+    the item in hand first, then exits 0. Run as many workers as you like, on any hosts
+    sharing a PostgreSQL database: each deadline fires once and each schedule tick starts
+    one case. Every item is logged on stderr as one line (logfmt or JSON); on a terminal a
+    progress line shows the totals.
 
     Examples:
 
     \b
       opsflow worker                       # keep running, a pass every 5 seconds
-      opsflow worker --once                # one pass, e.g. from cron
-      opsflow worker --interval 30
+      opsflow worker --once --json         # one pass, e.g. from cron; prints the report
+      opsflow worker --interval 30 --log-format json
     """
-    from opsflow.engine.results import WorkerReport
+    from opsflow.engine.worker import PassReport
 
     engine = app().engine()
-    if once:
-        report = engine.run_due()
-        if as_json:
-            out.emit_json(report.to_json())
-        else:
-            out.echo(summarize(report))
-            for error in report.errors:
-                out.note(f"warning: {error}")
-        return
     stop = threading.Event()
-    previous: dict[signal.Signals, Any] = {}
-    for signum in (signal.Signals.SIGINT, signal.Signals.SIGTERM):
-        # outside the main thread signals cannot be caught: the caller stops us
-        with contextlib.suppress(ValueError):
-            previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    total = WorkerReport()
-    out.note(f"worker running, a pass every {interval:g}s (Ctrl-C to stop)")
-    try:
+    total = PassReport()
+    with _stop_on_signals(stop), _worker_logging(log_format) as status:
+        if once:
+            report = engine.run_due(stop=stop.is_set)
+            if as_json:
+                out.emit_json(report.to_json())
+            else:
+                out.echo(summarize(report))
+                for error in report.errors:
+                    out.note(f"warning: {error}")
+            return
+        out.note(f"worker running, a pass every {interval:g}s (Ctrl-C to stop)")
+        passes = 0
         while not stop.is_set():
             try:
-                report = engine.run_due()
+                report = engine.run_due(stop=stop.is_set)
             except Busy as exc:
                 out.note(f"warning: {exc.message}; retrying next pass")
+            except OpsflowError as exc:
+                if passes == 0:  # a misconfiguration shows at once, with its exit code
+                    raise
+                # later (a database restart, say): keep going, the next pass retries
+                out.note(f"warning: {exc.message}; retrying next pass")
             else:
-                _add(total, report)
+                total.add(report)
                 if _busy(report) and not as_json:
-                    out.echo(f"{out.moment(_now())}  {summarize(report)}")
-                    for error in report.errors:
-                        out.note(f"warning: {error}")
+                    out.note(f"{out.moment(_now())}  {summarize(report)}")
+            passes += 1
+            if status is not None:
+                status.update(f"pass {passes}: {summarize(total)}; next pass in {interval:g}s")
             stop.wait(interval)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
     out.note("worker stopped")
     if as_json:
         out.emit_json(total.to_json())
@@ -209,12 +290,17 @@ def outbox(
 ) -> None:
     """Show notification delivery status (most recent first).
 
+    Each notification is pending (delivery will be tried, again after a failure, with
+    growing pauses), delivered, or failed (gave up after 12 attempts, about 14-18 hours,
+    or the receiver refused it for good). Errors never show secrets.
+
     Examples:
 
     \b
       opsflow outbox
       opsflow outbox --failed
       opsflow outbox --case 3f2a9c --json
+      opsflow outbox retry 42          # queue failed notification 42 again
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -243,6 +329,27 @@ def outbox(
         ],
     )
 
+
+@outbox.command("retry")
+@click.argument("notification_id", metavar="ID", type=int)
+@json_option
+def outbox_retry(notification_id: int, as_json: bool) -> None:
+    """Queue failed notification ID for delivery again, with a fresh retry schedule.
+
+    The next worker pass delivers it. Exits 5 when there is no such notification and
+    4 when it has not failed (pending or delivered).
+
+    Examples:
+
+    \b
+      opsflow outbox --failed          # find the id
+      opsflow outbox retry 42
+    """
+    row = app().engine().retry_notification(notification_id)
+    if as_json:
+        out.emit_json(row.to_json())
+        return
+    out.success(f"notification {row.id} queued again; the next worker pass delivers it")
 
 @click.group()
 def audit() -> None:
@@ -319,8 +426,9 @@ def plugins(as_json: bool) -> None:
             for kind in ("calculators", "notifiers", "functions", "commands")
             if info.get(kind)
         ]
-        rows.append((info["name"], info["kind"], info.get("version"), "; ".join(provides)))
-    out.table(["plugin", "kind", "version", "provides"], rows)
+        hooks = ", ".join(info["hooks"])
+        rows.append((info["name"], info["kind"], info.get("version"), hooks, "; ".join(provides)))
+    out.table(["plugin", "kind", "version", "hooks", "provides"], rows)
     for e in errors:
         out.print_error(f"plugin {e['name']} failed to load: {e['error']}")
 

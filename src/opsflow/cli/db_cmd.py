@@ -4,4 +4,95 @@ from __future__ import annotations
 
 import click
 
-COMMANDS: list[click.Command] = []
+from opsflow.cli import output as out
+from opsflow.cli.context import app, json_option
+
+
+@click.group()
+def db() -> None:
+    """Manage the database schema (Alembic migrations shipped with opsflow).
+
+    A SQLite database upgrades itself on first use. A PostgreSQL database changes only
+    when an admin runs 'opsflow db upgrade'; until then other commands refuse it, naming
+    the schema version it is at and the one this opsflow needs.
+
+    Examples:
+
+    \b
+      opsflow --db postgresql+psycopg://ops@db/opsflow db upgrade
+      opsflow db current --json
+    """
+
+
+@db.command()
+@json_option
+def upgrade(as_json: bool) -> None:
+    """Apply the schema migrations this opsflow ships (one transaction; safe to repeat).
+
+    Back up the database first (docs/operations.md). A database whose schema is newer
+    than this opsflow is left alone: upgrade opsflow instead.
+
+    Examples:
+
+    \b
+      opsflow db upgrade
+      opsflow --db postgresql+psycopg://ops@db/opsflow db upgrade --json
+    """
+    from opsflow.store import Database, redact_url
+
+    url = app().settings().db_url
+    database = Database(url)
+    try:
+        result = database.upgrade()
+    finally:
+        database.dispose()
+    if as_json:
+        out.emit_json({"database": redact_url(url), **result.to_json()})
+    elif result.changed:
+        was = result.previous or "empty"
+        out.success(f"database schema upgraded: {was} -> {result.current}")
+    else:
+        out.echo(f"database schema is up to date ({result.current})")
+
+
+@db.command()
+@json_option
+def current(as_json: bool) -> None:
+    """Show the database's schema version and the one this opsflow needs.
+
+    Exits 0 when they match, 1 when the database needs 'opsflow db upgrade' (or a newer
+    opsflow).
+
+    Examples:
+
+    \b
+      opsflow db current
+      opsflow db current --json
+    """
+    from opsflow.store import Database, redact_url
+    from opsflow.store.migrate import HEAD, problem
+
+    url = app().settings().db_url
+    database = Database(url)
+    try:
+        version = database.schema_version()
+    finally:
+        database.dispose()
+    issue = problem(version)
+    if as_json:
+        out.emit_json(
+            {
+                "database": redact_url(url),
+                "current": version,
+                "head": HEAD,
+                "up_to_date": issue is None,
+            }
+        )
+    else:
+        out.echo(f"{version or 'none'} (this opsflow needs {HEAD})")
+    if issue is not None:
+        out.print_error(issue)
+        raise click.exceptions.Exit(1)
+
+
+COMMANDS: list[click.Command] = [db]

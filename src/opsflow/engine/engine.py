@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -255,7 +256,7 @@ class Engine:
             self._commit_step(conn, step, new=True, expected=0, now=now)
             idempotency.remember(conn, key, "start", request, case.id, {"outcome": "started"}, now)
             holder["step"] = step
-            return step.case.view()
+            return self._view(conn, step, name)
 
         result = self._retrying(work)
         if "step" in holder:
@@ -279,7 +280,8 @@ class Engine:
                 full_id = persist.resolve_case_id(conn, case_id)
                 case = persist.load_case(conn, full_id)
                 step = Step(self._pinned(conn, case), case, self._ctx(conn, self.clock()))
-                return views.dry_run(step, event, step.actor(name), data or {})
+                view = self._view(conn, step, name)
+                return views.dry_run(step, event, step.actor(name), data or {}, view)
         holder: dict[str, Any] = {}
 
         def work(conn: Connection) -> FireResult:
@@ -325,7 +327,7 @@ class Engine:
                 for o in step.writes.outbox
             ]
             return FireResult(
-                case=step.case.view(),
+                case=self._view(conn, step, name),
                 outcome=outcome.outcome,
                 approvals=outcome.approvals if outcome.outcome == "approval_recorded" else None,
                 from_state=source,
@@ -389,7 +391,7 @@ class Engine:
             step._entry(step._reserve_seq(), "data", name, changes=changes, comment=comment)
             step.settle()
             self._commit_step(conn, step, new=False, expected=expected, now=now)
-            return step.case.view()
+            return self._view(conn, step, name)
 
         return self._retrying(work)
 
@@ -416,7 +418,7 @@ class Engine:
             results = step.compute(names, step.actor(name))
             step.settle()
             self._commit_step(conn, step, new=False, expected=expected, now=now)
-            return step.case.view(), results
+            return self._view(conn, step, name), results
 
         return self._retrying(work)
 
@@ -438,17 +440,15 @@ class Engine:
             full_id = persist.resolve_case_id(conn, case_id)
             case = persist.load_case(conn, full_id)
             wf = self._pinned(conn, case)
-            events = views.event_statuses(
-                Step(wf, case, self._ctx(conn, self.clock(), False)), name
-            )
-            view = case.view(wf.spec.title)
-            return Case(
-                **{
-                    **view.__dict__,
-                    "deadlines": persist.deadlines_of(conn, full_id),
-                    "events": events,
-                }
-            )
+            return self._view(conn, Step(wf, case, self._ctx(conn, self.clock(), False)), name)
+
+    def _view(self, conn: Connection, step: Step, name: str) -> Case:
+        """The case of a step as SPEC §3 shows it: with its deadlines and events for ``name``."""
+        return replace(
+            step.case.view(step.wf.spec.title),
+            deadlines=persist.deadlines_of(conn, step.case.id),
+            events=views.event_statuses(step, name),
+        )
 
     def _statuses(
         self, conn: Connection, wf: CompiledWorkflow, case: WorkingCase, name: str
@@ -483,10 +483,16 @@ class Engine:
         if limit is not None:
             query = query.limit(limit)
         with self._reading() as conn:
-            return [WorkingCase.from_row(r).view() for r in conn.execute(query)]
+            found = [WorkingCase.from_row(r).view() for r in conn.execute(query)]
+        if workflow and not found and workflow not in self.definitions.ids():
+            raise NotFound(f"no workflow '{workflow}'")
+        return found
 
     def inbox(self, actor: str | None = None, limit: int | None = None) -> list[Case]:
-        """Open cases where ``actor`` can fire an event now (timer events excluded)."""
+        """Open cases where ``actor`` can fire an event now.
+
+        Events that only a deadline is meant to fire (they name no roles) are left out.
+        """
         name = self._actor_name(actor)
         found: list[Case] = []
         with self._reading() as conn:
@@ -498,7 +504,12 @@ class Engine:
             for row in rows:
                 case = WorkingCase.from_row(row)
                 wf = self._pinned(conn, case)
-                timed = {d.event for d in wf.deadlines.get(case.state, ())}
+                # A deadline's event open to anyone is the worker's job, not an inbox item.
+                timed = {
+                    d.event
+                    for d in wf.deadlines.get(case.state, ())
+                    if not any(t.roles for t in wf.candidates(case.state, d.event))
+                }
                 events = [
                     e
                     for e in views.event_statuses(
@@ -577,11 +588,19 @@ class Engine:
 
     # -- time and delivery ---------------------------------------------------------------
 
-    def fire_due_deadlines(self, limit: int | None = None) -> WorkerReport:
+    def fire_due_deadlines(
+        self, limit: int | None = None, stop: Callable[[], bool] | None = None
+    ) -> WorkerReport:
         """Fire every deadline that is due, each in its own transaction, as ``system``."""
         from opsflow.engine.worker import fire_due_deadlines
 
-        return fire_due_deadlines(self, limit=limit)
+        return fire_due_deadlines(self, limit=limit, stop=stop)
+
+    def start_due_schedules(self, stop: Callable[[], bool] | None = None) -> WorkerReport:
+        """Start a case for each scheduled workflow's due tick, once per (workflow, tick)."""
+        from opsflow.engine.schedules import start_due_schedules
+
+        return start_due_schedules(self, stop=stop)
 
     def deliver_outbox(self, limit: int | None = None) -> WorkerReport:
         """Deliver pending notifications through their channels' notifiers."""
@@ -589,14 +608,15 @@ class Engine:
 
         return deliver_outbox(self, limit=limit)
 
-    def run_due(self) -> WorkerReport:
-        """One worker pass: due deadlines, then the outbox."""
-        report = self.fire_due_deadlines()
-        delivered = self.deliver_outbox()
-        report.delivered, report.failed = delivered.delivered, delivered.failed
-        report.retried = delivered.retried
-        report.errors += delivered.errors
-        return report
+    def run_due(self, stop: Callable[[], bool] | None = None) -> WorkerReport:
+        """One worker pass: due schedule ticks, due deadlines, then the outbox.
+
+        ``stop`` is polled between items: when it returns true the pass ends after the
+        item in hand (SIGTERM handling in ``opsflow worker``).
+        """
+        from opsflow.engine.worker import run_pass
+
+        return run_pass(self, stop=stop)
 
     def outbox(
         self, failed: bool = False, case_id: str | None = None, limit: int | None = None
@@ -605,6 +625,12 @@ class Engine:
         from opsflow.engine.outbox import outbox_rows
 
         return outbox_rows(self, failed=failed, case_id=case_id, limit=limit)
+
+    def retry_notification(self, notification_id: int) -> OutboxRow:
+        """Queue a failed notification again (``NotFound``; ``Refused`` unless failed)."""
+        from opsflow.engine.outbox import retry_notification
+
+        return retry_notification(self, notification_id)
 
     # internal hook for the worker
     def _step_for(self, conn: Connection, case: WorkingCase, now: datetime) -> Step:

@@ -10,8 +10,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from opsflow.errors import Busy, ConfigError
-from opsflow.store import dialects
-from opsflow.store.tables import metadata
+from opsflow.store import dialects, migrate
 
 BUSY_MESSAGE = "the database is busy (locked by another process past the busy timeout); try again"
 
@@ -45,18 +44,59 @@ class Database:
         """Whether ``SELECT … FOR UPDATE`` is needed to serialise writers on a row."""
         return dialects.lock_clause_supported(self.engine)
 
+    @property
+    def in_memory(self) -> bool:
+        return self.is_sqlite and self.engine.url.database in (None, "", ":memory:")
+
     def ensure_schema(self) -> None:
-        """Create the tables if they are missing (migrations take this over on PostgreSQL)."""
+        """Check the schema version once: upgrade SQLite or an empty PostgreSQL, else refuse.
+
+        See :mod:`opsflow.store.migrate` for the policy. The common case (already at the
+        version this code needs) costs one small read.
+        """
         if self._schema_ready:
             return
         with self._translate():
             conn = self._connect()
             try:
                 with conn.begin():
-                    metadata.create_all(conn)
+                    version = migrate.stored_version(conn)
+                    empty = version is None and not migrate.has_opsflow_tables(conn)
+                if version != migrate.HEAD:
+                    if version is None and not empty:
+                        raise ConfigError(migrate.UNVERSIONED)
+                    if not (self.is_sqlite or empty):
+                        raise ConfigError(migrate.problem(version) or "unknown schema version")
+                    # SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock (in upgrade_on).
+                    conn = conn.execution_options(opsflow_write=True)
+                    with conn.begin():
+                        migrate.upgrade_on(conn, fast_create=self.in_memory)
             finally:
                 conn.close()
         self._schema_ready = True
+
+    def upgrade(self) -> migrate.UpgradeResult:
+        """Apply the shipped migrations (``opsflow db upgrade``), in one transaction."""
+        with self._translate():
+            conn = self._connect()
+            try:
+                conn = conn.execution_options(opsflow_write=True)
+                with conn.begin():
+                    result = migrate.upgrade_on(conn)
+            finally:
+                conn.close()
+        self._schema_ready = True
+        return result
+
+    def schema_version(self) -> str | None:
+        """The schema version recorded in the database (None: none yet)."""
+        with self._translate():
+            conn = self._connect()
+            try:
+                with conn.begin():
+                    return migrate.stored_version(conn)
+            finally:
+                conn.close()
 
     def _connect(self) -> Connection:
         try:

@@ -1,4 +1,4 @@
-"""The database tables (SQLModel): definitions, cases, history, approvals, deadlines, outbox, keys.
+"""The database tables (SQLModel): cases, history, deadlines, outbox, schedule ticks and more.
 
 The engine's hot path uses the SQLAlchemy Core ``Table`` objects (``CaseRow.__table__``);
 the SQLModel classes are the single place where the schema is declared.
@@ -126,6 +126,10 @@ class DeadlineRow(SQLModel, table=True):
     lease_until: datetime | None = _when(nullable=True)
     done_at: datetime | None = _when(nullable=True)
     note: str | None = Field(default=None, sa_column=Column(Text))
+    # failed attempts (an unexpected error, not a refusal): retried after lease_until
+    attempts: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, default=0, server_default="0")
+    )
 
 
 class OutboxRecord(SQLModel, table=True):
@@ -169,6 +173,22 @@ class IdempotencyRow(SQLModel, table=True):
     created_at: datetime = _when()
 
 
+class ScheduleTickRow(SQLModel, table=True):
+    """One tick of a workflow's schedule, recorded in the transaction that starts its case."""
+
+    __tablename__ = "schedule_ticks"
+    __table_args__ = (UniqueConstraint("workflow", "tick", name="uq_schedule_ticks_tick"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    workflow: str = Field(sa_column=Column(String(100), nullable=False))
+    tick: datetime = _when()
+    status: str = Field(sa_column=Column(String(12), nullable=False))  # started | failed
+    case_id: str | None = Field(default=None, sa_column=Column(String(32)))
+    worker: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = _when()
+    note: str | None = Field(default=None, sa_column=Column(Text))
+
+
 def table(model: type[SQLModel]) -> Table:
     """The Core table of a model (typed, for the hot path)."""
     return model.__table__  # type: ignore[attr-defined]
@@ -181,3 +201,4 @@ deadlines = table(DeadlineRow)
 outbox = table(OutboxRecord)
 definitions = table(DefinitionRow)
 idempotency = table(IdempotencyRow)
+schedule_ticks = table(ScheduleTickRow)
