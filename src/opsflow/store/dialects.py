@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import event
@@ -52,11 +54,11 @@ def install(engine: Engine) -> None:
         # Take transaction control away from the driver so BEGIN IMMEDIATE is ours to issue.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
         if not memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(cursor, busy_timeout())
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -64,6 +66,27 @@ def install(engine: Engine) -> None:
         # Writers take the write lock up front: no deadlock-prone lock upgrade later.
         mode = "IMMEDIATE" if conn.get_execution_options().get("opsflow_write") else "DEFERRED"
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _enable_wal(cursor: Any, timeout_s: float) -> None:
+    """Switch a file to WAL (it stays so); wait for a racing first user, within the timeout.
+
+    Changing the journal mode takes an exclusive lock and answers "database is locked"
+    at once, without the busy handler, while another connection of a brand-new file holds
+    a lock: several processes opening a new file together must retry here.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.002
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
 
 def lock_clause_supported(engine: Engine | Connection) -> bool:
