@@ -14,6 +14,7 @@ import click
 
 from opsflow.cli.context import AppContext, app
 from opsflow.cli.errors import fail
+from opsflow.cli.values import check_name
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "Cases": ("start", "fire", "set", "status", "cases", "inbox", "history", "compute"),
@@ -117,6 +118,7 @@ class OpsflowGroup(click.Group):
     "--as",
     "actor",
     metavar="NAME",
+    callback=check_name,
     help="Act as this person [env: OPSFLOW_ACTOR; default your login name].",
 )
 @click.option("--plugins-dir", metavar="DIR", help="Load every *.py plugin module in DIR.")

@@ -16,6 +16,7 @@ import click
 
 from opsflow.cli import output as out
 from opsflow.cli.context import app, json_option
+from opsflow.cli.values import LIMIT, ROW_ID
 from opsflow.errors import Busy, OpsflowError
 
 if TYPE_CHECKING:
@@ -282,7 +283,7 @@ def _now() -> Any:
 @click.group(invoke_without_command=True)
 @click.option("--failed", is_flag=True, help="Only notifications that gave up retrying.")
 @click.option("--case", "case_id", metavar="CASE", help="Only this case's notifications.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, metavar="N")
+@click.option("--limit", type=LIMIT, default=50, show_default=True, metavar="N")
 @json_option
 @click.pass_context
 def outbox(
@@ -331,7 +332,7 @@ def outbox(
 
 
 @outbox.command("retry")
-@click.argument("notification_id", metavar="ID", type=int)
+@click.argument("notification_id", metavar="ID", type=ROW_ID)
 @json_option
 def outbox_retry(notification_id: int, as_json: bool) -> None:
     """Queue failed notification ID for delivery again, with a fresh retry schedule.

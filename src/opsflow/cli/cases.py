@@ -9,7 +9,14 @@ import click
 
 from opsflow.cli import output as out
 from opsflow.cli.context import app, json_option
-from opsflow.cli.values import read_data_file, split_assignments, typed_data
+from opsflow.cli.values import (
+    LIMIT,
+    check_comment,
+    check_name,
+    read_data_file,
+    split_assignments,
+    typed_data,
+)
 
 if TYPE_CHECKING:
     from opsflow.engine.results import Case, FireResult, HistoryEntry
@@ -33,7 +40,12 @@ set_option = click.option(
     metavar="FILE.json",
     help="Field values from a JSON object (- for stdin); --set wins over it.",
 )
-@click.option("--key", metavar="KEY", help="Idempotency key: a repeat returns the first case.")
+@click.option(
+    "--key",
+    metavar="KEY",
+    callback=check_name,
+    help="Idempotency key: a repeat returns the first case.",
+)
 @json_option
 def start(
     workflow: str,
@@ -88,8 +100,15 @@ def describe_fire(result: FireResult) -> list[str]:
 @click.argument("case_id", metavar="CASE")
 @click.argument("event")
 @set_option
-@click.option("--comment", metavar="TEXT", help="A comment kept in the history.")
-@click.option("--key", metavar="KEY", help="Idempotency key: a repeat returns 'replayed'.")
+@click.option(
+    "--comment", metavar="TEXT", callback=check_comment, help="A comment kept in the history."
+)
+@click.option(
+    "--key",
+    metavar="KEY",
+    callback=check_name,
+    help="Idempotency key: a repeat returns 'replayed'.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would happen and write nothing.")
 @json_option
 def fire(
@@ -140,7 +159,9 @@ def fire(
 @click.command(name="set")
 @click.argument("case_id", metavar="CASE")
 @click.argument("assignments", nargs=-1, required=True, metavar="FIELD=VALUE...")
-@click.option("--comment", metavar="TEXT", help="A comment kept in the history.")
+@click.option(
+    "--comment", metavar="TEXT", callback=check_comment, help="A comment kept in the history."
+)
 @json_option
 def set_data(
     case_id: str, assignments: tuple[str, ...], comment: str | None, as_json: bool
@@ -230,7 +251,7 @@ def status(case_id: str, as_json: bool) -> None:
 @click.option("--state", metavar="STATE", help="Only cases in this state.")
 @click.option("--open", "only_open", is_flag=True, help="Only open cases.")
 @click.option("--closed", "only_closed", is_flag=True, help="Only closed cases.")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N cases.")
+@click.option("--limit", type=LIMIT, metavar="N", help="At most N cases.")
 @json_option
 def list_cases(
     workflow: str | None,

@@ -42,6 +42,9 @@ def translate(exc: BaseException, *, db_url: str | None = None) -> OpsflowError 
             return Busy(f"the database is busy, try again: {reason}")
         where = redact_url(db_url) if db_url else "the database"
         return ConfigError(f"cannot open database {where}: {redact_url(reason)}")
+    if _is_sqlalchemy(exc, "DataError"):  # a value the database column cannot hold
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return Invalid(f"a value does not fit in the database: {reason}")
     if _is_sqlalchemy(exc, "ArgumentError") and db_url:
         return ConfigError(f"cannot open database {redact_url(db_url)}: {exc}")
     if type(exc).__name__ == "FieldError" and isinstance(exc, ValueError):

@@ -55,8 +55,8 @@ def emit_json(document: Any) -> None:
 
 
 def echo(text: str = "") -> None:
-    """Print a line on stdout."""
-    click.echo(text)
+    """Print a line on stdout (control characters escaped, line breaks kept)."""
+    click.echo(safe(text, newlines=True))
 
 
 def note(text: str) -> None:
@@ -64,8 +64,40 @@ def note(text: str) -> None:
     click.echo(text, err=True)
 
 
+_JOINERS = frozenset("\u200c\u200d")  # keep: they build emoji and Indic/Arabic words
+
+
+def safe(text: str, *, newlines: bool = False) -> str:
+    """``text`` fit for a terminal: control and bidi characters shown as escapes.
+
+    Values are stored exactly as given; only what a human reads is changed, so a value
+    cannot move the cursor, recolour the screen, fake an extra line or reverse the text
+    that follows it. With ``newlines``, line breaks are kept (multi-line output).
+    """
+    if text.isprintable():
+        return text
+    out: list[str] = []
+    for ch in text:
+        if ch == "\n" and newlines:
+            out.append(ch)
+        elif ch in "\n\r\t\u2028\u2029":
+            out.append(" ")
+        elif ch in _JOINERS:
+            out.append(ch)
+        elif unicodedata.category(ch) in ("Cc", "Cf"):  # controls; bidi marks and overrides
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def show(value: Any) -> str:
     """A compact human text for one value in a table cell."""
+    return safe(_show(value))
+
+
+def _show(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -73,7 +105,7 @@ def show(value: Any) -> str:
     if isinstance(value, datetime | date):
         return str(_json_default(value))
     if isinstance(value, list | tuple):
-        return ", ".join(show(v) for v in value)
+        return ", ".join(_show(v) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, default=_json_default)
     if isinstance(value, float):
@@ -146,9 +178,9 @@ def success(text: str) -> None:
 
 def print_error(message: str, reasons: Sequence[str] = ()) -> None:
     """``error: MESSAGE`` then each reason on its own indented line, all on stderr."""
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {safe(message)}", err=True)
     for reason in reasons:
-        click.echo(f"  - {reason}", err=True)
+        click.echo(f"  - {safe(reason)}", err=True)
 
 
 def moment(value: datetime | None) -> str:

@@ -4,13 +4,51 @@ from __future__ import annotations
 
 import difflib
 import json
+import unicodedata
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
+
+import click
 
 from opsflow.errors import Invalid, Usage
 
 if TYPE_CHECKING:
     from opsflow.engine import Engine
+
+
+MAX_NAME = 200  # characters of an actor name or an idempotency key (their database columns)
+MAX_COMMENT = 100_000  # characters of a comment, as for any text value (SPEC §2.6 bounds)
+MAX_LIMIT = 1_000_000
+LIMIT = click.IntRange(min=1, max=MAX_LIMIT)
+ROW_ID = click.IntRange(min=1, max=2**63 - 1)  # a database row id (BIGINT on PostgreSQL)
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+def check_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback for ``--as`` and ``--key``: non-empty, one line, at most MAX_NAME."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise click.BadParameter("must not be empty", ctx, param)
+    if len(value) > MAX_NAME:
+        raise click.BadParameter(
+            f"is {len(value):,} characters long; the limit is {MAX_NAME}", ctx, param
+        )
+    if _has_control(value):
+        raise click.BadParameter("must not contain control characters", ctx, param)
+    return value
+
+
+def check_comment(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback for ``--comment``: at most MAX_COMMENT characters."""
+    if value is not None and len(value) > MAX_COMMENT:
+        raise click.BadParameter(
+            f"is {len(value):,} characters long; the limit is {MAX_COMMENT:,}", ctx, param
+        )
+    return value
 
 
 def split_assignments(pairs: Sequence[str], option: str = "--set") -> list[tuple[str, str]]:
@@ -70,6 +108,8 @@ def read_data_file(stream: IO[str] | None) -> dict[str, Any]:
         raise Invalid(f"{name}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
     except UnicodeDecodeError as exc:
         raise Invalid(f"{name}: not UTF-8 text") from exc
+    except RecursionError:
+        raise Invalid(f"{name}: the JSON is nested too deeply") from None
     if not isinstance(document, dict):
         kind = type(document).__name__
         raise Invalid(f"{name}: expected a JSON object of field values, got {kind}")

@@ -12,6 +12,10 @@ Options: ``min``/``max`` bound ``integer``, ``number`` and ``money`` values; ``m
 bounds the characters of ``string``/``text`` and the items of ``list``; ``pattern`` is a
 regular expression the whole of a ``string`` value must match; ``values`` lists an
 ``enum``'s choices. Options on other types are reported by the workflow checks and ignored.
+
+Whatever the options say, a value stays within what expressions can evaluate (SPEC §2.6):
+at most ``MAX_LENGTH`` characters or list items and integers of at most ``MAX_INT_BITS``
+bits, so no stored value can make a guard fail or a history entry balloon.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from opsflow.language._evaluator import MAX_INT_BITS, MAX_LENGTH
 from opsflow.language.models import FieldSpec
 
 NUMERIC_TYPES = frozenset({"integer", "number", "money"})
@@ -75,8 +80,14 @@ def _coerce_integer(name: str, spec: FieldSpec, value: Any) -> int:
         value = int(value)
     if not isinstance(value, int):
         raise FieldError(name, "must be an integer")
+    _check_int_size(name, value)
     _check_bounds(name, spec, value)
     return value
+
+
+def _check_int_size(name: str, value: int) -> None:
+    if value.bit_length() > MAX_INT_BITS:
+        raise FieldError(name, f"is too large a number (limit {MAX_INT_BITS} bits)")
 
 
 def _coerce_number(name: str, spec: FieldSpec, value: Any) -> int | float:
@@ -88,6 +99,8 @@ def _coerce_number(name: str, spec: FieldSpec, value: Any) -> int | float:
         raise FieldError(name, "must be a number")
     if isinstance(value, float) and not math.isfinite(value):
         raise FieldError(name, "must be a finite number")
+    if isinstance(value, int):
+        _check_int_size(name, value)
     _check_bounds(name, spec, value)
     return value
 
@@ -114,6 +127,8 @@ def _coerce_string(name: str, spec: FieldSpec, value: Any) -> str:
         raise FieldError(name, "must be a string")
     if spec.max_length is not None and len(value) > spec.max_length:
         raise FieldError(name, f"must be at most {spec.max_length} characters")
+    if len(value) > MAX_LENGTH:
+        raise FieldError(name, f"is too long (limit {MAX_LENGTH:,} characters)")
     if spec.type == "string" and spec.pattern is not None:
         try:
             matched = re.fullmatch(spec.pattern, value) is not None
@@ -134,7 +149,8 @@ def _coerce_date(name: str, value: Any) -> str:
     try:
         return date.fromisoformat(value.strip()).isoformat()
     except ValueError:
-        raise FieldError(name, f"must be a date that exists ('{value}' does not)") from None
+        shown = _clip(str(value))
+        raise FieldError(name, f"must be a date that exists ('{shown}' does not)") from None
 
 
 def _coerce_datetime(name: str, value: Any) -> str:
@@ -150,7 +166,8 @@ def _coerce_datetime(name: str, value: Any) -> str:
             moment = datetime.fromisoformat(text)
         except ValueError:
             raise FieldError(
-                name, f"must be a date and time that exists in ISO 8601 ('{value}' is not)"
+                name,
+                f"must be a date and time that exists in ISO 8601 ('{_clip(str(value))}' is not)",
             ) from None
     else:
         raise FieldError(name, "must be a date and time in ISO 8601 (2026-01-05T09:00:00Z)")
@@ -180,8 +197,15 @@ def _coerce_list(name: str, spec: FieldSpec, value: Any) -> list[Any]:
             isinstance(item, float) and not math.isfinite(item)
         ):
             raise FieldError(name, "must be a list of strings, numbers or booleans")
+        if isinstance(item, str) and len(item) > MAX_LENGTH:
+            limit = f"limit {MAX_LENGTH:,} characters"
+            raise FieldError(name, f"has an item that is too long ({limit})")
+        if isinstance(item, int):
+            _check_int_size(name, item)
     if spec.max_length is not None and len(items) > spec.max_length:
         raise FieldError(name, f"must have at most {spec.max_length} items")
+    if len(items) > MAX_LENGTH:
+        raise FieldError(name, f"has too many items (limit {MAX_LENGTH:,})")
     return items
 
 
@@ -222,20 +246,35 @@ def parse_text(name: str, spec: FieldSpec, text: str) -> Any:
     value: Any = text if kind in ("string", "text") else stripped
     if kind == "integer":
         if not _INTEGER_TEXT.fullmatch(stripped):
-            raise FieldError(name, f"must be an integer (got '{text}')")
-        value = int(stripped)
+            raise FieldError(name, f"must be an integer (got '{_clip(text)}')")
+        value = _int_text(name, stripped)
     elif kind == "number":
         if not _NUMBER_TEXT.fullmatch(stripped):
-            raise FieldError(name, f"must be a number (got '{text}')")
-        value = int(stripped) if _INTEGER_TEXT.fullmatch(stripped) else float(stripped)
+            raise FieldError(name, f"must be a number (got '{_clip(text)}')")
+        value = (
+            _int_text(name, stripped) if _INTEGER_TEXT.fullmatch(stripped) else float(stripped)
+        )
     elif kind == "boolean":
         lowered = stripped.lower()
         if lowered not in _TRUE | _FALSE:
-            raise FieldError(name, f"must be true or false (got '{text}')")
+            raise FieldError(name, f"must be true or false (got '{_clip(text)}')")
         value = lowered in _TRUE
     elif kind == "list":
         value = _parse_list_text(name, stripped)
     return coerce_value(name, spec, value)
+
+
+def _int_text(name: str, text: str) -> int:
+    # Python refuses to read integers of more than 4,300 digits; say so in opsflow's words.
+    try:
+        return int(text)
+    except ValueError:
+        raise FieldError(name, f"is too large a number (limit {MAX_INT_BITS} bits)") from None
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    """``text`` shortened for a message, so a 10 MB value does not become a 10 MB error."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _parse_list_text(name: str, text: str) -> list[Any]:

@@ -38,7 +38,7 @@ class FieldSpec(_Model):
     default: Any = None
     min: float | None = None
     max: float | None = None
-    max_length: int | None = Field(default=None, ge=0)
+    max_length: int | None = Field(default=None, ge=0, strict=True)
     pattern: str | None = None
     values: list[str] | None = None
     description: str | None = None
@@ -123,7 +123,7 @@ class StateSpec(_Model):
 class ApprovalsSpec(_Model):
     """``approvals: {required: N, roles: [...], veto: bool}`` (SPEC §2.3)."""
 
-    required: int = Field(ge=1)
+    required: int = Field(ge=1, strict=True)
     roles: list[Identifier] = []
     veto: bool = False
 
@@ -190,7 +190,7 @@ class WorkflowSpec(_Model):
     """A whole workflow file."""
 
     workflow: Identifier
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, strict=True)
     title: str | None = None
     description: str | None = None
     roles: list[Identifier] = []
