@@ -549,3 +549,11 @@ def test_inbox_keeps_timer_events_that_name_roles(engine: Any) -> None:
 def test_cases_of_an_unknown_workflow_is_not_found(engine: Any) -> None:
     with pytest.raises(NotFound, match="no workflow 'nosuch'"):
         engine.cases(workflow="nosuch")
+
+
+def test_actor_names_and_keys_are_bounded_in_the_library_too(engine: Any) -> None:
+    with pytest.raises(Usage, match="actor name"):
+        engine.start("review", {"title": "x"}, actor="a" * 201)
+    with pytest.raises(Usage, match="idempotency key"):
+        engine.start("review", {"title": "x"}, actor="ann", key="k" * 201)
+    assert engine.cases() == []

@@ -7,6 +7,7 @@ the commands that need it, so ``opsflow --help`` starts fast.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, NoReturn
 
@@ -163,7 +164,37 @@ def cli(
     obj = ctx.ensure_object(AppContext)
     obj.db, obj.workflows, obj.config = db, workflows, config
     obj.actor, obj.plugins_dir, obj.debug = actor, plugins_dir, debug
+    _log_warnings(debug)
     ctx.call_on_close(obj.close)
+
+
+class _WarningFormatter(logging.Formatter):
+    """``warning: MESSAGE`` on one line; the traceback only with --debug."""
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__()
+        self.debug = debug
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            if self.debug:
+                return line + "\n" + self.formatException(record.exc_info)
+            line += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
+        return line
+
+
+def _log_warnings(debug: bool) -> None:
+    """Library warnings (a plugin hook that raised, …) reach stderr as one plain line."""
+    logger = logging.getLogger("opsflow")
+    for handler in list(logger.handlers):
+        if getattr(handler, "_opsflow_cli", False):
+            logger.removeHandler(handler)
+    handler = logging.StreamHandler()
+    handler._opsflow_cli = True  # type: ignore[attr-defined]
+    handler.setLevel(logging.DEBUG if debug else logging.WARNING)
+    handler.setFormatter(_WarningFormatter(debug))
+    logger.addHandler(handler)
 
 
 def _global_options(ctx: click.Context) -> AppContext:

@@ -35,13 +35,14 @@ from opsflow.engine.results import (
 )
 from opsflow.engine.step import PluginRefusal, Step, StepContext
 from opsflow.engine.working import WorkingCase
-from opsflow.errors import Busy, Conflict, NotFound, OpsflowError, Refused
+from opsflow.errors import Busy, Conflict, NotFound, OpsflowError, Refused, Usage
 from opsflow.language.diagnostics import Diagnostic
 from opsflow.language.loader import LoadContext, load_workflow_paths
 from opsflow.language.models import WorkflowSpec
 from opsflow.store import Database
 from opsflow.store import tables as t
 
+MAX_NAME = 200  # actors and idempotency keys, as the database columns hold them
 RETRIES = 8  # optimistic retries of one step before Conflict (exit 6)
 
 
@@ -139,7 +140,12 @@ class Engine:
         return frozenset(self.settings.team.get(name, ()))
 
     def _actor_name(self, actor: str | None) -> str:
-        return actor or self.settings.actor
+        name = actor or self.settings.actor
+        if not name or len(name) > MAX_NAME or not name.isprintable():
+            raise Usage(
+                f"an actor name is 1 to {MAX_NAME} printable characters, got {name[:40]!r}"
+            )
+        return name
 
     def _ctx(self, conn: Connection, now: datetime, before_hooks: bool = True) -> StepContext:
         return StepContext(

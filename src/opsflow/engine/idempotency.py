@@ -10,9 +10,11 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
-from opsflow.errors import Refused
+from opsflow.errors import Refused, Usage
 from opsflow.store import tables as t
 from opsflow.store.types import dumps
+
+MAX_KEY = 200
 
 
 def request_hash(payload: Mapping[str, Any]) -> str:
@@ -25,6 +27,8 @@ def first_result(
     """The first result of ``key`` (case id, response); refuse a reuse with other input."""
     if key is None:
         return None
+    if not key or len(key) > MAX_KEY:
+        raise Usage(f"an idempotency key is 1 to {MAX_KEY} characters")
     row = conn.execute(select(t.idempotency).where(t.idempotency.c.key == key)).first()
     if row is None:
         return None

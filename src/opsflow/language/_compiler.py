@@ -117,7 +117,10 @@ class ExpressionError(Exception):
 
 
 def compile_tree(
-    text: str, names: frozenset[str], functions: frozenset[str]
+    text: str,
+    names: frozenset[str],
+    functions: frozenset[str],
+    metrics: frozenset[str] | None = None,
 ) -> tuple[Program, frozenset[str], frozenset[str]]:
     """(program, fields read, functions called) of `text`, or ExpressionError."""
     if len(text) > MAX_TEXT_LENGTH:
@@ -126,7 +129,7 @@ def compile_tree(
             1,
         )
     body = text.lstrip()
-    compiler = _Compiler(text, body, names, functions)
+    compiler = _Compiler(text, body, names, functions, metrics)
     try:
         tree = ast.parse(body, mode="eval")
     except SyntaxError as exc:
@@ -150,10 +153,16 @@ class _Compiler:
     """Checks one syntax tree and turns each node into a closure over `Run`."""
 
     def __init__(
-        self, text: str, body: str, names: frozenset[str], functions: frozenset[str]
+        self,
+        text: str,
+        body: str,
+        names: frozenset[str],
+        functions: frozenset[str],
+        metrics: frozenset[str] | None = None,
     ) -> None:
         self.names = names
         self.functions = functions
+        self.metrics = metrics
         self.fields: set[str] = set()
         self.called: set[str] = set()
         self.lines = body.split("\n")
@@ -265,12 +274,15 @@ class _Compiler:
         return (lambda run: attribute(value(run), name)), False
 
     def check_key(self, node: ast.AST, root: str, key: str) -> None:
-        """data.x must name a field; actor has only name and roles."""
+        """data.x must name a field, metrics.x a metric (when known); actor has name, roles."""
         if root == "data":
             if key not in self.names:
                 hint = _did_you_mean(key, self.names)
                 raise self.error(node, f"unknown field '{key}' in data.{key}{hint}")
             self.fields.add(key)
+        elif root == "metrics" and self.metrics is not None and key not in self.metrics:
+            hint = _did_you_mean(key, self.metrics)
+            raise self.error(node, f"unknown metric '{key}' in metrics.{key}{hint}")
         elif root == "actor" and key not in ACTOR_ATTRIBUTES:
             raise self.error(node, f"actor has only .name and .roles, not .{key}")
 

@@ -276,7 +276,8 @@ class Checker:
             return
         try:
             compile_expression(text, names=self.parts.field_names,
-                               functions=self.ctx.functions)
+                               functions=self.ctx.functions,
+                               metrics=self.parts.metric_names)
         except ExpressionError as exc:
             line, col = expression_position(self.doc, where, exc.line, exc.col)
             self.diagnostics.append(Diagnostic(self.path, line, col, "error",

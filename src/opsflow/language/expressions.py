@@ -80,10 +80,20 @@ def _restore(source: str, fields: frozenset[str], functions: frozenset[str]) -> 
 
 
 def compile_expression(
-    text: str, *, names: Collection[str], functions: Collection[str] = ()
+    text: str,
+    *,
+    names: Collection[str],
+    functions: Collection[str] = (),
+    metrics: Collection[str] | None = None,
 ) -> Expression:
-    """Parse and check `text` once; `names` are the fields, `functions` the plugin functions."""
-    program, fields, called = compile_tree(text, frozenset(names), frozenset(functions))
+    """Parse and check `text` once; `names` are the fields, `functions` the plugin functions.
+
+    With `metrics` (the workflow's metric names), `metrics.x` must name one of them.
+    """
+    known_metrics = None if metrics is None else frozenset(metrics)
+    program, fields, called = compile_tree(
+        text, frozenset(names), frozenset(functions), known_metrics
+    )
     return Expression(text, fields, called, program)
 
 
