@@ -114,17 +114,17 @@ def test_schema_behind_the_code_is_refused_on_postgres(
     db = Database(db_url)
     db.upgrade()
     db.dispose()
-    # pretend this opsflow ships a second revision
-    monkeypatch.setattr(migrate, "REVISIONS", ("0001", "0002"))
-    monkeypatch.setattr(migrate, "HEAD", "0002")
-    assert migrate.problem("0001") == (
-        "database schema is at 0001, this opsflow needs 0002: run 'opsflow db upgrade'"
+    # pretend this opsflow ships one more revision
+    monkeypatch.setattr(migrate, "REVISIONS", ("0001", "0002", "0003"))
+    monkeypatch.setattr(migrate, "HEAD", "0003")
+    assert migrate.problem("0002") == (
+        "database schema is at 0002, this opsflow needs 0003: run 'opsflow db upgrade'"
     )
     if db_url.startswith("sqlite"):
         return  # SQLite would upgrade itself (to a revision this test cannot ship)
     later = Database(db_url)
     try:
-        with pytest.raises(ConfigError, match=r"at 0001, this opsflow needs 0002: run 'opsflow db"):
+        with pytest.raises(ConfigError, match=r"at 0002, this opsflow needs 0003: run 'opsflow db"):
             later.ensure_schema()
     finally:
         later.dispose()

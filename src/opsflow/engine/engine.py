@@ -6,7 +6,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -450,9 +449,9 @@ class Engine:
 
     def _view(self, conn: Connection, step: Step, name: str) -> Case:
         """The case of a step as SPEC §3 shows it: with its deadlines and events for ``name``."""
-        return replace(
-            step.case.view(step.wf.spec.title),
-            deadlines=persist.deadlines_of(conn, step.case.id),
+        return step.case.view(
+            step.wf.spec.title,
+            deadlines=persist.pending_deadlines(conn, step.wf, step.case),
             events=views.event_statuses(step, name),
         )
 

@@ -15,19 +15,35 @@ from opsflow.engine.working import WorkingCase, Writes
 from opsflow.errors import NotFound, Usage
 from opsflow.store import tables as t
 from opsflow.store.hashing import chain_hash
+from opsflow.store.prepared import Statement, fetch, run, run_many
 
 ID_ALPHABET = set("0123456789abcdef")
 MIN_PREFIX = 6
 
-# The hot path's statements are built once: SQLAlchemy then reuses their compiled form
-# and cache key instead of rebuilding both on every fire.
-_CASE = select(t.cases).where(t.cases.c.id == bindparam("case_id"))
-_CASE_FOR_UPDATE = _CASE.with_for_update()
+# The hot path's statements are built and compiled once per dialect and run on the
+# driver's cursor (opsflow.store.prepared): a fire pays for SQLite's work, not SQLAlchemy's.
+_CASE_COLUMNS = tuple(c.name for c in t.cases.columns)
+_CASE_SELECT = select(t.cases).where(t.cases.c.id == bindparam("case_id"))
+_CASE = Statement(_CASE_SELECT)
+_CASE_FOR_UPDATE = Statement(_CASE_SELECT.with_for_update())
 _INSERT_CASE = insert(t.cases)
 _UPDATE_CASE = update(t.cases).where(
     t.cases.c.id == bindparam("_id"), t.cases.c.row_version == bindparam("_expected")
 )
-_INSERT_HISTORY = insert(t.history)
+# One UPDATE per set of changed columns (a handful in practice): an unchanged indexed
+# column (state, workflow, closed) is not rewritten, so its index pages stay clean.
+_UPDATES: dict[tuple[str, ...], Statement] = {}
+_HISTORY_KEYS = frozenset(
+    ("case_id", "seq", "at", "actor", "kind", "event", "from_state", "to_state")
+    + ("data_changes", "comment", "detail", "prev_hash", "hash")
+)
+_INSERT_HISTORY_CORE = insert(t.history)
+_INSERT_HISTORY = Statement(_INSERT_HISTORY_CORE, sorted(_HISTORY_KEYS))
+_DEADLINES = Statement(
+    select(t.deadlines)
+    .where(t.deadlines.c.case_id == bindparam("case_id"), t.deadlines.c.status == "pending")
+    .order_by(t.deadlines.c.due_at)
+)
 _APPROVERS = select(t.approvals.c.actor).where(
     t.approvals.c.case_id == bindparam("case_id"),
     t.approvals.c.visit == bindparam("visit"),
@@ -68,10 +84,10 @@ def resolve_case_id(conn: Connection, prefix: str) -> str:
 
 
 def load_case(conn: Connection, case_id: str, *, lock: bool = False) -> WorkingCase:
-    row = conn.execute(_CASE_FOR_UPDATE if lock else _CASE, {"case_id": case_id}).first()
-    if row is None:
+    rows = fetch(conn, _CASE_FOR_UPDATE if lock else _CASE, {"case_id": case_id})
+    if not rows:
         raise NotFound(f"no case '{case_id}'")
-    return WorkingCase.from_row(row)
+    return WorkingCase.from_mapping(dict(zip(_CASE_COLUMNS, rows[0], strict=True)))
 
 
 def approvals_of(conn: Connection, case_id: str, visit: int, event: str) -> set[str]:
@@ -160,14 +176,20 @@ def flush(
         conn.execute(_INSERT_CASE, [case.row_values()])
     else:
         case.row_version = expected_version + 1
-        values = case.row_values()
-        values.pop("id")
+        values = case.changed_values()
+        values.pop("id", None)
+        columns = tuple(values)
+        statement = _UPDATES.get(columns)
+        if statement is None:
+            statement = _UPDATES.setdefault(columns, Statement(_UPDATE_CASE, columns))
         values["_id"], values["_expected"] = case.id, expected_version
-        result = conn.execute(_UPDATE_CASE, values)
-        if result.rowcount != 1:
+        if run(conn, statement, values) != 1:
             raise StaleCase(case.id)
     if entries:
-        conn.execute(_INSERT_HISTORY, entries)
+        if all(e.keys() == _HISTORY_KEYS for e in entries):
+            run_many(conn, _INSERT_HISTORY, entries)
+        else:
+            conn.execute(_INSERT_HISTORY_CORE, entries)
     if writes.left & wf.approval_states:
         conn.execute(delete(t.approvals).where(t.approvals.c.case_id == case.id))
     keep = [a for a in writes.approvals_add if a["visit"] == case.visit]
@@ -226,18 +248,36 @@ def _move_field_deadlines(
             )
 
 
+def pending_deadlines(
+    conn: Connection, wf: CompiledWorkflow, case: WorkingCase
+) -> list[DeadlineView]:
+    """The case's pending deadlines, without a query when its state arms none.
+
+    Pending deadlines only ever belong to the case's current state: leaving a state that
+    has deadlines cancels them (``flush``), and a migration cancels them all and arms the
+    target version's. So a state without deadlines in the pinned version has none pending.
+    """
+    if not wf.deadlines.get(case.state):
+        return []
+    return deadlines_of(conn, case.id)
+
+
 def deadlines_of(conn: Connection, case_id: str) -> list[DeadlineView]:
-    rows = conn.execute(
-        select(t.deadlines)
-        .where(t.deadlines.c.case_id == case_id, t.deadlines.c.status == "pending")
-        .order_by(t.deadlines.c.due_at)
-    ).all()
-    return [
-        DeadlineView(
-            id=r.id, state=r.state, event=r.event, kind=r.kind, due_at=r.due_at, status=r.status
+    names = [c.name for c in t.deadlines.columns]
+    out = []
+    for raw in fetch(conn, _DEADLINES, {"case_id": case_id}):
+        r = dict(zip(names, raw, strict=True))
+        out.append(
+            DeadlineView(
+                id=r["id"],
+                state=r["state"],
+                event=r["event"],
+                kind=r["kind"],
+                due_at=r["due_at"],
+                status=r["status"],
+            )
         )
-        for r in rows
-    ]
+    return out
 
 
 def history_of(conn: Connection, case_id: str) -> list[HistoryEntry]:

@@ -8,8 +8,32 @@ from datetime import datetime
 from typing import Any
 
 from opsflow.engine.compiled import CompiledWorkflow
-from opsflow.engine.results import Case
+from opsflow.engine.results import Case, DeadlineView, EventStatus
 from opsflow.language.fields import to_python
+
+_MISSING = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, and of the same types all the way down (as their JSON texts would be)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_same, a, b))
+    return bool(a == b)
+
+
+def _copy_json(value: Any) -> Any:
+    """A deep copy of decoded JSON (dicts, lists and scalars), without copy.deepcopy's memo."""
+    if isinstance(value, dict):
+        return {k: _copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(v) for v in value]
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return copy.deepcopy(value)
 
 
 @dataclass
@@ -33,10 +57,16 @@ class WorkingCase:
     row_version: int
     seq: int
     last_hash: str
+    # The column values as read (None for a new case): a write sets only what changed.
+    stored: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_row(cls, row: Any) -> WorkingCase:
-        m = row._mapping
+        return cls.from_mapping(row._mapping)
+
+    @classmethod
+    def from_mapping(cls, m: Any) -> WorkingCase:
+        """A case from its column values (the row was just decoded: no other owner)."""
         return cls(
             id=m["id"],
             workflow=m["workflow"],
@@ -44,8 +74,8 @@ class WorkingCase:
             state=m["state"],
             data=dict(m["data"] or {}),
             metrics=dict(m["metrics"] or {}),
-            actors=copy.deepcopy(m["actors"] or {}),
-            rules=copy.deepcopy(m["rules"] or {}),
+            actors=_copy_json(m["actors"] or {}),
+            rules=_copy_json(m["rules"] or {}),
             created_by=m["created_by"],
             created_at=m["created_at"],
             updated_at=m["updated_at"],
@@ -55,7 +85,24 @@ class WorkingCase:
             row_version=m["row_version"],
             seq=m["seq"],
             last_hash=m["last_hash"],
+            stored=dict(m),
         )
+
+    def changed_values(self) -> dict[str, Any]:
+        """The columns whose values differ from those read (every column for a new case).
+
+        Values are compared with their types, so ``1`` becoming ``true`` or ``1.0`` (equal
+        in Python, not in the stored JSON) is still written.
+        """
+        values = self.row_values()
+        stored = self.stored
+        if stored is None:
+            return values
+        return {
+            name: value
+            for name, value in values.items()
+            if not _same(value, stored.get(name, _MISSING))
+        }
 
     def row_values(self) -> dict[str, Any]:
         return {
@@ -96,7 +143,13 @@ class WorkingCase:
         )
         return scope
 
-    def view(self, title: str | None = None) -> Case:
+    def view(
+        self,
+        title: str | None = None,
+        *,
+        deadlines: list[DeadlineView] | None = None,
+        events: list[EventStatus] | None = None,
+    ) -> Case:
         return Case(
             id=self.id,
             workflow=self.workflow,
@@ -104,13 +157,15 @@ class WorkingCase:
             state=self.state,
             data=dict(self.data),
             metrics=self.metric_values(),
-            metric_details=copy.deepcopy(self.metrics),
+            metric_details=_copy_json(self.metrics),
             created_by=self.created_by,
             created_at=self.created_at,
             updated_at=self.updated_at,
             entered_at=self.entered_at,
             closed=self.closed,
             row_version=self.row_version,
+            deadlines=deadlines if deadlines is not None else [],
+            events=events if events is not None else [],
             title=title,
         )
 

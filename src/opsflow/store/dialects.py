@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 DEFAULT_BUSY_TIMEOUT_S = 10.0
@@ -64,8 +65,14 @@ def install(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Writers take the write lock up front: no deadlock-prone lock upgrade later.
+        # On the driver itself: this runs on every transaction, and Core's execution
+        # machinery would cost more than SQLite's BEGIN does.
         mode = "IMMEDIATE" if conn.get_execution_options().get("opsflow_write") else "DEFERRED"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        statement = f"BEGIN {mode}"
+        try:
+            conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(statement, (), exc, sqlite3.Error) from exc
 
 
 def _enable_wal(cursor: Any, timeout_s: float) -> None:

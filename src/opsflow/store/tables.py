@@ -46,7 +46,8 @@ class CaseRow(SQLModel, table=True):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_workflow_state", "workflow", "state"),
-        Index("ix_cases_state", "state"),
+        Index("ix_cases_state_created", "state", "created_at"),  # cases --state S, newest first
+        Index("ix_cases_created", "created_at"),  # cases, newest first
         Index("ix_cases_closed_updated", "closed", "updated_at"),
     )
 

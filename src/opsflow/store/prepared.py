@@ -1,0 +1,164 @@
+"""Hot-path statements compiled once per dialect and run on the driver's cursor.
+
+A Core statement executed through ``Connection.execute`` costs tens of microseconds of
+SQLAlchemy bookkeeping (cache key, compiled-cache lookup, execution context, result
+metadata) per call, more than SQLite itself needs for a one-row statement. The few
+statements every fire runs are compiled here once, with SQLAlchemy's own bind and result
+processors of each column type (so values are stored and read back exactly as Core would),
+and run on the DBAPI cursor of the caller's connection, inside the caller's transaction.
+Driver errors are raised as SQLAlchemy's ``DBAPIError`` subclasses, as Core would raise them.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn, cast
+
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+Processor = Callable[[Any], Any] | None
+_GIVEN = object()  # the bind's value comes from the caller
+
+
+def _result_processor(type_: Any, dialect: Dialect) -> Processor:
+    fast = getattr(type_, "fast_result_processor", None)
+    if fast is not None:
+        return fast(dialect)
+    return type_.dialect_impl(dialect).result_processor(dialect, None)
+
+
+class Prepared:
+    """One statement compiled for one dialect: its SQL text and per-parameter converters."""
+
+    def __init__(
+        self,
+        statement: ClauseElement,
+        dialect: Dialect,
+        *,
+        column_keys: Sequence[str] | None = None,
+    ) -> None:
+        compiled = cast(
+            SQLCompiler,
+            statement.compile(
+                dialect=dialect,
+                column_keys=list(column_keys) if column_keys is not None else None,
+                for_executemany=True,  # no implicit RETURNING of new primary keys
+            ),
+        )
+        self.sql = compiled.string
+        self.positional = bool(compiled.positional)
+        names = list(compiled.positiontup or ()) if self.positional else list(compiled.binds)
+        # (name, literal value or _GIVEN, converter): literals of the statement are kept
+        self.binds: list[tuple[str, Any, Processor]] = []
+        for name in names:
+            bind = compiled.binds[name]
+            literal = _GIVEN if bind.required or bind.callable else bind.value
+            fast = getattr(bind.type, "fast_bind_processor", None)
+            processor = (
+                fast(dialect)
+                if fast is not None
+                else bind.type.dialect_impl(dialect).bind_processor(dialect)
+            )
+            self.binds.append((name, literal, processor))
+        columns = getattr(statement, "selected_columns", None)
+        self.results: list[Processor] = [_result_processor(c.type, dialect) for c in columns or ()]
+
+    def params(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """The driver's parameters for ``values`` (keyed by bind name)."""
+        converted = []
+        for name, literal, proc in self.binds:
+            value = values[name] if literal is _GIVEN else literal
+            converted.append(value if proc is None else proc(value))
+        if self.positional:
+            return tuple(converted)
+        return {name: value for (name, _l, _p), value in zip(self.binds, converted, strict=True)}
+
+    def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
+        """A fetched row with each column converted as Core converts it."""
+        return tuple(
+            value if proc is None else proc(value)
+            for value, proc in zip(raw, self.results, strict=True)
+        )
+
+
+class Statement:
+    """A statement prepared lazily for each dialect it runs on."""
+
+    def __init__(self, statement: ClauseElement, column_keys: Sequence[str] | None = None) -> None:
+        self.statement = statement
+        self.column_keys = column_keys
+        self._by_dialect: weakref.WeakKeyDictionary[Dialect, Prepared] = weakref.WeakKeyDictionary()
+
+    def on(self, conn: Connection) -> Prepared:
+        """The form of this statement for ``conn``'s dialect."""
+        dialect = conn.dialect
+        found = self._by_dialect.get(dialect)
+        if found is None:
+            found = Prepared(self.statement, dialect, column_keys=self.column_keys)
+            self._by_dialect[dialect] = found
+        return found
+
+
+def _cursor(conn: Connection) -> Any:
+    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
+def _raise(conn: Connection, prepared: Prepared, params: Any, exc: Exception) -> NoReturn:
+    """Raise a driver error as Core would: a ``DBAPIError``, the connection invalidated
+    when the error means it is gone."""
+    if conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None):  # type: ignore[arg-type]
+        conn.invalidate(exc)
+    raise DBAPIError.instance(
+        prepared.sql, params, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+    ) from exc
+
+
+def run(conn: Connection, statement: Statement, values: Mapping[str, Any]) -> int:
+    """Execute a write statement; the number of rows it changed."""
+    prepared = statement.on(conn)
+    params = prepared.params(values)
+    cursor = _cursor(conn)
+    try:
+        cursor.execute(prepared.sql, params)
+        return int(cursor.rowcount)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        _raise(conn, prepared, params, exc)
+    finally:
+        cursor.close()
+
+
+def run_many(conn: Connection, statement: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Execute a write statement once per row of ``rows``."""
+    if len(rows) == 1:
+        run(conn, statement, rows[0])
+        return
+    prepared = statement.on(conn)
+    params = [prepared.params(values) for values in rows]
+    cursor = _cursor(conn)
+    try:
+        cursor.executemany(prepared.sql, params)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        _raise(conn, prepared, params, exc)
+    finally:
+        cursor.close()
+
+
+def fetch(
+    conn: Connection, statement: Statement, values: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Execute a query; its rows, converted."""
+    prepared = statement.on(conn)
+    params = prepared.params(values)
+    cursor = _cursor(conn)
+    try:
+        cursor.execute(prepared.sql, params)
+        raw = cursor.fetchall()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        _raise(conn, prepared, params, exc)
+    finally:
+        cursor.close()
+    return [prepared.row(r) for r in raw]

@@ -1,0 +1,43 @@
+"""The benchmark harness still runs (tiny sizes, one round): no timing is asserted here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_the_harness_runs_in_dry_mode(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSFLOW_")}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "fire-sqlite",
+            "cli",
+            "load",
+            "decision",
+            "--quick",
+            "--dry",
+            "--output",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr
+    names = [f["name"] for f in json.loads(out.read_text())["figures"]]
+    assert names == ["fire-sqlite", "cli-status", "cli-help", "load-validate", "decision"]
+    assert "ratio A/B" in proc.stdout
