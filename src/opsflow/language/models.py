@@ -123,7 +123,7 @@ class StateSpec(_Model):
 class ApprovalsSpec(_Model):
     """``approvals: {required: N, roles: [...], veto: bool}`` (SPEC §2.3)."""
 
-    required: int = Field(ge=1, strict=True)
+    required: int = Field(ge=1, le=1000, strict=True)
     roles: list[Identifier] = []
     veto: bool = False
 
@@ -190,7 +190,7 @@ class WorkflowSpec(_Model):
     """A whole workflow file."""
 
     workflow: Identifier
-    version: int = Field(ge=1, strict=True)
+    version: int = Field(ge=1, le=2_147_483_647, strict=True)  # fits every INTEGER column
     title: str | None = None
     description: str | None = None
     roles: list[Identifier] = []
