@@ -28,13 +28,22 @@ BACKENDS = [
 ]
 
 
+@pytest.fixture(scope="session")
+def _spec_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One spec cache for the session, never the developer's ~/.cache/opsflow."""
+    path = tmp_path_factory.mktemp("spec-cache")
+    path.chmod(0o700)
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, _spec_cache_dir: Path) -> None:
     """No test sees the developer's opsflow settings."""
     for name in list(os.environ):
         if name.startswith("OPSFLOW_") and name not in ("OPSFLOW_TEST_POSTGRES_URL",):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPSFLOW_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("OPSFLOW_CACHE_DIR", str(_spec_cache_dir))
 
 
 def _postgres_schema_url(base: str) -> Iterator[str]:

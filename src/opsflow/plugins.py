@@ -511,11 +511,11 @@ def _register(plugins: Plugins, plugin: object, name: str, kind: str, version: s
     plugins._origins[name] = _Origin(kind, version)
 
 
-def _opsflow_version() -> str | None:
-    try:
-        return importlib.metadata.version("opsflow")
-    except importlib.metadata.PackageNotFoundError:
-        return None
+def _opsflow_version() -> str:
+    """opsflow's version (``__version__``, kept equal to the package metadata by a test)."""
+    import opsflow
+
+    return opsflow.__version__
 
 
 def new_plugin_manager() -> pluggy.PluginManager:

@@ -10,47 +10,52 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping
-from functools import lru_cache
-from typing import Any
-
-import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 
 from opsflow.errors import Invalid
+
+if TYPE_CHECKING:  # Jinja2 is imported when a text holds template markup
+    import jinja2
 
 MAX_REPEAT = 100_000  # longest string or list a template may build with `*`
 MAX_EXPONENT = 1_000
 _MARKERS = ("{{", "{%", "{#")
 
 
-class _BoundedEnvironment(ImmutableSandboxedEnvironment):
+@cache
+def _environment() -> jinja2.Environment:
     """The sandbox, with `*` and `**` checked so a template cannot exhaust the process."""
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-    intercepted_binops = frozenset({"*", "**"})
+    class _BoundedEnvironment(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**"})
 
-    def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
-        if operator_name == "**":
-            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-                raise SecurityError(f"exponent {right} is too large")
-            return operator.pow(left, right)
-        for seq, times in ((left, right), (right, left)):
-            if (
-                isinstance(seq, str | list | tuple)
-                and isinstance(times, int)
-                and len(seq) * times > MAX_REPEAT
-            ):
-                raise SecurityError("the result would be too long")
-        return operator.mul(left, right)
+        def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
+            if operator_name == "**":
+                if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+                    raise SecurityError(f"exponent {right} is too large")
+                return operator.pow(left, right)
+            for seq, times in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(times, int)
+                    and len(seq) * times > MAX_REPEAT
+                ):
+                    raise SecurityError("the result would be too long")
+            return operator.mul(left, right)
 
-
-_ENV = _BoundedEnvironment(autoescape=False, undefined=jinja2.ChainableUndefined)
+    return _BoundedEnvironment(autoescape=False, undefined=jinja2.ChainableUndefined)
 
 
 @lru_cache(maxsize=1024)
 def compile_template(source: str) -> jinja2.Template:
     """Compile a template once; a syntax error is Invalid."""
+    import jinja2
+
     try:
-        return _ENV.from_string(source)
+        return _environment().from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise Invalid(f"template error: {exc.message} (line {exc.lineno})") from None
 
@@ -65,6 +70,9 @@ def render_message(template: str, variables: Mapping[str, Any]) -> str:
     if not is_template(template):
         return template
     compiled = compile_template(template)
+    import jinja2
+    from jinja2.sandbox import SecurityError
+
     try:
         return compiled.render(dict(variables))
     except (jinja2.TemplateError, SecurityError) as exc:

@@ -288,3 +288,22 @@ def test_register_plugin_refuses_a_broken_plugin(opsflow_plugins: Plugins) -> No
     ):
         pass
     assert opsflow_plugins.pm.get_plugin("typo") is None
+
+
+def test_kpi_calculators_are_registered_before_their_modules_load() -> None:
+    """The KPI calculators' names are listed statically; their modules load on first use."""
+    import importlib
+    import importlib.metadata
+
+    import opsflow
+    from opsflow.builtins.calculators import KPI_MODULES
+
+    for module, names in KPI_MODULES.items():
+        assert tuple(importlib.import_module(module).CALCULATORS) == names
+    plugins = load_plugins(env=NO_AUTOLOAD)
+    for names in KPI_MODULES.values():
+        for name in names:
+            calculator = plugins.calculators[name]
+            assert calculator.plugin == "opsflow.builtins.calculators"
+            assert hasattr(calculator.params_model, "model_validate")
+    assert opsflow.__version__ == importlib.metadata.version("opsflow")

@@ -298,17 +298,58 @@ CALCULATORS: dict[str, tuple[Callable[..., Any], type[BaseModel]]] = {
 }
 
 
+# The KPI calculators by module: registered by name, imported on first use (their modules
+# build pydantic models and use DuckDB, which a command that computes nothing need not load).
+KPI_MODULES: dict[str, tuple[str, ...]] = {
+    "opsflow.builtins.kpi_activity": ("dau", "mau", "stickiness", "growth_rate"),
+    "opsflow.builtins.kpi_cohorts": ("retention", "cohort_retention", "conversion_rate", "funnel"),
+    "opsflow.builtins.kpi_finance": ("roi", "budget_burn", "nps", "ab_test"),
+}
+
+
+class _Deferred:
+    """One KPI calculator of a module imported on first use: the function and its params."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module = module
+        self.name = name
+        self.__name__ = self.__qualname__ = name
+        self.__doc__ = f"The built-in {name} calculator ({module}), imported on first use."
+
+    def load(self) -> tuple[Callable[..., Any], type[BaseModel]]:
+        import importlib
+
+        table = importlib.import_module(self.module).CALCULATORS
+        return table[self.name]
+
+    def __call__(self, params: Any, ctx: CalculatorContext) -> Any:
+        return self.load()[0](params, ctx)
+
+    def __repr__(self) -> str:
+        return f"<calculator {self.module}.{self.name}>"
+
+
+class _DeferredParams:
+    """The params model of a deferred calculator: validation imports the real model."""
+
+    def __init__(self, calculator: _Deferred) -> None:
+        self.calculator = calculator
+
+    def model_validate(self, params: Any) -> Any:
+        return self.calculator.load()[1].model_validate(params)
+
+    def __getattr__(self, name: str) -> Any:  # model_json_schema, model_fields, ...
+        if name.startswith("__") or name == "calculator":
+            raise AttributeError(name)
+        return getattr(self.calculator.load()[1], name)
+
+
 @hookimpl
 def register_calculators(register: Callable[..., None]) -> None:
     """Register opsflow's built-in calculators: count, sum, ratio and the KPI calculators."""
-    from opsflow.builtins import kpi_activity, kpi_cohorts, kpi_finance
-
-    tables = (
-        CALCULATORS,
-        kpi_activity.CALCULATORS,
-        kpi_cohorts.CALCULATORS,
-        kpi_finance.CALCULATORS,
-    )
-    for table in tables:
-        for name, (fn, model) in table.items():
-            register(name, fn, params_model=model)
+    for name, (fn, model) in CALCULATORS.items():
+        register(name, fn, params_model=model)
+    for module, names in KPI_MODULES.items():
+        for name in names:
+            deferred = _Deferred(module, name)
+            register(name, deferred, params_model=_DeferredParams(deferred))

@@ -26,11 +26,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from opsflow.errors import Invalid
 
-if TYPE_CHECKING:  # pyarrow is imported when a query source is read
+if TYPE_CHECKING:  # duckdb is imported when a source is opened, pyarrow when a query is read
+    import duckdb
     import pyarrow as pa
 
 _FORMATS = {
@@ -77,6 +76,8 @@ def connect() -> duckdb.DuckDBPyConnection:
     one: connections are cursors on one database per process. Sources live in temporary
     tables and views, which belong to their connection alone.
     """
+    import duckdb
+
     global _DATABASE
     with _DATABASE_LOCK:
         if _DATABASE is None or _DATABASE[0] != os.getpid():  # not inherited across fork
@@ -178,6 +179,8 @@ def open_source(
     view: str = "events",
 ) -> OpenedSource:
     """Create the temporary view ``view`` over the source, with our column names."""
+    import duckdb
+
     spec = source_spec(name, sources)
     renames = _renames(name, spec)
     raw = f"{view}_raw"
@@ -204,9 +207,7 @@ def open_source(
             continue  # shadowed: another column of the source plays this part
         expr = quote_identifier(column)
         if ours == "timestamp":
-            if type_name.upper() == "VARCHAR":  # blank text is no timestamp
-                expr = f"NULLIF(TRIM({expr}), '')"
-            expr, type_name = f"CAST(CAST({expr} AS TIMESTAMPTZ) AS TIMESTAMP)", "TIMESTAMP"
+            expr, type_name = _utc_timestamp(expr, type_name.upper()), "TIMESTAMP"
         select.append(f"{expr} AS {quote_identifier(ours)}")
         columns[ours] = type_name
     con.execute(
@@ -214,6 +215,22 @@ def open_source(
         f"SELECT {', '.join(select) or '1 AS _empty'} FROM {quote_identifier(raw)}"
     )
     return OpenedSource(name, view, columns)
+
+
+def _utc_timestamp(expr: str, type_name: str) -> str:
+    """SQL turning a timestamp column of ``type_name`` into a naive UTC ``TIMESTAMP``.
+
+    The connection's time zone is UTC, so a naive ``TIMESTAMP`` is already that, and an
+    aware one is its microseconds since the epoch (much cheaper per row than a cast through
+    the time zone machinery; ±infinity, which has no epoch, still goes through the cast).
+    """
+    if type_name == "TIMESTAMP":
+        return expr
+    if type_name == "TIMESTAMP WITH TIME ZONE":
+        return f"coalesce(make_timestamp(epoch_us({expr})), CAST({expr} AS TIMESTAMP))"
+    if type_name == "VARCHAR":  # blank text is no timestamp
+        expr = f"NULLIF(TRIM({expr}), '')"
+    return f"CAST(CAST({expr} AS TIMESTAMPTZ) AS TIMESTAMP)"
 
 
 def _load_file(
@@ -224,15 +241,29 @@ def _load_file(
     raw: str,
     renames: Mapping[str, str],
 ) -> None:
-    """Load the source's file into the temporary table ``raw``, parsing it at most once.
+    """Load the source's file as ``raw``: a view over Parquet, else a table parsed once.
 
     Parsing a file is the slow part of a calculator (CSV sniffing), and one step often
     computes several metrics over the same file: a parsed file is kept in the process's
     database, keyed by its path, size and modification time, for the next calculator.
     The connection gets its own copy, so dropping a cached table never disturbs it.
     """
+    import duckdb
+
     path = resolve_path(name, spec, base_dir)
     fmt = file_format(name, spec, path)
+    if fmt == "parquet":
+        # Parquet is typed and columnar: a view scans only the columns and row groups a
+        # query needs, far faster than copying every row into a table first.
+        literal = "'" + str(path).replace("'", "''") + "'"
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {quote_identifier(raw)} AS"
+                f" SELECT * FROM read_parquet({literal})"
+            )
+        except duckdb.Error as exc:
+            raise Invalid(f"source '{name}': cannot read {path}: {_first_line(exc)}") from None
+        return
     # DuckDB's CSV timestamp sniffing can drop a "+08:00" offset: read the timestamp
     # column as text and convert it ourselves.
     stamp = next((t for t, o in renames.items() if o == "timestamp"), "timestamp")
@@ -263,6 +294,8 @@ def _parse_file(
     con: duckdb.DuckDBPyConnection, table: str, path: Path, fmt: str, stamp: str
 ) -> None:
     """Parse a CSV, Parquet or JSON-lines file into ``table``."""
+    import duckdb
+
     create = f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM "
     if fmt == "parquet":
         con.execute(create + "read_parquet($path)", {"path": str(path)})
@@ -282,6 +315,8 @@ def _load_query(
     con: duckdb.DuckDBPyConnection, name: str, spec: Mapping[str, Any], raw: str
 ) -> None:
     """Run the source's SQL query through SQLAlchemy and hand the rows to DuckDB as Arrow."""
+    import duckdb
+
     url, query = spec.get("url"), spec.get("query")
     if not isinstance(url, str) or not isinstance(query, str) or not query.strip():
         raise Invalid(f"source '{name}' needs both `url` and `query`")
@@ -391,6 +426,8 @@ def run_query(
     params: Sequence[Any] | Mapping[str, Any] = (),
 ) -> list[tuple[Any, ...]]:
     """Run SQL over an opened source; DuckDB errors become Invalid naming the source."""
+    import duckdb
+
     values = dict(params) if isinstance(params, Mapping) else list(params)
     try:
         return con.execute(sql, values).fetchall()

@@ -150,7 +150,6 @@ class Definitions:
         found = self._pinned.get(key)
         if found is not None:
             return found
-        current = self._load().get(workflow)
         text_row = conn.execute(
             select(t.definitions.c.text, t.definitions.c.hash, t.definitions.c.path).where(
                 t.definitions.c.workflow == workflow, t.definitions.c.version == version
@@ -158,9 +157,17 @@ class Definitions:
         ).first()
         if text_row is None:
             raise NotFound(f"workflow '{workflow}' version {version} is not registered")
+        # The workflows folder is not read for this: only the stored text counts. A text
+        # checked before (this process, or the on-disk spec cache) is not checked again.
+        current = self._loaded.get(workflow) if self._loaded is not None else None
         loaded: LoadedWorkflow | None = current
         if current is None or current.hash != text_row.hash:
-            loaded, problems = load_workflow_text(text_row.text, text_row.path, self.ctx)
+            loaded, problems = load_workflow_text(
+                text_row.text, text_row.path, self.ctx, trusted=True
+            )
+            if loaded is not None and (loaded.spec.workflow, loaded.spec.version) != key:
+                # Not what this row registered: never trust a cached spec for it.
+                loaded, problems = load_workflow_text(text_row.text, text_row.path, self.ctx)
             if loaded is None:
                 raise Invalid(
                     f"stored definition of '{workflow}' version {version} no longer loads",

@@ -7,26 +7,21 @@ add diagnostics, and a workflow is returned only when none of them is an error.
 
 from __future__ import annotations
 
-import hashlib
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from opsflow.language.checks import Checker
-from opsflow.language.checks_graph import check_graph
-from opsflow.language.diagnostics import Diagnostic, has_errors, sort_diagnostics
+from opsflow.language.cache import text_hash
+from opsflow.language.diagnostics import Diagnostic, sort_diagnostics
 from opsflow.language.models import IDENTIFIER_PATTERN, WorkflowSpec
-from opsflow.language.structure import (
-    Describer,
-    build_parts,
-    resolve_bool_traps,
-    translate_errors,
-)
-from opsflow.language.yamlio import MAX_BYTES, YamlDocument, load_yaml
 
+if TYPE_CHECKING:  # the YAML layer and the checks are imported when a text is checked
+    from opsflow.language.yamlio import YamlDocument
+
+MAX_BYTES = 1024 * 1024  # = yamlio.MAX_BYTES, without importing the YAML layer
 WORKFLOW_SUFFIXES = (".yaml", ".yml")
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
@@ -52,6 +47,19 @@ class LoadedWorkflow:
 
 def _check(text: str, path: str, ctx: LoadContext
            ) -> tuple[LoadedWorkflow | None, list[Diagnostic], YamlDocument | None]:
+    from pydantic import ValidationError
+
+    from opsflow.language.checks import Checker
+    from opsflow.language.checks_graph import check_graph
+    from opsflow.language.diagnostics import has_errors
+    from opsflow.language.structure import (
+        Describer,
+        build_parts,
+        resolve_bool_traps,
+        translate_errors,
+    )
+    from opsflow.language.yamlio import load_yaml
+
     doc, diagnostics = load_yaml(text, path)
     if doc is None:
         return None, diagnostics, None
@@ -73,8 +81,7 @@ def _check(text: str, path: str, ctx: LoadContext
     diagnostics = sort_diagnostics([*diagnostics, *checker.diagnostics])
     if spec is None or has_errors(diagnostics):
         return None, diagnostics, doc
-    digest = hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
-    return LoadedWorkflow(spec=spec, text=text, path=path, hash=digest), diagnostics, doc
+    return LoadedWorkflow(spec=spec, text=text, path=path, hash=text_hash(text)), diagnostics, doc
 
 
 def _guarded(text: str, path: str, ctx: LoadContext
@@ -87,11 +94,40 @@ def _guarded(text: str, path: str, ctx: LoadContext
 
 
 def load_workflow_text(
-    text: str, path: str = "<string>", ctx: LoadContext | None = None
+    text: str, path: str = "<string>", ctx: LoadContext | None = None, *, trusted: bool = False
 ) -> tuple[LoadedWorkflow | None, list[Diagnostic]]:
-    """Load one workflow from text; the workflow is None when any error was found."""
-    loaded, diagnostics, _ = _guarded(text, path, ctx or LoadContext())
-    return loaded, diagnostics
+    """Load one workflow from text; the workflow is None when any error was found.
+
+    ``trusted``: the text is a registered version read back from opsflow's own store. A
+    text that passed every check before under the same context (in this process, or in
+    the on-disk cache of :mod:`opsflow.language.cache`) is not checked again, and its
+    warnings are not repeated; any other text is checked in full.
+    """
+    context = ctx or LoadContext()
+    if not trusted:
+        checked, found, _ = _guarded(text, path, context)
+        return checked, found
+    digest = text_hash(text)
+    spec = _CHECKED.get((digest, context))
+    diagnostics: list[Diagnostic] = []
+    if spec is None:
+        from opsflow.language import cache
+
+        spec = cache.read_spec(digest, context)
+        if spec is None:
+            loaded, diagnostics, _ = _guarded(text, path, context)
+            if loaded is None:
+                return None, diagnostics
+            spec = loaded.spec
+            cache.write_spec(digest, context, spec)
+        with _CHECKED_LOCK:
+            _CHECKED[(digest, context)] = spec
+    return LoadedWorkflow(spec=spec, text=text, path=path, hash=digest), diagnostics
+
+
+# Texts that passed every check in this process: (text hash, context) -> spec.
+_CHECKED: dict[tuple[str, LoadContext], WorkflowSpec] = {}
+_CHECKED_LOCK = threading.Lock()
 
 
 def _read(path: Path) -> tuple[str | None, list[Diagnostic]]:
