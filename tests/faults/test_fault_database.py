@@ -75,7 +75,7 @@ def test_postgresql_server_unreachable_exits_1(sqlite_project: FaultProject) -> 
     ("url", "fragment"),
     [
         ("notaurl", "invalid database URL 'notaurl'"),
-        ("postgresql+nodriver://x/y", "invalid database URL"),
+        ("postgresql+nodriver://x/y", "unsupported database URL"),
     ],
 )
 def test_malformed_database_url_exits_1(

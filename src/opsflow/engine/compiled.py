@@ -33,6 +33,14 @@ class CompiledAction:
     spec: Action
     set_values: tuple[tuple[str, Expression | None, Any], ...] = ()  # (field, expression, literal)
 
+    def described(self) -> dict[str, Any]:
+        """The action as written (``model_dump(exclude_none=True)``): shared, copy to change."""
+        dumped = self.__dict__.get("_dumped")
+        if dumped is None:
+            dumped = self.spec.model_dump(exclude_none=True)
+            object.__setattr__(self, "_dumped", dumped)  # computed once per compiled version
+        return dumped
+
 
 @dataclass(frozen=True)
 class CompiledTransition:

@@ -144,6 +144,10 @@ class Definitions:
             )
         self._pinned[(wf.id, wf.version)] = wf
 
+    def has_pinned(self) -> bool:
+        """Whether any pinned version is compiled in this process already."""
+        return bool(self._pinned)
+
     def pinned(self, conn: Connection, workflow: str, version: int) -> CompiledWorkflow:
         """The definition a case started on, compiled from the stored text."""
         key = (workflow, version)

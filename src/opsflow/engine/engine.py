@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -20,7 +21,6 @@ from opsflow.engine.compiled import CompiledWorkflow
 from opsflow.engine.decide import SYSTEM, Actor
 from opsflow.engine.definitions import Definitions
 from opsflow.engine.hookviews import HookView, actor_view, transition_view
-from opsflow.engine.migrate import MigrationReport
 from opsflow.engine.results import (
     AuditProblem,
     Case,
@@ -40,6 +40,10 @@ from opsflow.language.loader import LoadContext, load_workflow_paths
 from opsflow.language.models import WorkflowSpec
 from opsflow.store import Database
 from opsflow.store import tables as t
+from opsflow.store.database import StaleConnection
+
+if TYPE_CHECKING:
+    from opsflow.engine.migrate import MigrationReport  # imported by Engine.migrate
 
 MAX_NAME = 200  # actors and idempotency keys, as the database columns hold them
 RETRIES = 8  # optimistic retries of one step before Conflict (exit 6)
@@ -164,10 +168,8 @@ class Engine:
 
     # -- transactions with retries ---------------------------------------------------
 
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        with self.db.read() as conn:
-            yield conn
+    def _reading(self) -> AbstractContextManager[Connection]:
+        return self.db.read()
 
     def _retrying(self, work: Callable[[Connection], Any]) -> Any:
         """Run ``work`` in a write transaction; retry when the case moved underneath."""
@@ -178,6 +180,8 @@ class Engine:
                     return work(conn)
             except persist.StaleCase:
                 pass
+            except StaleConnection:  # a kept connection had died while idle: go again at once
+                continue
             except IntegrityError as exc:
                 if attempt == RETRIES - 1:
                     raise Conflict(f"conflicting write: {exc.orig}") from exc
@@ -192,6 +196,22 @@ class Engine:
             f"the case kept changing underneath; gave up after {RETRIES} attempts",
             ["another process is firing on the same case; try again"],
         )
+
+    def _prepare(self, case_id: str) -> None:
+        """Load plugins and the case's definition before taking the write lock.
+
+        A fresh process (one CLI command) would otherwise import and compile while holding
+        SQLite's write lock, and concurrent writers would queue behind that work.
+        """
+        _ = self.plugins
+        if self.definitions.has_pinned():  # a long-running process is already warm
+            return
+        with self._reading() as conn:
+            try:
+                case = persist.load_case(conn, persist.resolve_case_id(conn, case_id))
+                self._pinned(conn, case)
+            except OpsflowError:
+                return  # the step itself reports it, in its own transaction
 
     def _pinned(self, conn: Connection, case: WorkingCase) -> CompiledWorkflow:
         return self.definitions.pinned(conn, case.workflow, case.version)
@@ -286,7 +306,8 @@ class Engine:
                 case = persist.load_case(conn, full_id)
                 step = Step(self._pinned(conn, case), case, self._ctx(conn, self.clock()))
                 view = self._view(conn, step, name)
-                return views.dry_run(step, event, step.actor(name), data or {}, view)
+                probe = Step(step.wf, case.fork(), step.ctx)  # the view's step stays unchanged
+                return views.dry_run(probe, event, probe.actor(name), data or {}, view)
         holder: dict[str, Any] = {}
 
         def work(conn: Connection) -> FireResult:
@@ -340,6 +361,7 @@ class Engine:
             )
 
         try:
+            self._prepare(case_id)
             result = self._retrying(work)
         except PluginRefusal as refusal:
             self._audit_denial(case_id, name, refusal)
@@ -398,6 +420,7 @@ class Engine:
             self._commit_step(conn, step, new=False, expected=expected, now=now)
             return self._view(conn, step, name)
 
+        self._prepare(case_id)
         return self._retrying(work)
 
     def compute(
@@ -425,6 +448,7 @@ class Engine:
             self._commit_step(conn, step, new=False, expected=expected, now=now)
             return self._view(conn, step, name), results
 
+        self._prepare(case_id)
         return self._retrying(work)
 
     # -- reading ---------------------------------------------------------------------
@@ -448,11 +472,20 @@ class Engine:
             return self._view(conn, Step(wf, case, self._ctx(conn, self.clock(), False)), name)
 
     def _view(self, conn: Connection, step: Step, name: str) -> Case:
-        """The case of a step as SPEC §3 shows it: with its deadlines and events for ``name``."""
-        return step.case.view(
-            step.wf.spec.title,
-            deadlines=persist.pending_deadlines(conn, step.wf, step.case),
-            events=views.event_statuses(step, name),
+        """The case of a step as SPEC §3 shows it: with its deadlines and events for ``name``.
+
+        The events are computed when first read, unless deciding them needs the database
+        (approvals in the current state): ``step`` is not changed after this, so they are
+        those of the case as it is now.
+        """
+        wf, case = step.wf, step.case
+        events: Any
+        if case.closed or case.state in wf.approval_states:
+            events = views.event_statuses(step, name)
+        else:
+            events = partial(views.event_statuses, step, name)
+        return case.view(
+            wf.spec.title, deadlines=persist.pending_deadlines(conn, wf, case), events=events
         )
 
     def _statuses(

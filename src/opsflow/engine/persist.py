@@ -87,7 +87,7 @@ def load_case(conn: Connection, case_id: str, *, lock: bool = False) -> WorkingC
     rows = fetch(conn, _CASE_FOR_UPDATE if lock else _CASE, {"case_id": case_id})
     if not rows:
         raise NotFound(f"no case '{case_id}'")
-    return WorkingCase.from_mapping(dict(zip(_CASE_COLUMNS, rows[0], strict=True)))
+    return WorkingCase.from_mapping(dict(zip(_CASE_COLUMNS, rows[0], strict=True)), owned=True)
 
 
 def approvals_of(conn: Connection, case_id: str, visit: int, event: str) -> set[str]:

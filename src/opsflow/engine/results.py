@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -63,6 +64,32 @@ class Case:
     deadlines: list[DeadlineView] = field(default_factory=list)
     events: list[EventStatus] = field(default_factory=list)
     title: str | None = None
+
+    @classmethod
+    def deferred(cls, events: Callable[[], list[EventStatus]], **values: Any) -> Case:
+        """A case whose ``events`` are computed on first access, by ``events()``.
+
+        A fire returns the case with the events its actor may fire next; most callers never
+        look at them. ``events`` must answer from a snapshot of the case as it is now.
+        """
+        case = cls(**values)
+        object.__delattr__(case, "events")
+        object.__setattr__(case, "_events", events)
+        return case
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for attributes not set: ``events`` of a deferred case, until computed.
+        compute = self.__dict__.get("_events") if name == "events" else None
+        if compute is None:
+            raise AttributeError(f"'Case' object has no attribute '{name}'")
+        events = compute()
+        object.__setattr__(self, "events", events)
+        object.__delattr__(self, "_events")
+        return events
+
+    def __getstate__(self) -> dict[str, Any]:  # pickle/copy: the computed events, no closure
+        self.events  # noqa: B018 - computes deferred events
+        return dict(self.__dict__)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -11,7 +11,9 @@ import hashlib
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from opsflow.clock import iso
@@ -25,6 +27,7 @@ from opsflow.language.expressions import EvaluationError
 from opsflow.language.fields import FieldError, coerce_value
 from opsflow.templating import render_message
 
+_NO_SCOPE: Mapping[str, Any] = MappingProxyType({})
 MAX_CHAIN = 50  # automatic transitions, rule rounds and follow-up fires per step
 
 
@@ -73,11 +76,19 @@ class Step:
     )
     _first_seq: int = 0
     _pending_approvals: dict[str, set[str]] = field(default_factory=dict)
+    # Expression scopes per actor, valid until the case's data, metrics or state change
+    # (apply_data, compute and take clear them): a fire decides and evaluates many times.
+    _scopes: dict[str, dict[str, Any]] = field(default_factory=dict)  # by actor name
+    _actors: dict[str, Actor] = field(default_factory=dict)
 
     # -- bookkeeping -----------------------------------------------------------------
 
     def actor(self, name: str) -> Actor:
-        return Actor(name, frozenset() if name == SYSTEM else self.ctx.roles_of(name))
+        found = self._actors.get(name)
+        if found is None:
+            roles = frozenset() if name == SYSTEM else self.ctx.roles_of(name)
+            found = self._actors[name] = Actor(name, roles)
+        return found
 
     def _reserve_seq(self) -> int:
         self.case.seq += 1
@@ -114,7 +125,16 @@ class Step:
         return entry
 
     def _scope(self, actor: Actor) -> dict[str, Any]:
-        return self.case.scope(self.wf, actor.to_scope(), self.ctx.now)
+        # Keyed by name: an actor's roles are fixed for the step (see ``actor``).
+        scope = self._scopes.get(actor.name)
+        if scope is None:
+            scope = self.case.scope(self.wf, actor.to_scope(), self.ctx.now)
+            self._scopes[actor.name] = scope
+        return scope
+
+    def _changed(self) -> None:
+        """The case's data, metrics or state changed: scopes must be built again."""
+        self._scopes.clear()
 
     # -- data ----------------------------------------------------------------------
 
@@ -143,6 +163,8 @@ class Step:
                 else:
                     self.case.data[name] = value
                 self.writes.changed_fields.add(name)
+        if changes:
+            self._changed()
         return changes
 
     # -- start ---------------------------------------------------------------------
@@ -173,10 +195,13 @@ class Step:
     # -- fire ----------------------------------------------------------------------
 
     def decide(self, event: str, actor: Actor) -> Any:
-        scope = self._scope(actor)
+        # Only a guard (``when``) reads the scope: without one, none is built.
+        state = self.case.state
+        guarded = any(t.when is not None for t in self.wf.candidates(state, event))
+        scope = self._scope(actor) if guarded else _NO_SCOPE
         return decide(
             self.wf,
-            self.case.state,
+            state,
             event,
             actor,
             self.case.data,
@@ -303,6 +328,7 @@ class Step:
         self.case.visit += 1
         self.case.entered_at = self.ctx.now
         self.case.closed = t.to in self.wf.finals
+        self._changed()
         self.writes.entered = True
         self._remember_actor(t.event, actor)
         self.run_actions(t.actions, actor, t.event, seq, entry)
@@ -406,6 +432,7 @@ class Step:
                 now=self.ctx.now,
             )
             self.case.metrics[name] = record
+            self._changed()
             results[name] = record["value"]
             self._entry(
                 self._reserve_seq(), "metric", actor.name, detail={"metric": name, **record}
@@ -505,9 +532,6 @@ def _unknown_field(name: str, fields: Mapping[str, Any]) -> str:
 
 def _jsonable(value: Any) -> Any:
     """An expression result as a value a field can hold (dates become their ISO text)."""
-    from datetime import date
-    from decimal import Decimal
-
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, date):

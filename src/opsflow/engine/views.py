@@ -9,23 +9,29 @@ from opsflow.engine.compiled import CompiledAction
 from opsflow.engine.decide import Actor
 from opsflow.engine.results import Case, EventStatus, FireResult
 from opsflow.engine.step import Step
+from opsflow.engine.working import copy_json
 from opsflow.templating import render_message
 
 
 def event_statuses(step: Step, name: str) -> list[EventStatus]:
     """For every event a person can fire: allowed now for ``name``, or why not."""
     case, wf = step.case, step.wf
+    state = case.state
+    if case.closed:
+        closed = f"case is closed ('{state}' is final)"
+        return [EventStatus(event, False, [closed]) for event in wf.events]
     actor = step.actor(name)
+    unavailable = f"not available in state '{state}'"
     out = []
     for event in wf.events:
-        if case.closed:
-            out.append(EventStatus(event, False, [f"case is closed ('{case.state}' is final)"]))
+        if not wf.candidates(state, event):  # what decide would answer, without asking it
+            out.append(EventStatus(event, False, [unavailable]))
             continue
         decision = step.decide(event, actor)
         if decision.transition is not None:
             out.append(EventStatus(event, True, []))
         elif not decision.failures:
-            out.append(EventStatus(event, False, [f"not available in state '{case.state}'"]))
+            out.append(EventStatus(event, False, [unavailable]))
         else:
             out.append(EventStatus(event, False, decision.reasons))
     return out
@@ -34,10 +40,12 @@ def event_statuses(step: Step, name: str) -> list[EventStatus]:
 def _described(step: Step, actions: tuple[CompiledAction, ...], actor: Actor, event: str) -> list:
     """Actions as a dry run shows them: notify messages rendered, the rest as written."""
     out: list[dict[str, Any]] = []
-    variables = step.template_variables(actor, event)
+    variables: dict[str, Any] | None = None
     for action in actions:
-        spec = action.spec.model_dump(exclude_none=True)
+        spec = copy_json(action.described())
         if action.kind == "notify" and action.spec.notify is not None:
+            if variables is None:
+                variables = step.template_variables(actor, event)
             notify = action.spec.notify
             spec["notify"] = {
                 "channel": notify.channel,

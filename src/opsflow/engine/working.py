@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,10 +13,16 @@ from opsflow.engine.results import Case, DeadlineView, EventStatus
 from opsflow.language.fields import to_python
 
 _MISSING = object()
+_COLUMNS = (
+    "id", "workflow", "version", "state", "data", "metrics", "actors", "rules", "created_by",
+    "created_at", "updated_at", "entered_at", "visit", "closed", "row_version", "seq", "last_hash",
+)  # fmt: skip
 
 
 def _same(a: Any, b: Any) -> bool:
     """Equal, and of the same types all the way down (as their JSON texts would be)."""
+    if a is b:
+        return True
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
@@ -25,12 +32,12 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _copy_json(value: Any) -> Any:
+def copy_json(value: Any) -> Any:
     """A deep copy of decoded JSON (dicts, lists and scalars), without copy.deepcopy's memo."""
     if isinstance(value, dict):
-        return {k: _copy_json(v) for k, v in value.items()}
+        return {k: copy_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy_json(v) for v in value]
+        return [copy_json(v) for v in value]
     if value is None or isinstance(value, str | int | float):
         return value
     return copy.deepcopy(value)
@@ -65,8 +72,11 @@ class WorkingCase:
         return cls.from_mapping(row._mapping)
 
     @classmethod
-    def from_mapping(cls, m: Any) -> WorkingCase:
-        """A case from its column values (the row was just decoded: no other owner)."""
+    def from_mapping(cls, m: Any, *, owned: bool = False) -> WorkingCase:
+        """A case from its column values (the row was just decoded: no other owner).
+
+        ``owned``: ``m`` is a dict nobody else holds, kept as the stored values as is.
+        """
         return cls(
             id=m["id"],
             workflow=m["workflow"],
@@ -74,8 +84,8 @@ class WorkingCase:
             state=m["state"],
             data=dict(m["data"] or {}),
             metrics=dict(m["metrics"] or {}),
-            actors=_copy_json(m["actors"] or {}),
-            rules=_copy_json(m["rules"] or {}),
+            actors=copy_json(m["actors"] or {}),
+            rules=copy_json(m["rules"] or {}),
             created_by=m["created_by"],
             created_at=m["created_at"],
             updated_at=m["updated_at"],
@@ -85,7 +95,7 @@ class WorkingCase:
             row_version=m["row_version"],
             seq=m["seq"],
             last_hash=m["last_hash"],
-            stored=dict(m),
+            stored=m if owned else dict(m),
         )
 
     def changed_values(self) -> dict[str, Any]:
@@ -94,15 +104,18 @@ class WorkingCase:
         Values are compared with their types, so ``1`` becoming ``true`` or ``1.0`` (equal
         in Python, not in the stored JSON) is still written.
         """
-        values = self.row_values()
         stored = self.stored
         if stored is None:
-            return values
-        return {
-            name: value
-            for name, value in values.items()
-            if not _same(value, stored.get(name, _MISSING))
-        }
+            return self.row_values()
+        changed = {}
+        for name in _COLUMNS:
+            value = getattr(self, name)
+            old = stored.get(name, _MISSING)
+            if value is old:
+                continue
+            if type(value) is not type(old) or value != old or not _same(value, old):
+                changed[name] = value
+        return changed
 
     def row_values(self) -> dict[str, Any]:
         return {
@@ -148,26 +161,36 @@ class WorkingCase:
         title: str | None = None,
         *,
         deadlines: list[DeadlineView] | None = None,
-        events: list[EventStatus] | None = None,
+        events: list[EventStatus] | Callable[[], list[EventStatus]] | None = None,
     ) -> Case:
-        return Case(
-            id=self.id,
-            workflow=self.workflow,
-            version=self.version,
-            state=self.state,
-            data=dict(self.data),
-            metrics=self.metric_values(),
-            metric_details=_copy_json(self.metrics),
-            created_by=self.created_by,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            entered_at=self.entered_at,
-            closed=self.closed,
-            row_version=self.row_version,
-            deadlines=deadlines if deadlines is not None else [],
-            events=events if events is not None else [],
-            title=title,
-        )
+        """The case as the API returns it; ``events`` may be a function computing them later."""
+        values: dict[str, Any] = {
+            "id": self.id,
+            "workflow": self.workflow,
+            "version": self.version,
+            "state": self.state,
+            "data": copy_json(self.data),
+            "metrics": self.metric_values(),
+            "metric_details": copy_json(self.metrics),
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "entered_at": self.entered_at,
+            "closed": self.closed,
+            "row_version": self.row_version,
+            "deadlines": deadlines if deadlines is not None else [],
+            "title": title,
+        }
+        if callable(events):
+            return Case.deferred(events, **values)
+        return Case(**values, events=events if events is not None else [])
+
+    def fork(self) -> WorkingCase:
+        """A copy whose data can change without touching this case's (a dry run's probe)."""
+        other = object.__new__(WorkingCase)
+        other.__dict__.update(self.__dict__)
+        other.data = dict(self.data)  # changed a key at a time (apply_data), never in place
+        return other
 
 
 @dataclass

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -11,7 +18,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 
 from opsflow.errors import Busy, ConfigError
 from opsflow.store import dialects, migrate
+from opsflow.store.urls import checked_url
 
+IDLE_PING_S = 1.0  # a kept PostgreSQL connection idle this long is pinged before use
 BUSY_MESSAGE = "the database is busy (locked by another process past the busy timeout); try again"
 
 
@@ -19,8 +28,8 @@ def redact_url(url: str) -> str:
     """The URL with any password hidden."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    except (ArgumentError, ValueError):
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 class Database:
@@ -28,12 +37,18 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        checked_url(url, redact_url(url))
         try:
             self.engine: Engine = create_engine(url, **dialects.engine_options(url))
         except (ArgumentError, NoSuchModuleError, ValueError) as exc:
             raise ConfigError(f"invalid database URL {redact_url(url)!r}: {exc}") from exc
         dialects.install(self.engine)
         self._schema_ready = False
+        self._local = threading.local()
+        self._ping_idle = not self.is_sqlite  # a server may drop an idle connection
+        self._kept_lock = threading.Lock()
+        self._all_kept: weakref.WeakSet[_Kept] = weakref.WeakSet()
+        self._reserved = 0  # threads opening the connection they will keep
 
     @property
     def is_sqlite(self) -> bool:
@@ -112,43 +127,234 @@ class Database:
         try:
             yield
         except OperationalError as exc:
-            if dialects.is_busy_error(exc):
-                raise Busy(BUSY_MESSAGE) from exc
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            if "readonly" in reason or "read-only" in reason:
-                raise ConfigError(f"the database is read-only: {reason}") from exc
-            if "disk" in reason and "full" in reason:
-                raise ConfigError(f"the database is full: {reason}") from exc
-            raise ConfigError(f"database error on {redact_url(self.url)}: {reason}") from exc
-        except DBAPIError as exc:
-            if dialects.is_serialization_error(exc):
-                raise
-            raise
+            raise self._translated(exc) from exc
 
-    @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def _translated(self, exc: OperationalError) -> Exception:
+        """The opsflow error for a driver's operational error (busy, read-only, full, …)."""
+        if dialects.is_busy_error(exc):
+            return Busy(BUSY_MESSAGE)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        if "readonly" in reason or "read-only" in reason:
+            return ConfigError(f"the database is read-only: {reason}")
+        if "disk" in reason and "full" in reason:
+            return ConfigError(f"the database is full: {reason}")
+        return ConfigError(f"database error on {redact_url(self.url)}: {reason}")
+
+    def write(self) -> _Transaction:
         """One write transaction (SQLite: ``BEGIN IMMEDIATE``); commits on success."""
-        self.ensure_schema()
-        with self._translate():
-            conn = self._connect()
-            try:
-                conn = conn.execution_options(opsflow_write=True)
-                with conn.begin():
-                    yield conn
-            finally:
-                conn.close()
+        if not self._schema_ready:
+            self.ensure_schema()
+        return _Transaction(self, True)
 
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self) -> _Transaction:
         """A read-only transaction with a consistent view."""
-        self.ensure_schema()
-        with self._translate():
-            conn = self._connect()
+        if not self._schema_ready:
+            self.ensure_schema()
+        return _Transaction(self, False)
+
+    # -- the connection kept per thread ----------------------------------------------------
+    #
+    # A pool checkout per transaction costs more than SQLite's BEGIN and COMMIT together
+    # (checkout, reset on return, and on PostgreSQL a pre-ping round trip). So each thread
+    # keeps one connection per Database, checked out once and used for its reads and writes.
+    # It goes back to the pool when the thread ends or the Database is disposed, and is
+    # dropped after a database error (the next transaction opens a new one). Only the first
+    # ``pool_size`` threads keep one, so the pool's overflow still serves the others per
+    # transaction. A forked child never touches its parent's connection.
+
+    def _kept(self, write: bool) -> _Kept | None:
+        """The thread's kept connection, in the mode asked (None: use a pool checkout)."""
+        kept: _Kept | None = getattr(self._local, "kept", None)
+        if kept is None or kept.pid != _pid():
+            if kept is not None:  # inherited through fork: the parent's socket or file
+                _ORPHANS.append(kept)
+                self._local.kept = None
+            if not self._reserve():
+                return None
             try:
-                with conn.begin():
-                    yield conn
-            finally:
-                conn.close()
+                kept = _Kept(self._connect())
+            except BaseException:
+                with self._kept_lock:
+                    self._reserved -= 1
+                raise
+            with self._kept_lock:
+                self._reserved -= 1
+                self._all_kept.add(kept)
+            self._local.kept = kept
+        elif kept.busy:
+            return None  # a transaction inside another on this thread
+        elif self._ping_idle and time.monotonic() - kept.last > IDLE_PING_S and not kept.alive():
+            self._drop(kept)  # died while idle (server restart, idle timeout): a new one
+            return self._kept(write)
+        if kept.write != write:
+            kept.conn.execution_options(opsflow_write=write)
+            kept.write = write
+        return kept
+
+    def _reserve(self) -> bool:
+        """Whether this thread may keep a connection; if so a place is held for it."""
+        size = getattr(self.engine.pool, "size", None)
+        limit = max(1, int(size())) if size is not None else None  # StaticPool: no limit
+        pid = _pid()
+        with self._kept_lock:
+            kept = sum(1 for k in self._all_kept if k.pid == pid)  # not a forked parent's
+            if limit is not None and kept + self._reserved >= limit:
+                return False
+            self._reserved += 1
+            return True
+
+    def _drop(self, kept: _Kept) -> None:
+        """Forget a kept connection after an error: the next transaction opens a new one."""
+        if getattr(self._local, "kept", None) is kept:
+            self._local.kept = None
+        with self._kept_lock:
+            self._all_kept.discard(kept)
+        kept.close()
 
     def dispose(self) -> None:
+        with self._kept_lock:
+            kept, self._all_kept = list(self._all_kept), weakref.WeakSet()
+        for k in kept:
+            k.close()
+        self._local = threading.local()
         self.engine.dispose()
+
+
+class StaleConnection(Exception):
+    """A kept connection turned out to be dead before anything was written: run the
+    transaction again on a new connection."""
+
+
+_pid = os.getpid
+
+
+class _Kept:
+    """A connection kept by one thread; closed (back to the pool) when the thread ends."""
+
+    __slots__ = ("__weakref__", "busy", "conn", "last", "pid", "used", "write")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pid = _pid()
+        self.write = False  # the opsflow_write execution option (BEGIN IMMEDIATE on SQLite)
+        self.busy = False
+        self.used = False  # it has served a transaction (so it may have died while idle)
+        self.last = 0.0  # time.monotonic() at the end of its last transaction
+
+    def alive(self) -> bool:
+        """Whether the server still answers (the pool's pre-ping, for a connection kept idle)."""
+        try:
+            dbapi = self.conn.connection.dbapi_connection
+            return dbapi is not None and bool(self.conn.dialect.do_ping(dbapi))
+        except Exception:  # noqa: BLE001 - any failure means: open a new one
+            return False
+
+    def close(self) -> None:
+        if self.pid == _pid():
+            with contextlib.suppress(Exception):  # a broken connection may fail to close
+                self.conn.close()
+
+    def __del__(self) -> None:  # the thread ended: its threading.local let go of us
+        # At interpreter exit, module globals (contextlib, os) may already be gone.
+        try:  # noqa: SIM105
+            self.close()
+        except BaseException:  # noqa: BLE001
+            pass
+
+
+_ORPHANS: list[_Kept] = []  # connections inherited through fork: never closed or collected
+
+
+class _Transaction:
+    """The context of one transaction on the thread's kept connection.
+
+    A class rather than a generator: it runs on every fire, and each layer of
+    ``contextmanager`` costs microseconds. Nested transactions (rare) use a pool checkout.
+    """
+
+    __slots__ = ("db", "kept", "own", "stale_ok", "trans", "write")
+
+    def __init__(self, db: Database, write: bool) -> None:
+        self.db = db
+        self.write = write
+        self.own = False  # a checkout of its own (nested, or past the kept connections)
+        self.stale_ok = False  # a kept connection that had served before: may have died idle
+        self.kept: _Kept | None = None
+        self.trans: Any = None
+
+    def __enter__(self) -> Connection:
+        db = self.db
+        try:
+            kept = db._kept(self.write)
+            if kept is None:
+                kept = _Kept(db._connect())
+                kept.conn.execution_options(opsflow_write=self.write)
+                kept.write, kept.used = self.write, True
+                self.own = True
+            kept.busy = True
+            self.kept = kept
+            self.stale_ok = kept.used and not self.own
+            try:
+                self.trans = kept.conn.begin()
+            except DBAPIError as exc:
+                self._discard()
+                if exc.connection_invalidated and self.stale_ok:
+                    raise StaleConnection() from exc
+                raise
+        except OperationalError as exc:
+            raise db._translated(exc) from exc
+        return kept.conn
+
+    def _discard(self) -> None:
+        """Give up the connection after an error (a kept one is replaced on next use)."""
+        kept = self.kept
+        assert kept is not None
+        kept.busy = False
+        if self.own:
+            kept.close()
+        else:
+            self.db._drop(kept)
+
+    def _release(self) -> None:
+        kept = self.kept
+        assert kept is not None
+        kept.busy = False
+        kept.used = True
+        kept.last = time.monotonic()
+        if self.own:
+            kept.close()
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        kept, trans = self.kept, self.trans
+        assert kept is not None
+        if exc is None:
+            try:
+                trans.commit()
+            except BaseException as error:
+                self._discard()
+                if isinstance(error, OperationalError):
+                    raise self.db._translated(error) from error
+                raise
+            self._release()
+            return False
+        try:
+            if trans.is_active:
+                trans.rollback()
+        except BaseException:  # noqa: BLE001 - the original error is the one to report
+            self._discard()
+            return self._reraise(exc, kept)
+        gone = isinstance(exc, DBAPIError) and exc.connection_invalidated
+        if gone or kept.conn.invalidated:
+            self._discard()  # a constraint or SQL error rolled back cleanly keeps it
+        else:
+            self._release()
+        return self._reraise(exc, kept)
+
+    def _reraise(self, exc: BaseException, kept: _Kept) -> bool:
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated and self.stale_ok:
+            # The kept connection died while idle (server restart, network): nothing of
+            # this transaction was committed, so it can run again on a new connection.
+            raise StaleConnection() from exc
+        if isinstance(exc, OperationalError):
+            raise self.db._translated(exc) from exc
+        return False

@@ -66,23 +66,35 @@ class Prepared:
             self.binds.append((name, literal, processor))
         columns = getattr(statement, "selected_columns", None)
         self.results: list[Processor] = [_result_processor(c.type, dialect) for c in columns or ()]
+        # Per parameter: (name, None, converter) for a given value, or (None, the converted
+        # literal, None) for a literal of the statement, converted once here.
+        self._plan: list[tuple[str | None, Any, Processor]] = [
+            (name, None, proc)
+            if literal is _GIVEN
+            else (None, literal if proc is None else proc(literal), None)
+            for name, literal, proc in self.binds
+        ]
+        self._names = [name for name, _l, _p in self.binds]
+        self._converted = [(i, proc) for i, proc in enumerate(self.results) if proc is not None]
 
     def params(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """The driver's parameters for ``values`` (keyed by bind name)."""
-        converted = []
-        for name, literal, proc in self.binds:
-            value = values[name] if literal is _GIVEN else literal
-            converted.append(value if proc is None else proc(value))
+        converted = [
+            constant if name is None else values[name] if proc is None else proc(values[name])
+            for name, constant, proc in self._plan
+        ]
         if self.positional:
             return tuple(converted)
-        return {name: value for (name, _l, _p), value in zip(self.binds, converted, strict=True)}
+        return dict(zip(self._names, converted, strict=True))
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
         """A fetched row with each column converted as Core converts it."""
-        return tuple(
-            value if proc is None else proc(value)
-            for value, proc in zip(raw, self.results, strict=True)
-        )
+        if len(raw) != len(self.results):
+            raise ValueError("a row of another shape than the statement's columns")
+        values = list(raw)
+        for i, proc in self._converted:
+            values[i] = proc(values[i])
+        return tuple(values)
 
 
 class Statement:
@@ -110,10 +122,16 @@ def _cursor(conn: Connection) -> Any:
 def _raise(conn: Connection, prepared: Prepared, params: Any, exc: Exception) -> NoReturn:
     """Raise a driver error as Core would: a ``DBAPIError``, the connection invalidated
     when the error means it is gone."""
-    if conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None):  # type: ignore[arg-type]
+    gone = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)  # type: ignore[arg-type]
+    if gone:
         conn.invalidate(exc)
     raise DBAPIError.instance(
-        prepared.sql, params, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        prepared.sql,
+        params,
+        exc,
+        conn.dialect.loaded_dbapi.Error,
+        connection_invalidated=gone,
+        dialect=conn.dialect,
     ) from exc
 
 
