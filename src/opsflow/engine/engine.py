@@ -197,6 +197,41 @@ class Engine:
             ["another process is firing on the same case; try again"],
         )
 
+    def _start_case(
+        self,
+        conn: Connection,
+        wf: CompiledWorkflow,
+        data: Mapping[str, Any],
+        actor: str,
+        now: datetime,
+        case_id: str | None = None,
+    ) -> Step:
+        """Register ``wf``, create a case in its initial state, run its start and write it."""
+        self.definitions.register(conn, wf, now)
+        case = WorkingCase(
+            id=case_id or uuid.uuid4().hex,
+            workflow=wf.id,
+            version=wf.version,
+            state=wf.initial,
+            data={},
+            metrics={},
+            actors={},
+            rules={},
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
+            entered_at=now,
+            visit=1,
+            closed=wf.initial in wf.finals,
+            row_version=0,
+            seq=0,
+            last_hash="",
+        )
+        step = Step(wf, case, self._ctx(conn, now))
+        step.start(data, step.actor(actor))
+        self._commit_step(conn, step, new=True, expected=0, now=now)
+        return step
+
     def _prepare(self, case_id: str) -> None:
         """Load plugins and the case's definition before taking the write lock.
 
@@ -256,29 +291,8 @@ class Engine:
             if replay is not None:
                 return self._case(conn, replay[0])
             now = self.clock()
-            self.definitions.register(conn, wf, now)
-            case = WorkingCase(
-                id=uuid.uuid4().hex,
-                workflow=wf.id,
-                version=wf.version,
-                state=wf.initial,
-                data={},
-                metrics={},
-                actors={},
-                rules={},
-                created_by=name,
-                created_at=now,
-                updated_at=now,
-                entered_at=now,
-                visit=1,
-                closed=wf.initial in wf.finals,
-                row_version=0,
-                seq=0,
-                last_hash="",
-            )
-            step = Step(wf, case, self._ctx(conn, now))
-            step.start(data or {}, step.actor(name))
-            self._commit_step(conn, step, new=True, expected=0, now=now)
+            step = self._start_case(conn, wf, data or {}, name, now)
+            case = step.case
             idempotency.remember(conn, key, "start", request, case.id, {"outcome": "started"}, now)
             holder["step"] = step
             return self._view(conn, step, name)

@@ -35,9 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 from opsflow.clock import iso
 from opsflow.engine.decide import SYSTEM
-from opsflow.engine.step import Step
 from opsflow.engine.worker import PassReport, Stop, log_item, observe_committed, worker_id
-from opsflow.engine.working import WorkingCase
 from opsflow.errors import Busy, OpsflowError
 from opsflow.language.cron import previous_tick
 from opsflow.language.models import ScheduleSpec
@@ -159,32 +157,10 @@ def _start_one(
         )
     )
     wf = engine.definitions.current(wid)
-    engine.definitions.register(conn, wf, now)
     data = render_params(
         schedule.data, {**tick_variables(tick, schedule.timezone), "workflow": wid}
     )
-    case = WorkingCase(
-        id=case_id,
-        workflow=wf.id,
-        version=wf.version,
-        state=wf.initial,
-        data={},
-        metrics={},
-        actors={},
-        rules={},
-        created_by=SYSTEM,
-        created_at=now,
-        updated_at=now,
-        entered_at=now,
-        visit=1,
-        closed=wf.initial in wf.finals,
-        row_version=0,
-        seq=0,
-        last_hash="",
-    )
-    step = Step(wf, case, engine._ctx(conn, now))
-    step.start(data, step.actor(SYSTEM))
-    engine._commit_step(conn, step, new=True, expected=0, now=now)
+    step = engine._start_case(conn, wf, data, SYSTEM, now, case_id=case_id)
     held["step"] = step
     return case_id
 
