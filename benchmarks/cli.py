@@ -38,52 +38,34 @@ def cli_latency(options: Options) -> list[Figure]:
         status = [*opsflow, "--db", url, "status", case, "--json"]
         wall(status, cwd=root, env=env)  # warm: bytecode, caches, page cache
 
-        def a() -> float:
-            return best_of(lambda: wall(status, cwd=root, env=env), per_sample)
-
-        def b() -> float:
-            return best_of(
-                lambda: wall([sys.executable, "-c", "import sqlmodel"], env=env), per_sample
+        def against_import(
+            name: str, shown: str, command: list[str], module: str, target: float
+        ) -> Figure:
+            """``command`` ÷ ``python -c 'import MODULE'``, both fresh processes."""
+            baseline = [sys.executable, "-c", f"import {module}"]
+            xs, ys, ratios = interleave(
+                lambda: best_of(lambda: wall(command, cwd=root, env=env), per_sample),
+                lambda: best_of(lambda: wall(baseline, env=env), per_sample),
+                rounds,
+                rate=False,
             )
-
-        xs, ys, ratios = interleave(a, b, rounds, rate=False)
-        figures.append(
-            Figure(
-                name="cli-status",
-                what="CLI latency: `opsflow status CASE --json` ÷ `python -c 'import sqlmodel'`",
-                a_label="opsflow status --json",
-                b_label="import sqlmodel",
+            return Figure(
+                name=name,
+                what=f"CLI latency: `{shown}` ÷ `python -c 'import {module}'`",
+                a_label=shown.replace(" CASE", ""),
+                b_label=f"import {module}",
                 unit="s",
                 a=xs,
                 b=ys,
                 ratios=ratios,
-                target=1.5,
+                target=target,
                 better="<=",
             )
+
+        figures.append(
+            against_import("cli-status", "opsflow status CASE --json", status, "sqlmodel", 1.5)
         )
-        help_cmd = [*opsflow, "--help"]
-
-        def c() -> float:
-            return best_of(lambda: wall(help_cmd, cwd=root, env=env), per_sample)
-
-        def d() -> float:
-            return best_of(
-                lambda: wall([sys.executable, "-c", "import click"], env=env), per_sample
-            )
-
-        xs, ys, ratios = interleave(c, d, rounds, rate=False)
         figures.append(
-            Figure(
-                name="cli-help",
-                what="CLI latency: `opsflow --help` ÷ `python -c 'import click'`",
-                a_label="opsflow --help",
-                b_label="import click",
-                unit="s",
-                a=xs,
-                b=ys,
-                ratios=ratios,
-                target=3.0,
-                better="<=",
-            )
+            against_import("cli-help", "opsflow --help", [*opsflow, "--help"], "click", 3.0)
         )
     return figures
