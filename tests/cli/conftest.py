@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+
+from opsflow_process import opsflow_process
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "cli"
 NOW = "2026-01-05T09:00:00+00:00"
@@ -105,21 +106,3 @@ def in_review(run: Run, start_case: Callable[..., str]) -> str:
 def opsflow() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run ``python -m opsflow ARGS`` as a real process: ``opsflow("cases", cwd=...)``."""
     return opsflow_process
-
-
-def opsflow_process(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m opsflow ARGS`` as a real process."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPSFLOW_")}
-    full_env["OPSFLOW_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "opsflow", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=timeout,
-    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ from typing import Any
 from sqlalchemy import create_engine, select
 
 from opsflow.store import tables as t
+from opsflow_process import clean_env
 
 WORKFLOW = """\
 workflow: ticket
@@ -48,14 +48,6 @@ TABLES = {
     "outbox": t.outbox,
     "definitions": t.definitions,
 }
-
-
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a child process: no OPSFLOW_* of ours, plugins off, ``extra`` on top."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSFLOW_")}
-    env["OPSFLOW_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    env.update(extra or {})
-    return env
 
 
 @dataclass

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from click.testing import Result
+
+from opsflow_process import opsflow_process  # noqa: F401 - shared
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 NOW = "2026-01-05T09:00:00+00:00"
@@ -48,22 +47,3 @@ Run = Callable[..., Result]
 
 def as_json(result: Result) -> Any:
     return json.loads(result.stdout)
-
-
-def opsflow_process(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m opsflow ARGS`` as a real process."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPSFLOW_")}
-    full_env["OPSFLOW_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "opsflow", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        timeout=timeout,
-    )
