@@ -128,11 +128,16 @@ def _due_at(spec: DeadlineSpec, case: WorkingCase, wf: CompiledWorkflow) -> date
     return parse_instant(str(value))
 
 
-def _deadline_rows(case: WorkingCase, wf: CompiledWorkflow) -> list[dict[str, Any]]:
+def _deadline_rows(
+    case: WorkingCase, wf: CompiledWorkflow, only_field: str | None = None
+) -> list[dict[str, Any]]:
+    """Pending-deadline rows for the case's current visit (those of ``only_field``, if given)."""
     if case.closed:
         return []
     rows = []
     for spec in wf.deadlines.get(case.state, ()):
+        if only_field is not None and spec.at_field != only_field:
+            continue
         due = _due_at(spec, case, wf)
         if due is None:
             continue
@@ -229,23 +234,9 @@ def _move_field_deadlines(
             )
             .values(status="cancelled", done_at=now, note=f"field '{spec.at_field}' changed")
         )
-        due = _due_at(spec, case, wf)
-        if due is not None:
-            conn.execute(
-                insert(t.deadlines),
-                [
-                    {
-                        "case_id": case.id,
-                        "state": case.state,
-                        "visit": case.visit,
-                        "event": spec.event,
-                        "kind": spec.kind,
-                        "field": spec.at_field,
-                        "due_at": due,
-                        "status": "pending",
-                    }
-                ],
-            )
+        rows = _deadline_rows(case, wf, only_field=spec.at_field)
+        if rows:
+            conn.execute(insert(t.deadlines), rows)
 
 
 def pending_deadlines(

@@ -22,7 +22,7 @@ from opsflow.language.durations import parse_duration
 from opsflow.language.expressions import ExpressionError, compile_expression
 from opsflow.language.fields import LENGTH_TYPES, NUMERIC_TYPES, FieldError, coerce_value
 from opsflow.language.models import Action, FieldSpec
-from opsflow.language.structure import Describer, WorkflowParts, did_you_mean
+from opsflow.language.structure import Describer, WorkflowParts, did_you_mean, value_at
 from opsflow.language.yamlio import NodeInfo, YamlDocument, YamlPath
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class Checker:
 
     def names(self, base: YamlPath, values: Sequence[str]) -> list[tuple[YamlPath, str]]:
         """Each name of ``values`` with its own path (a scalar or a list in the file)."""
-        raw = _get(self.doc.data, base)
+        raw = value_at(self.doc.data, base)
         many = isinstance(raw, list)
         return [((*base, i) if many else base, v) for i, v in enumerate(values)]
 
@@ -333,17 +333,6 @@ class Checker:
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _get(data: Any, path: YamlPath) -> Any:
-    for part in path:
-        if isinstance(data, dict) and isinstance(part, str):
-            data = data.get(part)
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
-            return None
-    return data
 
 
 def expression_position(doc: YamlDocument, where: YamlPath, line: int, col: int

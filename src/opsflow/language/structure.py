@@ -110,7 +110,7 @@ class Describer:
         if section in _NAMED_SECTIONS and isinstance(key, str):
             return f"{_NAMED_SECTIONS[section]} '{key}'"
         if section in _LISTED_SECTIONS and isinstance(key, int):
-            item = _get(self.data, path)
+            item = value_at(self.data, path)
             label = item.get("event" if section == "transitions" else "name") if isinstance(
                 item, dict) else None
             if section == "rules" and isinstance(label, str):
@@ -139,7 +139,8 @@ def _dotted(path: YamlPath) -> str:
     return out
 
 
-def _get(data: Any, path: YamlPath) -> Any:
+def value_at(data: Any, path: YamlPath) -> Any:
+    """The value at ``path`` in parsed YAML data, or None where the path does not exist."""
     for part in path:
         if isinstance(data, dict) and isinstance(part, str):
             data = data.get(part)
@@ -151,7 +152,7 @@ def _get(data: Any, path: YamlPath) -> Any:
 
 
 def _set(data: Any, path: YamlPath, value: Any) -> None:
-    parent = _get(data, path[:-1])
+    parent = value_at(data, path[:-1])
     last = path[-1]
     if isinstance(parent, list) and isinstance(last, int):
         parent[last] = value
@@ -309,7 +310,7 @@ def _boolean_meant(path: YamlPath, data: dict[str, Any]) -> bool | None:
     elif len(path) >= 2 and path[-2] in ("set", "data") and isinstance(last, str):
         field_name = last
     if field_name is not None:
-        spec = _get(data, ("fields", field_name))
+        spec = value_at(data, ("fields", field_name))
         if not isinstance(spec, dict) or "type" not in spec:
             return None
         return bool(spec.get("type") == "boolean")
