@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 export OPSFLOW_TEST_POSTGRES_URL ?=
 
-.PHONY: help venv install test test-pg lint format typecheck demo schema bench clean
+.PHONY: help venv install test test-pg lint format typecheck demo schema tables bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ demo:  ## run the demo on the embedded SQLite default
 
 schema:  ## regenerate workflow.schema.json
 	.venv/bin/opsflow schema > workflow.schema.json
+
+tables:  ## regenerate src/opsflow/store/tables.py from the SQLModel classes in models.py
+	$(PY) -m opsflow.store.schemagen
 
 bench:  ## the benchmark harness
 	$(PY) -m benchmarks

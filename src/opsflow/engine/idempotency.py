@@ -29,7 +29,7 @@ def first_result(
         return None
     if not key or len(key) > MAX_KEY:
         raise Usage(f"an idempotency key is 1 to {MAX_KEY} characters")
-    row = conn.execute(select(t.idempotency).where(t.idempotency.c.key == key)).first()
+    row = conn.execute(select(t.idempotency_keys).where(t.idempotency_keys.c.key == key)).first()
     if row is None:
         return None
     if row.operation != operation or row.request_hash != request_hash(request):
@@ -53,7 +53,7 @@ def remember(
     if key is None:
         return
     conn.execute(
-        insert(t.idempotency),
+        insert(t.idempotency_keys),
         [
             {
                 "key": key,

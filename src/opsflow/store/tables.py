@@ -1,205 +1,163 @@
-"""The database tables (SQLModel): cases, history, deadlines, outbox, schedule ticks and more.
+"""The database tables as SQLAlchemy Core objects: what the engine reads and writes.
 
-The engine's hot path uses the SQLAlchemy Core ``Table`` objects (``CaseRow.__table__``);
-the SQLModel classes are the single place where the schema is declared.
+GENERATED from the SQLModel classes in :mod:`opsflow.store.models` by
+``python -m opsflow.store.schemagen``; do not edit. Core tables cost a command a few
+milliseconds to build, where the SQLModel classes cost ~60 ms and pull in ``sqlalchemy.orm``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from opsflow.store.types import JSONText, UTCDateTime
 
-metadata = SQLModel.metadata
+metadata = MetaData()
 
+definitions = Table(
+    "definitions",
+    metadata,
+    Column("id", Integer(), primary_key=True),
+    Column("workflow", String(length=100), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("text", Text(), nullable=False),
+    Column("hash", String(length=64), nullable=False),
+    Column("path", Text(), nullable=False),
+    Column("registered_at", UTCDateTime(timezone=True), nullable=False),
+    UniqueConstraint("workflow", "version", name="uq_definitions_version"),
+)
 
-def _when(nullable: bool = False, index: bool = False) -> Any:
-    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(length=32), primary_key=True),
+    Column("workflow", String(length=100), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("state", String(length=100), nullable=False),
+    Column("data", JSONText(), nullable=False),
+    Column("metrics", JSONText(), nullable=False),
+    Column("actors", JSONText(), nullable=False),
+    Column("rules", JSONText(), nullable=False),
+    Column("created_by", String(length=200), nullable=False),
+    Column("created_at", UTCDateTime(timezone=True), nullable=False),
+    Column("updated_at", UTCDateTime(timezone=True), nullable=False),
+    Column("entered_at", UTCDateTime(timezone=True), nullable=False),
+    Column("visit", Integer(), nullable=False),
+    Column("closed", Boolean(), nullable=False),
+    Column("row_version", Integer(), nullable=False),
+    Column("seq", Integer(), nullable=False),
+    Column("last_hash", String(length=64), nullable=False),
+    Index("ix_cases_closed_updated", "closed", "updated_at"),
+    Index("ix_cases_created", "created_at"),
+    Index("ix_cases_state_created", "state", "created_at"),
+    Index("ix_cases_workflow_state", "workflow", "state"),
+)
 
+history = Table(
+    "history",
+    metadata,
+    Column("id", Integer(), primary_key=True),
+    Column("case_id", String(length=32), nullable=False),
+    Column("seq", Integer(), nullable=False),
+    Column("at", UTCDateTime(timezone=True), nullable=False),
+    Column("actor", String(length=200), nullable=False),
+    Column("kind", String(length=20), nullable=False),
+    Column("event", String(length=100), nullable=True),
+    Column("from_state", String(length=100), nullable=True),
+    Column("to_state", String(length=100), nullable=True),
+    Column("data_changes", JSONText(), nullable=False),
+    Column("comment", Text(), nullable=True),
+    Column("detail", JSONText(), nullable=False),
+    Column("prev_hash", String(length=64), nullable=False),
+    Column("hash", String(length=64), nullable=False),
+    UniqueConstraint("case_id", "seq", name="uq_history_case_seq"),
+)
 
-def _json(nullable: bool = False) -> Any:
-    return Field(sa_column=Column(JSONText(), nullable=nullable))
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("case_id", String(length=32), primary_key=True),
+    Column("visit", Integer(), primary_key=True),
+    Column("event", String(length=100), primary_key=True),
+    Column("actor", String(length=200), primary_key=True),
+    Column("at", UTCDateTime(timezone=True), nullable=False),
+)
 
+deadlines = Table(
+    "deadlines",
+    metadata,
+    Column("id", Integer(), primary_key=True),
+    Column("case_id", String(length=32), nullable=False),
+    Column("state", String(length=100), nullable=False),
+    Column("visit", Integer(), nullable=False),
+    Column("event", String(length=100), nullable=False),
+    Column("kind", String(length=10), nullable=False),
+    Column("field", String(length=100), nullable=True),
+    Column("due_at", UTCDateTime(timezone=True), nullable=False),
+    Column("status", String(length=12), nullable=False),
+    Column("claimed_by", String(length=200), nullable=True),
+    Column("lease_until", UTCDateTime(timezone=True), nullable=True),
+    Column("done_at", UTCDateTime(timezone=True), nullable=True),
+    Column("note", Text(), nullable=True),
+    Column("attempts", Integer(), nullable=False, default=0, server_default="0"),
+    Index("ix_deadlines_case", "case_id", "status"),
+    Index("ix_deadlines_due", "status", "due_at"),
+)
 
-class DefinitionRow(SQLModel, table=True):
-    """A registered workflow version and the exact text it was registered with."""
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer(), primary_key=True),
+    Column("case_id", String(length=32), nullable=False),
+    Column("seq", Integer(), nullable=False),
+    Column("channel", String(length=100), nullable=False),
+    Column("recipient", Text(), nullable=False),
+    Column("subject", Text(), nullable=True),
+    Column("message", Text(), nullable=False),
+    Column("event", String(length=100), nullable=True),
+    Column("dedupe_key", String(length=64), nullable=False, unique=True),
+    Column("status", String(length=12), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(timezone=True), nullable=True),
+    Column("last_error", Text(), nullable=True),
+    Column("created_at", UTCDateTime(timezone=True), nullable=False),
+    Column("delivered_at", UTCDateTime(timezone=True), nullable=True),
+    Column("claimed_by", String(length=200), nullable=True),
+    Column("lease_until", UTCDateTime(timezone=True), nullable=True),
+    Index("ix_outbox_case", "case_id"),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
 
-    __tablename__ = "definitions"
-    __table_args__ = (UniqueConstraint("workflow", "version", name="uq_definitions_version"),)
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(length=200), primary_key=True),
+    Column("operation", String(length=10), nullable=False),
+    Column("request_hash", String(length=64), nullable=False),
+    Column("case_id", String(length=32), nullable=False),
+    Column("response", JSONText(), nullable=False),
+    Column("created_at", UTCDateTime(timezone=True), nullable=False),
+)
 
-    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
-    workflow: str = Field(sa_column=Column(String(100), nullable=False))
-    version: int = Field(sa_column=Column(Integer, nullable=False))
-    text: str = Field(sa_column=Column(Text, nullable=False))
-    hash: str = Field(sa_column=Column(String(64), nullable=False))
-    path: str = Field(sa_column=Column(Text, nullable=False))
-    registered_at: datetime = _when()
-
-
-class CaseRow(SQLModel, table=True):
-    """One case: its state, data, metrics and the bookkeeping the engine needs per fire."""
-
-    __tablename__ = "cases"
-    __table_args__ = (
-        Index("ix_cases_workflow_state", "workflow", "state"),
-        Index("ix_cases_state_created", "state", "created_at"),  # cases --state S, newest first
-        Index("ix_cases_created", "created_at"),  # cases, newest first
-        Index("ix_cases_closed_updated", "closed", "updated_at"),
-    )
-
-    id: str = Field(sa_column=Column(String(32), primary_key=True))
-    workflow: str = Field(sa_column=Column(String(100), nullable=False))
-    version: int = Field(sa_column=Column(Integer, nullable=False))
-    state: str = Field(sa_column=Column(String(100), nullable=False))
-    data: dict[str, Any] = _json()
-    metrics: dict[str, Any] = _json()
-    # event -> actors who fired it (for not_by), rule name -> edge state
-    actors: dict[str, Any] = _json()
-    rules: dict[str, Any] = _json()
-    created_by: str = Field(sa_column=Column(String(200), nullable=False))
-    created_at: datetime = _when()
-    updated_at: datetime = _when()
-    entered_at: datetime = _when()
-    visit: int = Field(sa_column=Column(Integer, nullable=False))
-    closed: bool = Field(sa_column=Column(Boolean, nullable=False))
-    row_version: int = Field(sa_column=Column(Integer, nullable=False))
-    seq: int = Field(sa_column=Column(Integer, nullable=False))
-    last_hash: str = Field(sa_column=Column(String(64), nullable=False))
-
-
-class HistoryRow(SQLModel, table=True):
-    """One entry of a case's hash-chained history."""
-
-    __tablename__ = "history"
-    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_history_case_seq"),)
-
-    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
-    case_id: str = Field(sa_column=Column(String(32), nullable=False))
-    seq: int = Field(sa_column=Column(Integer, nullable=False))
-    at: datetime = _when()
-    actor: str = Field(sa_column=Column(String(200), nullable=False))
-    kind: str = Field(sa_column=Column(String(20), nullable=False))
-    event: str | None = Field(default=None, sa_column=Column(String(100)))
-    from_state: str | None = Field(default=None, sa_column=Column(String(100)))
-    to_state: str | None = Field(default=None, sa_column=Column(String(100)))
-    data_changes: dict[str, Any] = _json()
-    comment: str | None = Field(default=None, sa_column=Column(Text))
-    detail: dict[str, Any] = _json()
-    prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
-    hash: str = Field(sa_column=Column(String(64), nullable=False))
-
-
-class ApprovalRow(SQLModel, table=True):
-    """An approval given in one visit of a state; deleted when the case leaves the state."""
-
-    __tablename__ = "approvals"
-
-    case_id: str = Field(sa_column=Column(String(32), primary_key=True))
-    visit: int = Field(sa_column=Column(Integer, primary_key=True))
-    event: str = Field(sa_column=Column(String(100), primary_key=True))
-    actor: str = Field(sa_column=Column(String(200), primary_key=True))
-    at: datetime = _when()
-
-
-class DeadlineRow(SQLModel, table=True):
-    """An SLA or timer armed for one visit of a state."""
-
-    __tablename__ = "deadlines"
-    __table_args__ = (
-        Index("ix_deadlines_due", "status", "due_at"),
-        Index("ix_deadlines_case", "case_id", "status"),
-    )
-
-    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
-    case_id: str = Field(sa_column=Column(String(32), nullable=False))
-    state: str = Field(sa_column=Column(String(100), nullable=False))
-    visit: int = Field(sa_column=Column(Integer, nullable=False))
-    event: str = Field(sa_column=Column(String(100), nullable=False))
-    kind: str = Field(sa_column=Column(String(10), nullable=False))
-    field: str | None = Field(default=None, sa_column=Column(String(100)))
-    due_at: datetime = _when()
-    status: str = Field(sa_column=Column(String(12), nullable=False))
-    claimed_by: str | None = Field(default=None, sa_column=Column(String(200)))
-    lease_until: datetime | None = _when(nullable=True)
-    done_at: datetime | None = _when(nullable=True)
-    note: str | None = Field(default=None, sa_column=Column(Text))
-    # failed attempts (an unexpected error, not a refusal): retried after lease_until
-    attempts: int = Field(
-        default=0, sa_column=Column(Integer, nullable=False, default=0, server_default="0")
-    )
-
-
-class OutboxRecord(SQLModel, table=True):
-    """A notification written in a step's transaction and delivered after commit."""
-
-    __tablename__ = "outbox"
-    __table_args__ = (
-        Index("ix_outbox_due", "status", "next_attempt_at"),
-        Index("ix_outbox_case", "case_id"),
-    )
-
-    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
-    case_id: str = Field(sa_column=Column(String(32), nullable=False))
-    seq: int = Field(sa_column=Column(Integer, nullable=False))
-    channel: str = Field(sa_column=Column(String(100), nullable=False))
-    recipient: str = Field(sa_column=Column(Text, nullable=False))
-    subject: str | None = Field(default=None, sa_column=Column(Text))
-    message: str = Field(sa_column=Column(Text, nullable=False))
-    event: str | None = Field(default=None, sa_column=Column(String(100)))
-    dedupe_key: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
-    status: str = Field(sa_column=Column(String(12), nullable=False))
-    attempts: int = Field(sa_column=Column(Integer, nullable=False))
-    next_attempt_at: datetime | None = _when(nullable=True)
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
-    created_at: datetime = _when()
-    delivered_at: datetime | None = _when(nullable=True)
-    claimed_by: str | None = Field(default=None, sa_column=Column(String(200)))
-    lease_until: datetime | None = _when(nullable=True)
-
-
-class IdempotencyRow(SQLModel, table=True):
-    """The first result of a start or fire made with ``--key``."""
-
-    __tablename__ = "idempotency_keys"
-
-    key: str = Field(sa_column=Column(String(200), primary_key=True))
-    operation: str = Field(sa_column=Column(String(10), nullable=False))
-    request_hash: str = Field(sa_column=Column(String(64), nullable=False))
-    case_id: str = Field(sa_column=Column(String(32), nullable=False))
-    response: dict[str, Any] = _json()
-    created_at: datetime = _when()
-
-
-class ScheduleTickRow(SQLModel, table=True):
-    """One tick of a workflow's schedule, recorded in the transaction that starts its case."""
-
-    __tablename__ = "schedule_ticks"
-    __table_args__ = (UniqueConstraint("workflow", "tick", name="uq_schedule_ticks_tick"),)
-
-    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
-    workflow: str = Field(sa_column=Column(String(100), nullable=False))
-    tick: datetime = _when()
-    status: str = Field(sa_column=Column(String(12), nullable=False))  # started | failed
-    case_id: str | None = Field(default=None, sa_column=Column(String(32)))
-    worker: str = Field(sa_column=Column(String(200), nullable=False))
-    created_at: datetime = _when()
-    note: str | None = Field(default=None, sa_column=Column(Text))
-
-
-def table(model: type[SQLModel]) -> Table:
-    """The Core table of a model (typed, for the hot path)."""
-    return model.__table__  # type: ignore[attr-defined]
-
-
-cases = table(CaseRow)
-history = table(HistoryRow)
-approvals = table(ApprovalRow)
-deadlines = table(DeadlineRow)
-outbox = table(OutboxRecord)
-definitions = table(DefinitionRow)
-idempotency = table(IdempotencyRow)
-schedule_ticks = table(ScheduleTickRow)
+schedule_ticks = Table(
+    "schedule_ticks",
+    metadata,
+    Column("id", Integer(), primary_key=True),
+    Column("workflow", String(length=100), nullable=False),
+    Column("tick", UTCDateTime(timezone=True), nullable=False),
+    Column("status", String(length=12), nullable=False),
+    Column("case_id", String(length=32), nullable=True),
+    Column("worker", String(length=200), nullable=False),
+    Column("created_at", UTCDateTime(timezone=True), nullable=False),
+    Column("note", Text(), nullable=True),
+    UniqueConstraint("workflow", "tick", name="uq_schedule_ticks_tick"),
+)

@@ -1,0 +1,207 @@
+"""The database schema, declared once as SQLModel classes: cases, history, deadlines, outbox,
+schedule ticks and more.
+
+These classes are the place where the schema is written and edited. They are also typed
+row models for reports and scripts (``Session(engine.db.engine).exec(select(CaseRow))``).
+The engine itself works on SQLAlchemy Core ``Table`` objects generated from these classes
+into :mod:`opsflow.store.tables` (``python -m opsflow.store.schemagen``): building eight
+SQLModel classes costs a command ~60 ms and importing ``sqlalchemy.orm`` ~150 ms more,
+which a ``status`` or ``fire`` never needs. A test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Index, Integer, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from opsflow.store.types import JSONText, UTCDateTime
+
+metadata = SQLModel.metadata
+
+
+def _when(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+def _json(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(JSONText(), nullable=nullable))
+
+
+class DefinitionRow(SQLModel, table=True):
+    """A registered workflow version and the exact text it was registered with."""
+
+    __tablename__ = "definitions"
+    __table_args__ = (UniqueConstraint("workflow", "version", name="uq_definitions_version"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    workflow: str = Field(sa_column=Column(String(100), nullable=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    hash: str = Field(sa_column=Column(String(64), nullable=False))
+    path: str = Field(sa_column=Column(Text, nullable=False))
+    registered_at: datetime = _when()
+
+
+class CaseRow(SQLModel, table=True):
+    """One case: its state, data, metrics and the bookkeeping the engine needs per fire."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_workflow_state", "workflow", "state"),
+        Index("ix_cases_state_created", "state", "created_at"),  # cases --state S, newest first
+        Index("ix_cases_created", "created_at"),  # cases, newest first
+        Index("ix_cases_closed_updated", "closed", "updated_at"),
+    )
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    workflow: str = Field(sa_column=Column(String(100), nullable=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    state: str = Field(sa_column=Column(String(100), nullable=False))
+    data: dict[str, Any] = _json()
+    metrics: dict[str, Any] = _json()
+    # event -> actors who fired it (for not_by), rule name -> edge state
+    actors: dict[str, Any] = _json()
+    rules: dict[str, Any] = _json()
+    created_by: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+    entered_at: datetime = _when()
+    visit: int = Field(sa_column=Column(Integer, nullable=False))
+    closed: bool = Field(sa_column=Column(Boolean, nullable=False))
+    row_version: int = Field(sa_column=Column(Integer, nullable=False))
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    last_hash: str = Field(sa_column=Column(String(64), nullable=False))
+
+
+class HistoryRow(SQLModel, table=True):
+    """One entry of a case's hash-chained history."""
+
+    __tablename__ = "history"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_history_case_seq"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    case_id: str = Field(sa_column=Column(String(32), nullable=False))
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    at: datetime = _when()
+    actor: str = Field(sa_column=Column(String(200), nullable=False))
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    event: str | None = Field(default=None, sa_column=Column(String(100)))
+    from_state: str | None = Field(default=None, sa_column=Column(String(100)))
+    to_state: str | None = Field(default=None, sa_column=Column(String(100)))
+    data_changes: dict[str, Any] = _json()
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    detail: dict[str, Any] = _json()
+    prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    hash: str = Field(sa_column=Column(String(64), nullable=False))
+
+
+class ApprovalRow(SQLModel, table=True):
+    """An approval given in one visit of a state; deleted when the case leaves the state."""
+
+    __tablename__ = "approvals"
+
+    case_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    visit: int = Field(sa_column=Column(Integer, primary_key=True))
+    event: str = Field(sa_column=Column(String(100), primary_key=True))
+    actor: str = Field(sa_column=Column(String(200), primary_key=True))
+    at: datetime = _when()
+
+
+class DeadlineRow(SQLModel, table=True):
+    """An SLA or timer armed for one visit of a state."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        Index("ix_deadlines_due", "status", "due_at"),
+        Index("ix_deadlines_case", "case_id", "status"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    case_id: str = Field(sa_column=Column(String(32), nullable=False))
+    state: str = Field(sa_column=Column(String(100), nullable=False))
+    visit: int = Field(sa_column=Column(Integer, nullable=False))
+    event: str = Field(sa_column=Column(String(100), nullable=False))
+    kind: str = Field(sa_column=Column(String(10), nullable=False))
+    field: str | None = Field(default=None, sa_column=Column(String(100)))
+    due_at: datetime = _when()
+    status: str = Field(sa_column=Column(String(12), nullable=False))
+    claimed_by: str | None = Field(default=None, sa_column=Column(String(200)))
+    lease_until: datetime | None = _when(nullable=True)
+    done_at: datetime | None = _when(nullable=True)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    # failed attempts (an unexpected error, not a refusal): retried after lease_until
+    attempts: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, default=0, server_default="0")
+    )
+
+
+class OutboxRecord(SQLModel, table=True):
+    """A notification written in a step's transaction and delivered after commit."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_case", "case_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    case_id: str = Field(sa_column=Column(String(32), nullable=False))
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    channel: str = Field(sa_column=Column(String(100), nullable=False))
+    recipient: str = Field(sa_column=Column(Text, nullable=False))
+    subject: str | None = Field(default=None, sa_column=Column(Text))
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    event: str | None = Field(default=None, sa_column=Column(String(100)))
+    dedupe_key: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    status: str = Field(sa_column=Column(String(12), nullable=False))
+    attempts: int = Field(sa_column=Column(Integer, nullable=False))
+    next_attempt_at: datetime | None = _when(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _when()
+    delivered_at: datetime | None = _when(nullable=True)
+    claimed_by: str | None = Field(default=None, sa_column=Column(String(200)))
+    lease_until: datetime | None = _when(nullable=True)
+
+
+class IdempotencyRow(SQLModel, table=True):
+    """The first result of a start or fire made with ``--key``."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: str = Field(sa_column=Column(String(200), primary_key=True))
+    operation: str = Field(sa_column=Column(String(10), nullable=False))
+    request_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    case_id: str = Field(sa_column=Column(String(32), nullable=False))
+    response: dict[str, Any] = _json()
+    created_at: datetime = _when()
+
+
+class ScheduleTickRow(SQLModel, table=True):
+    """One tick of a workflow's schedule, recorded in the transaction that starts its case."""
+
+    __tablename__ = "schedule_ticks"
+    __table_args__ = (UniqueConstraint("workflow", "tick", name="uq_schedule_ticks_tick"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    workflow: str = Field(sa_column=Column(String(100), nullable=False))
+    tick: datetime = _when()
+    status: str = Field(sa_column=Column(String(12), nullable=False))  # started | failed
+    case_id: str | None = Field(default=None, sa_column=Column(String(32)))
+    worker: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = _when()
+    note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+ROW_MODELS: tuple[type[SQLModel], ...] = (
+    DefinitionRow,
+    CaseRow,
+    HistoryRow,
+    ApprovalRow,
+    DeadlineRow,
+    OutboxRecord,
+    IdempotencyRow,
+    ScheduleTickRow,
+)
