@@ -86,6 +86,7 @@ FUNNELS = [
     (["view_item", "purchase"], "1h", date(2026, 2, 1), date(2026, 2, 28)),
     (["login", "share", "login"], "P10D", None, date(2026, 3, 1)),
     (["view_item", "nobody_does_this", "purchase"], "30d", None, None),
+    (["login"], "30d", date(2026, 2, 1), None),  # one step: its users, nothing to match
 ]
 
 

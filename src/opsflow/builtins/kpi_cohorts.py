@@ -211,17 +211,25 @@ def _funnel_counts(
         f' WHERE {_USERS} AND CAST("event" AS VARCHAR) = $step0 GROUP BY "user_id"'
         + (f" HAVING {' AND '.join(having)})" if having else ")")
     ]
-    for k in range(1, len(steps)):
+    last = len(steps) - 1
+
+    def match(k: int) -> str:
         values[f"step{k}"] = steps[k]
-        chain.append(
-            f'step{k} AS (SELECT s."user_id", s.t1, min(e."timestamp") AS t'
-            f' FROM step{k - 1} s JOIN events e ON e."user_id" = s."user_id"'
-            f' WHERE CAST(e."event" AS VARCHAR) = $step{k}'
+        return (
+            f'FROM step{k - 1} s {"SEMI JOIN" if k == last else "JOIN"} events e'
+            f' ON e."user_id" = s."user_id" AND CAST(e."event" AS VARCHAR) = $step{k}'
             ' AND e."timestamp" >= s.t AND e."timestamp" <= s.t1 + $window'
+        )
+
+    for k in range(1, last):  # a middle step: the time of its match starts the next one
+        chain.append(
+            f'step{k} AS (SELECT s."user_id", s.t1, min(e."timestamp") AS t {match(k)}'
             ' GROUP BY s."user_id", s.t1)'
         )
-    counts = ", ".join(f"(SELECT count(*) FROM step{k})" for k in range(len(steps)))
-    sql = f"WITH {', '.join(chain)} SELECT {counts}"
+    counts = [f"(SELECT count(*) FROM step{k})" for k in range(last or 1)]
+    if last:  # the last step only needs to exist: a semi join stops at the first match
+        counts.append(f"(SELECT count(*) {match(last)})")
+    sql = f"WITH {', '.join(chain)} SELECT {', '.join(counts)}"
     with open_events(source, ctx, *_needs(steps[0])) as (con, _):
         row = fetch_row(con, source, sql, values)
     return [int(n) for n in row]
