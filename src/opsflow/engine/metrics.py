@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -39,6 +40,36 @@ def source_digest(source: Mapping[str, Any], base_dir: Path) -> str:
             return "missing"
         return _file_digest(str(full), stat.st_size, stat.st_mtime_ns)
     return hashlib.sha256(dumps(dict(source)).encode()).hexdigest()
+
+
+def _digest_sources(
+    names: list[str], sources: Mapping[str, Mapping[str, Any]], base_dir: Path
+) -> Callable[[], dict[str, str]]:
+    """Start digesting the named sources on a thread; calling the result waits for them.
+
+    sha256 releases the GIL, so hashing a large file runs beside the calculator's own
+    work (importing DuckDB, planning, scanning) instead of after it. A source the thread
+    could not digest is digested again by the caller, so its error surfaces there.
+    """
+    digests: dict[str, str] = {}
+
+    def work() -> None:
+        for name in names:
+            try:
+                digests[name] = source_digest(sources[name], base_dir)
+            except Exception:  # noqa: BLE001 - wait() digests it again and raises there
+                return
+
+    if not any(sources[name].get("path") for name in names):
+        return lambda: {name: source_digest(sources[name], base_dir) for name in names}
+    thread = threading.Thread(target=work, name="opsflow-digest", daemon=True)
+    thread.start()
+
+    def wait() -> dict[str, str]:
+        thread.join()
+        return {name: digests.get(name) or source_digest(sources[name], base_dir) for name in names}
+
+    return wait
 
 
 def _plain(value: Any) -> Any:
@@ -76,14 +107,12 @@ def run_metric(
     if calculator is None:
         raise NotFound(f"metric '{name}': no calculator '{spec.calculator}' is installed")
     params = render_params(dict(spec.params), dict(variables))
+    used = [str(v) for v in params.values() if isinstance(v, str) and v in sources]
+    digests = _digest_sources(used, sources, Path(base_dir))
     ctx = CalculatorContext(case=case, sources=sources, now=now, base_dir=Path(base_dir))
     value = calculator.run(params, ctx, metric=name)
     value = _plain(value)
-    used_sources = {
-        str(v): source_digest(sources[str(v)], Path(base_dir))
-        for v in params.values()
-        if isinstance(v, str) and v in sources
-    }
+    used_sources = digests()
     fingerprint = hashlib.sha256(
         dumps(
             {
