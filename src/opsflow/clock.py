@@ -33,6 +33,17 @@ def system_now() -> datetime:
     return datetime.now(UTC)
 
 
+_last_iso: tuple[datetime | None, str] = (None, "")  # the last instant formatted, held
+
+
 def iso(moment: datetime) -> str:
     """The canonical text of an instant: ISO 8601 in UTC with an explicit offset."""
-    return moment.astimezone(UTC).isoformat()
+    # A fire formats its one ``now`` for its history entry's hash and, on SQLite, for the
+    # case's and the entry's stored times (opsflow.store.types): formatted once.
+    global _last_iso
+    seen, text = _last_iso
+    if moment is seen:
+        return text
+    text = moment.astimezone(UTC).isoformat()
+    _last_iso = (moment, text)
+    return text

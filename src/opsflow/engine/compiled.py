@@ -107,6 +107,7 @@ class CompiledWorkflow:
     machine: Machine
     veto_events: dict[str, tuple[CompiledTransition, ...]] = field(default_factory=dict)
     approval_states: frozenset[str] = frozenset()  # states with an approvals transition out
+    guarded: frozenset[tuple[str, str]] = frozenset()  # (state, event)s with a `when` to check
 
     def candidates(self, state: str, event: str) -> tuple[CompiledTransition, ...]:
         """The transitions on ``event`` from ``state``, in file order."""
@@ -237,5 +238,8 @@ def compile_workflow(loaded: LoadedWorkflow, functions: Collection[str] = ()) ->
         veto_events={k: tuple(v) for k, v in veto.items()},
         approval_states=frozenset(
             source for (source, _e), cands in table.items() for ct in cands if ct.approvals
+        ),
+        guarded=frozenset(
+            key for key, cands in table.items() if any(ct.when is not None for ct in cands)
         ),
     )

@@ -326,13 +326,15 @@ class Engine:
 
         def work(conn: Connection) -> FireResult:
             full_id = persist.resolve_case_id(conn, case_id)
-            request = {
-                "case": full_id,
-                "event": event,
-                "data": dict(data or {}),
-                "comment": comment,
-                "actor": name,
-            }
+            request: dict[str, Any] = {}  # only a keyed fire needs it
+            if key is not None:
+                request = {
+                    "case": full_id,
+                    "event": event,
+                    "data": dict(data or {}),
+                    "comment": comment,
+                    "actor": name,
+                }
             replay = idempotency.first_result(conn, key, "fire", request)
             if replay is not None:
                 approvals = replay[1].get("approvals")
@@ -366,12 +368,12 @@ class Engine:
                 )
                 for o in step.writes.outbox
             ]
-            return FireResult(
-                case=self._view(conn, step, name),
-                outcome=outcome.outcome,
-                approvals=outcome.approvals if outcome.outcome == "approval_recorded" else None,
-                from_state=source,
-                notices=notices,
+            return FireResult.of_fire(
+                self._view(conn, step, name),
+                outcome.outcome,
+                outcome.approvals if outcome.outcome == "approval_recorded" else None,
+                source,
+                notices,
             )
 
         try:

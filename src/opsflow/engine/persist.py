@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from opsflow.store.hashing import chain_hash
 from opsflow.store.prepared import Statement, fetch, run, run_many
 
 ID_ALPHABET = set("0123456789abcdef")
+_WHOLE_ID = re.compile("[0-9a-f]{32}")
 MIN_PREFIX = 6
 
 # The hot path's statements are built and compiled once per dialect and run on the
@@ -57,6 +59,8 @@ class StaleCase(Exception):
 
 def resolve_case_id(conn: Connection, prefix: str) -> str:
     """The full id of the case ``prefix`` names (a whole id or a unique prefix of 6+ chars)."""
+    if _WHOLE_ID.fullmatch(prefix):
+        return prefix  # a whole id as stored (the common case): whoever loads it checks it
     text = prefix.strip().lower()
     if not text or not set(text) <= ID_ALPHABET or len(text) > 32:
         raise NotFound(f"no case '{prefix}'")

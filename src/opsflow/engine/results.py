@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -72,8 +72,12 @@ class Case:
         A fire returns the case with the events its actor may fire next; most callers never
         look at them. ``events`` must answer from a snapshot of the case as it is now.
         """
-        case = cls(**values)
-        object.__delattr__(case, "events")
+        if values.keys() == _ALL_BUT_EVENTS:  # the fire's case: no defaults to fill in
+            case = object.__new__(cls)  # the frozen __init__ sets field by field: slower
+            case.__dict__.update(values)
+        else:
+            case = cls(**values)
+            object.__delattr__(case, "events")
         object.__setattr__(case, "_events", events)
         return case
 
@@ -107,6 +111,9 @@ class Case:
             "deadlines": [d.to_json() for d in self.deadlines],
             "events": [e.to_json() for e in self.events],
         }
+
+
+_ALL_BUT_EVENTS = frozenset(f.name for f in fields(Case)) - {"events"}
 
 
 @dataclass(frozen=True)
@@ -167,6 +174,28 @@ class FireResult:
     would: dict[str, Any] | None = None  # dry run: {"to": STATE, "actions": [...]}
     from_state: str | None = None
     notices: list[Notice] = field(default_factory=list)
+
+    @classmethod
+    def of_fire(
+        cls,
+        case: Case,
+        outcome: str,
+        approvals: tuple[int, int] | None,
+        from_state: str,
+        notices: list[Notice],
+    ) -> FireResult:
+        """The result of a fire that ran (``Engine.fire``'s every call): the same as
+        ``FireResult(...)``, without the frozen ``__init__``'s field-by-field setting."""
+        result = object.__new__(cls)
+        result.__dict__.update(
+            case=case,
+            outcome=outcome,
+            approvals=approvals,
+            would=None,
+            from_state=from_state,
+            notices=notices,
+        )
+        return result
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"case": self.case.to_json(), "outcome": self.outcome}

@@ -140,6 +140,8 @@ class Step:
 
     def apply_data(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Validate and apply field values; all bad values are reported, none applied on error."""
+        if not data:
+            return {}
         problems: list[str] = []
         coerced: dict[str, Any] = {}
         for name, value in data.items():
@@ -197,8 +199,7 @@ class Step:
     def decide(self, event: str, actor: Actor) -> Any:
         # Only a guard (``when``) reads the scope: without one, none is built.
         state = self.case.state
-        guarded = any(t.when is not None for t in self.wf.candidates(state, event))
-        scope = self._scope(actor) if guarded else _NO_SCOPE
+        scope = self._scope(actor) if (state, event) in self.wf.guarded else _NO_SCOPE
         return decide(
             self.wf,
             state,

@@ -32,8 +32,18 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def copy_json(value: Any) -> Any:
     """A deep copy of decoded JSON (dicts, lists and scalars), without copy.deepcopy's memo."""
+    kind = type(value)  # exact types first: a call per container, none per scalar
+    if kind is dict:
+        return {k: v if type(v) in _SCALARS else copy_json(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _SCALARS else copy_json(v) for v in value]
+    if kind in _SCALARS:
+        return value
     if isinstance(value, dict):
         return {k: copy_json(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -108,12 +118,18 @@ class WorkingCase:
         if stored is None:
             return self.row_values()
         changed = {}
+        current = self.__dict__
         for name in _COLUMNS:
-            value = getattr(self, name)
+            value = current[name]
             old = stored.get(name, _MISSING)
             if value is old:
                 continue
-            if type(value) is not type(old) or value != old or not _same(value, old):
+            if (
+                type(value) is not type(old)
+                or value != old
+                # equal and of one type: only a non-empty container can hide 1 vs true
+                or (isinstance(value, dict | list) and value and not _same(value, old))
+            ):
                 changed[name] = value
         return changed
 

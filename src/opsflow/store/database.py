@@ -14,10 +14,18 @@ from typing import Any
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+    PendingRollbackError,
+)
+from sqlalchemy.pool import PoolProxiedConnection
 
 from opsflow.errors import Busy, ConfigError
 from opsflow.store import dialects, migrate
+from opsflow.store.prepared import raise_driver_error
 from opsflow.store.urls import checked_url
 
 IDLE_PING_S = 1.0  # a kept PostgreSQL connection idle this long is pinged before use
@@ -49,6 +57,7 @@ class Database:
         self._kept_lock = threading.Lock()
         self._all_kept: weakref.WeakSet[_Kept] = weakref.WeakSet()
         self._reserved = 0  # threads opening the connection they will keep
+        self._row_locks = dialects.lock_clause_supported(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -57,7 +66,7 @@ class Database:
     @property
     def row_locks(self) -> bool:
         """Whether ``SELECT … FOR UPDATE`` is needed to serialise writers on a row."""
-        return dialects.lock_clause_supported(self.engine)
+        return self._row_locks
 
     @property
     def in_memory(self) -> bool:
@@ -220,6 +229,41 @@ class Database:
         self.engine.dispose()
 
 
+def _begin(conn: Connection, write: bool) -> PoolProxiedConnection:
+    """Begin a transaction on ``conn``'s driver (see ``_Transaction``); the pool's
+    connection it runs on."""
+    pooled = conn.connection
+    statement = dialects.begin_statement(conn, write)
+    if statement is not None:
+        try:
+            pooled.dbapi_connection.execute(statement)  # type: ignore[union-attr]
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise_driver_error(conn, statement, (), exc)
+    return pooled
+
+
+def _end(conn: Connection, pooled: PoolProxiedConnection | None, commit: bool) -> None:
+    """Commit or roll back the driver's transaction, errors raised as Core raises them."""
+    if conn.invalidated or conn.connection is not pooled:
+        # Lost mid-transaction (and maybe reconnected since, outside it): the transaction
+        # is gone, and whatever ran after must not be committed. The caller drops ``conn``.
+        raise PendingRollbackError("the connection was lost during the transaction")
+    if conn.get_transaction() is not None:  # Core's, joined to the driver's: ends both
+        if commit:
+            conn.commit()
+        else:
+            conn.rollback()
+        return
+    dbapi = pooled.dbapi_connection
+    try:
+        if commit:
+            dbapi.commit()  # type: ignore[union-attr]
+        else:
+            dbapi.rollback()  # type: ignore[union-attr]
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise_driver_error(conn, "COMMIT" if commit else "ROLLBACK", (), exc)
+
+
 class StaleConnection(Exception):
     """A kept connection turned out to be dead before anything was written: run the
     transaction again on a new connection."""
@@ -270,9 +314,18 @@ class _Transaction:
 
     A class rather than a generator: it runs on every fire, and each layer of
     ``contextmanager`` costs microseconds. Nested transactions (rare) use a pool checkout.
+
+    The transaction is begun and ended on the driver (SQLite: ``BEGIN IMMEDIATE`` or
+    ``DEFERRED``; psycopg begins by itself), not through Core's ``Connection.begin()``,
+    whose transaction objects and events cost more than SQLite's BEGIN and COMMIT: the hot
+    statements (``store.prepared``) run on the driver anyway. A Core statement inside
+    autobegins Core's transaction, which joins the driver's (``dialects.install``); it is
+    then committed or rolled back through Core, which ends the driver's with it. Driver
+    errors are raised as Core raises them (``DBAPIError``, the connection invalidated
+    when it is gone), so busy, stale-connection and error handling are unchanged.
     """
 
-    __slots__ = ("db", "kept", "own", "stale_ok", "trans", "write")
+    __slots__ = ("db", "kept", "own", "pooled", "stale_ok", "write")
 
     def __init__(self, db: Database, write: bool) -> None:
         self.db = db
@@ -280,7 +333,7 @@ class _Transaction:
         self.own = False  # a checkout of its own (nested, or past the kept connections)
         self.stale_ok = False  # a kept connection that had served before: may have died idle
         self.kept: _Kept | None = None
-        self.trans: Any = None
+        self.pooled: PoolProxiedConnection | None = None  # the driver's connection begun on
 
     def __enter__(self) -> Connection:
         db = self.db
@@ -295,7 +348,7 @@ class _Transaction:
             self.kept = kept
             self.stale_ok = kept.used and not self.own
             try:
-                self.trans = kept.conn.begin()
+                self.pooled = _begin(kept.conn, self.write)
             except DBAPIError as exc:
                 self._discard()
                 if exc.connection_invalidated and self.stale_ok:
@@ -325,11 +378,12 @@ class _Transaction:
             kept.close()
 
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
-        kept, trans = self.kept, self.trans
+        kept = self.kept
         assert kept is not None
+        conn = kept.conn
         if exc is None:
             try:
-                trans.commit()
+                _end(conn, self.pooled, commit=True)
             except BaseException as error:
                 self._discard()
                 if isinstance(error, OperationalError):
@@ -338,8 +392,7 @@ class _Transaction:
             self._release()
             return False
         try:
-            if trans.is_active:
-                trans.rollback()
+            _end(conn, self.pooled, commit=False)
         except BaseException:  # noqa: BLE001 - the original error is the one to report
             self._discard()
             return self._reraise(exc, kept)

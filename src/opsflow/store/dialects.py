@@ -65,14 +65,30 @@ def install(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Writers take the write lock up front: no deadlock-prone lock upgrade later.
-        # On the driver itself: this runs on every transaction, and Core's execution
-        # machinery would cost more than SQLite's BEGIN does.
-        mode = "IMMEDIATE" if conn.get_execution_options().get("opsflow_write") else "DEFERRED"
-        statement = f"BEGIN {mode}"
+        # On the driver itself: Core's execution machinery would cost more than SQLite's
+        # BEGIN does. Inside a transaction begun on the driver (database._Transaction), a Core
+        # statement's autobegin joins it.
+        driver = conn.connection.driver_connection
+        if driver.in_transaction:  # type: ignore[union-attr]
+            return
+        write = conn.get_execution_options().get("opsflow_write")
+        statement = _BEGIN_IMMEDIATE if write else _BEGIN_DEFERRED
         try:
-            conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+            driver.execute(statement)  # type: ignore[union-attr]
         except sqlite3.Error as exc:
             raise DBAPIError.instance(statement, (), exc, sqlite3.Error) from exc
+
+
+_BEGIN_IMMEDIATE = "BEGIN IMMEDIATE"
+_BEGIN_DEFERRED = "BEGIN DEFERRED"
+
+
+def begin_statement(conn: Connection, write: bool) -> str | None:
+    """What to send the driver to begin a transaction on ``conn`` (None: the driver begins
+    one by itself with its first statement, as psycopg does)."""
+    if conn.dialect.name != "sqlite":
+        return None
+    return _BEGIN_IMMEDIATE if write else _BEGIN_DEFERRED
 
 
 def _enable_wal(cursor: Any, timeout_s: float) -> None:

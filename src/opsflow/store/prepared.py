@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, NoReturn, cast
 
 from sqlalchemy.engine import Connection, Dialect
@@ -76,13 +77,25 @@ class Prepared:
         ]
         self._names = [name for name, _l, _p in self.binds]
         self._converted = [(i, proc) for i, proc in enumerate(self.results) if proc is not None]
+        # Without literals (the hot writes), the values are taken in one C call and only
+        # the parameters with a converter are touched.
+        given = [name for name, _c, _p in self._plan if name is not None]
+        self._take: Callable[[Mapping[str, Any]], Any] | None = None
+        if len(given) == len(self._plan) > 1:
+            self._take = itemgetter(*given)
+            self._bound = [(i, proc) for i, (_n, _c, proc) in enumerate(self._plan) if proc]
 
     def params(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """The driver's parameters for ``values`` (keyed by bind name)."""
-        converted = [
-            constant if name is None else values[name] if proc is None else proc(values[name])
-            for name, constant, proc in self._plan
-        ]
+        if self._take is not None:
+            converted = list(self._take(values))
+            for i, proc in self._bound:
+                converted[i] = proc(converted[i])
+        else:
+            converted = [
+                constant if name is None else values[name] if proc is None else proc(values[name])
+                for name, constant, proc in self._plan
+            ]
         if self.positional:
             return tuple(converted)
         return dict(zip(self._names, converted, strict=True))
@@ -104,29 +117,38 @@ class Statement:
         self.statement = statement
         self.column_keys = column_keys
         self._by_dialect: weakref.WeakKeyDictionary[Dialect, Prepared] = weakref.WeakKeyDictionary()
+        # The last dialect asked for and its form (a weak lookup costs more than the check).
+        self._last: tuple[weakref.ref[Dialect] | None, Prepared | None] = (None, None)
 
     def on(self, conn: Connection) -> Prepared:
         """The form of this statement for ``conn``'s dialect."""
         dialect = conn.dialect
+        ref, found = self._last
+        if ref is not None and ref() is dialect:
+            assert found is not None
+            return found
         found = self._by_dialect.get(dialect)
         if found is None:
             found = Prepared(self.statement, dialect, column_keys=self.column_keys)
             self._by_dialect[dialect] = found
+        self._last = (weakref.ref(dialect), found)
         return found
 
 
 def _cursor(conn: Connection) -> Any:
-    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    # The DBAPI connection itself (a plain attribute; ``driver_connection`` is the same
+    # object for these sync drivers, found through two properties and a dialect call).
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
-def _raise(conn: Connection, prepared: Prepared, params: Any, exc: Exception) -> NoReturn:
+def raise_driver_error(conn: Connection, sql: str, params: Any, exc: Exception) -> NoReturn:
     """Raise a driver error as Core would: a ``DBAPIError``, the connection invalidated
     when the error means it is gone."""
     gone = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)  # type: ignore[arg-type]
     if gone:
         conn.invalidate(exc)
     raise DBAPIError.instance(
-        prepared.sql,
+        sql,
         params,
         exc,
         conn.dialect.loaded_dbapi.Error,
@@ -144,7 +166,7 @@ def run(conn: Connection, statement: Statement, values: Mapping[str, Any]) -> in
         cursor.execute(prepared.sql, params)
         return int(cursor.rowcount)
     except conn.dialect.loaded_dbapi.Error as exc:
-        _raise(conn, prepared, params, exc)
+        raise_driver_error(conn, prepared.sql, params, exc)
     finally:
         cursor.close()
 
@@ -160,7 +182,7 @@ def run_many(conn: Connection, statement: Statement, rows: Sequence[Mapping[str,
     try:
         cursor.executemany(prepared.sql, params)
     except conn.dialect.loaded_dbapi.Error as exc:
-        _raise(conn, prepared, params, exc)
+        raise_driver_error(conn, prepared.sql, params, exc)
     finally:
         cursor.close()
 
@@ -176,7 +198,7 @@ def fetch(
         cursor.execute(prepared.sql, params)
         raw = cursor.fetchall()
     except conn.dialect.loaded_dbapi.Error as exc:
-        _raise(conn, prepared, params, exc)
+        raise_driver_error(conn, prepared.sql, params, exc)
     finally:
         cursor.close()
     return [prepared.row(r) for r in raw]

@@ -5,16 +5,53 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from json.decoder import JSONDecoder
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import DateTime, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from opsflow.clock import iso
+
+
+def _dumps_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+# ``json.dumps`` with options builds a ``JSONEncoder`` and, in it, a C encoder per call:
+# several microseconds, paid four times a fire. The C encoder is made here directly with
+# exactly the arguments ``JSONEncoder.iterencode`` passes for ``_dumps_json``'s options
+# (fresh circular-reference markers each call, as there), so the text is the same.
+_ENCODER_ARGS = (str, encode_basestring, None, ":", ",", True, False, True)
+
 
 def dumps(value: Any) -> str:
     """Compact JSON text as opsflow stores it (UTF-8 kept, keys sorted for stable hashes)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    if type(value) is dict and not value:
+        return "{}"
+    if c_make_encoder is None or isinstance(value, str):  # no C accelerator; a bare string
+        return _dumps_json(value)
+    return "".join(c_make_encoder({}, *_ENCODER_ARGS)(value, 0))
+
+
+_scan_once = JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def loads(text: str) -> Any:
+    """``json.loads(text)``, cheaper for the compact text :func:`dumps` writes."""
+    if text == "{}":
+        return {}
+    if type(text) is str:
+        try:
+            value, end = _scan_once(text, 0)
+        except StopIteration:  # not a value at 0 (whitespace, or not JSON): json.loads says
+            pass
+        else:
+            if end == len(text):
+                return value
+    return json.loads(text)  # surrounding whitespace, extra data, errors
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -45,14 +82,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return None
 
-        def bind(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=UTC)
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-        return bind
+        return _sqlite_text_or_none
 
     def fast_result_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         if dialect.name != "sqlite":
@@ -63,11 +93,31 @@ class UTCDateTime(TypeDecorator[datetime]):
             if value is None:
                 return None
             try:
+                # The stored text has no offset: parsing it with UTC's is several times
+                # cheaper than parsing it naive and calling replace(tzinfo=UTC).
+                return datetime.fromisoformat(value + "+00:00")
+            except (TypeError, ValueError):
+                pass
+            try:
                 return datetime.fromisoformat(value).replace(tzinfo=UTC)
             except (TypeError, ValueError):
                 return slow(value) if slow is not None else value  # type: ignore[return-value]
 
         return result
+
+
+def _sqlite_text_or_none(value: datetime | None) -> str | None:
+    """The text SQLAlchemy's DateTime stores on SQLite: 'YYYY-MM-DD HH:MM:SS.ffffff', UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is UTC:
+        # Cut from the canonical text, which clock.iso keeps for the last instant: a fire
+        # hashes its one ``now`` into its history entry and stores it twice.
+        text = iso(value)  # "YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00"
+        return f"{text[:10]} {text[11:26] if value.microsecond else text[11:19] + '.000000'}"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class JSONText(TypeDecorator[Any]):
@@ -80,7 +130,7 @@ class JSONText(TypeDecorator[Any]):
         return None if value is None else dumps(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
-        return None if value is None else json.loads(value)
+        return None if value is None else loads(value)
 
     def fast_bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         return _dumps_or_none
@@ -94,4 +144,4 @@ def _dumps_or_none(value: Any) -> str | None:
 
 
 def _loads_or_none(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
+    return None if value is None else loads(value)
