@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from opsflow.language import yamlio
 from opsflow.language.yamlio import MAX_BYTES, MAX_DEPTH, BoolTrap, load_yaml
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 TEXT = """\
 workflow: demo
@@ -154,3 +159,80 @@ def test_byte_order_mark_is_ignored() -> None:
     assert diagnostics == []
     assert doc is not None
     assert doc.data == {"a": 1}
+
+
+# -- libyaml's parser (fast) against PyYAML's pure-Python one (reference) ---------------
+
+ROOT = Path(__file__).resolve().parents[2]
+STYLES = """\
+# every scalar style, anchors, non-ASCII text and YAML 1.1 traps
+workflow: 审核_review
+title: "Ünïcode «quoted» \\u00e9"
+note: 'it''s single'
+block: |
+  line one ü
+  line two
+folded: >
+  folded 中文
+  text
+plain: plain ü text
+answer: yes
+numbers: [1, -2.5, 0x1f, 1e3, .nan, ~, 2026-01-05]
+defaults: &base {a: 1, b: [x, y]}
+again: *base
+merged: {<<: *base, c: 3}
+on: flag
+"""
+
+
+def _both(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    fast = load_yaml(text, "f.yaml")
+    monkeypatch.setattr(yamlio, "_CParser", None)
+    reference = load_yaml(text, "f.yaml")
+    monkeypatch.undo()
+    return fast, reference
+
+
+def _documents() -> list[tuple[str, str]]:
+    files = [*sorted((ROOT / "workflows").glob("*.yaml")), *sorted(FIXTURES.rglob("*.yaml"))]
+    return [("styles", STYLES)] + [(p.name, p.read_text(encoding="utf-8")) for p in files]
+
+
+@pytest.mark.skipif(yamlio._CParser is None, reason="libyaml is not installed")
+def test_libyaml_and_the_reference_parser_give_the_same_document(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compared = 0
+    for name, text in _documents():
+        (fast_doc, fast_diags), (ref_doc, ref_diags) = _both(text, monkeypatch)
+        assert fast_diags == ref_diags, name
+        if ref_doc is None:
+            assert fast_doc is None, name
+            continue
+        assert fast_doc is not None, name
+        for part in ("data", "values", "keys", "traps", "error_paths", "source"):
+            assert getattr(fast_doc, part) == getattr(ref_doc, part), (name, part)
+        compared += 1
+    assert compared >= 6  # the styles document, four standard workflows, the fixtures
+
+
+@pytest.mark.skipif(yamlio._CParser is None, reason="libyaml is not installed")
+def test_a_document_libyaml_refuses_is_reported_in_the_reference_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[bool] = []
+    compose = yamlio._compose
+
+    def spy(text: str, *, fast: bool) -> Any:
+        calls.append(fast)
+        return compose(text, fast=fast)
+
+    monkeypatch.setattr(yamlio, "_compose", spy)
+    _, diagnostics = load_yaml("a: [1, 2\nb: 3\n", "f.yaml")
+    assert calls == [True, False]  # libyaml first, then the reference parser
+    assert len(diagnostics) == 1
+    assert diagnostics[0].message.startswith("invalid YAML: ")
+    calls.clear()
+    _, diagnostics = load_yaml("a: 1\n---\nb: 2\n", "f.yaml")
+    assert calls == [True]  # opsflow's own limit: reported without a second parse
+    assert "a workflow file holds one YAML document" in diagnostics[0].message

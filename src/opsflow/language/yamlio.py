@@ -1,6 +1,7 @@
 """A safe YAML loader that keeps line/column marks and refuses hostile documents (SPEC §2.9).
 
-The document is composed with PyYAML's pure-Python ``SafeLoader`` machinery, then turned
+The document is composed with PyYAML's ``SafeLoader`` machinery (on libyaml's parser when
+it is installed, else the pure-Python one), then turned
 into plain Python data by our own walk over the node graph, so that every mapping key and
 every value gets a mark in a side table addressed by its path, e.g.
 ``("states", "draft", "sla", "within")`` or ``("transitions", 3, "when")``.
@@ -22,8 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 from opsflow.language.diagnostics import Diagnostic
 
@@ -114,11 +118,15 @@ def _info(node: Node) -> NodeInfo:
     )
 
 
-class _ComposingLoader(yaml.SafeLoader):
-    """SafeLoader whose composer counts expanded nodes and bounds nesting depth."""
+class _Composing:
+    """The composer's bounds: counts expanded nodes and nesting depth, one document only.
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+    Mixed into a loader built on PyYAML's pure-Python parser or on libyaml's (below).
+    """
+
+    anchors: dict[Any, Node]
+
+    def _start(self) -> None:
         self._count = 0
         self._depth = 0
         self._sizes: dict[int, int] = {}
@@ -129,8 +137,9 @@ class _ComposingLoader(yaml.SafeLoader):
             raise YamlLimitError(None, None, _TOO_MANY, mark)
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
-        if self.check_event(AliasEvent):
-            event = self.get_event()
+        loader: Any = self
+        if loader.check_event(AliasEvent):
+            event = loader.get_event()
             if event.anchor not in self.anchors:
                 raise yaml.composer.ComposerError(
                     None, None, f"found undefined alias '{event.anchor}'", event.start_mark
@@ -143,7 +152,7 @@ class _ComposingLoader(yaml.SafeLoader):
                 )
             self._add(size, event.start_mark)
             return node
-        event = self.peek_event()
+        event = loader.peek_event()
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise YamlLimitError(
@@ -153,7 +162,7 @@ class _ComposingLoader(yaml.SafeLoader):
         before = self._count
         if not isinstance(event, ScalarEvent | SequenceStartEvent | MappingStartEvent):
             raise yaml.composer.ComposerError(None, None, "expected a node", event.start_mark)
-        composed = super().compose_node(parent, index)
+        composed: Node = super().compose_node(parent, index)  # type: ignore[misc]
         assert composed is not None
         self._depth -= 1
         self._sizes[id(composed)] = self._count - before + 1
@@ -162,12 +171,13 @@ class _ComposingLoader(yaml.SafeLoader):
 
     def compose_single(self) -> Node | None:
         """Compose the only document of the stream; a second document is an error."""
-        self.get_event()  # stream start
+        loader: Any = self
+        loader.get_event()  # stream start
         node = None
-        if not self.check_event(yaml.StreamEndEvent):
-            node = self.compose_document()
-        if not self.check_event(yaml.StreamEndEvent):
-            event = self.get_event()
+        if not loader.check_event(yaml.StreamEndEvent):
+            node = loader.compose_document()
+        if not loader.check_event(yaml.StreamEndEvent):
+            event = loader.get_event()
             raise YamlLimitError(
                 None, None,
                 "a workflow file holds one YAML document, but a second one starts here",
@@ -176,10 +186,52 @@ class _ComposingLoader(yaml.SafeLoader):
         return node
 
 
+class _ComposingLoader(_Composing, yaml.SafeLoader):
+    """PyYAML's pure-Python SafeLoader with the composer's bounds: the reference parser,
+    whose messages the diagnostics quote."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._start()
+
+
+_CParser: Any = getattr(getattr(yaml, "_yaml", None), "CParser", None)
+
+
+class _FastComposingLoader(_Composing, _CParser or object, Composer, SafeConstructor, Resolver):  # type: ignore[misc]
+    """The same loader on libyaml's parser (about 10x faster on a large workflow): libyaml
+    reads the events with the same marks (character index, line, column), and the
+    pure-Python composer, resolver and constructor turn them into the same nodes. Used
+    only when libyaml is installed; a document it refuses is read again by
+    ``_ComposingLoader``, whose words the diagnostics keep."""
+
+    def __init__(self, stream: str) -> None:
+        _CParser.__init__(self, stream)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        self._start()
+
+    def compose_scalar_node(self, anchor: Any) -> ScalarNode:
+        node = super().compose_scalar_node(anchor)
+        if node.style == "":  # libyaml's plain style; PyYAML's is None
+            node.style = None
+        return node
+
+
+def _compose(text: str, *, fast: bool) -> tuple[Any, Node | None]:
+    """The loader and the document's node, with libyaml's parser when ``fast``."""
+    loader = _FastComposingLoader(text) if fast else _ComposingLoader(text)
+    try:
+        return loader, loader.compose_single()
+    finally:
+        loader.dispose()
+
+
 class _Builder:
     """Turns a composed node graph into plain data, recording marks and problems."""
 
-    def __init__(self, loader: _ComposingLoader, path: str) -> None:
+    def __init__(self, loader: Any, path: str) -> None:
         self.loader = loader
         self.path = path
         self.doc = YamlDocument(data=None)
@@ -337,15 +389,20 @@ def load_yaml(text: str, path: str = "<string>") -> tuple[YamlDocument | None, l
                    f"({MAX_BYTES} bytes)")
         return None, [Diagnostic(path, 1, 1, "error", message)]
     text = text.removeprefix("\ufeff")
-    too_many = _too_many_nodes(text, path)
-    if too_many is not None:
-        return None, [too_many]
-    try:
-        loader = _ComposingLoader(text)
+    loader: Any = None
+    if _CParser is not None and not yaml.reader.Reader.NON_PRINTABLE.search(text):
         try:
-            node = loader.compose_single()
-        finally:
-            loader.dispose()
+            loader, node = _compose(text, fast=True)
+        except YamlLimitError as exc:  # opsflow's own limits: the same words either way
+            return None, [_syntax_diagnostic(exc, path)]
+        except (yaml.YAMLError, RecursionError):
+            loader = None  # read again below, for the reference parser's diagnostics
+    try:
+        if loader is None:
+            too_many = _too_many_nodes(text, path)
+            if too_many is not None:
+                return None, [too_many]
+            loader, node = _compose(text, fast=False)
     except yaml.MarkedYAMLError as exc:
         return None, [_syntax_diagnostic(exc, path)]
     except yaml.reader.ReaderError as exc:
