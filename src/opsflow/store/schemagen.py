@@ -74,14 +74,12 @@ def render(metadata: MetaData, order: list[str]) -> str:
     body = ["", "metadata = MetaData()"]
     for name in order:
         table = metadata.tables[name]
+        extras = _extras(table)  # Index(...) and UniqueConstraint(...) lines
         imports.update(_type(c)[1] for c in table.columns)
-        if table.indexes:
-            imports.add("sqlalchemy:Index")
-        if any(line.startswith("    UniqueConstraint") for line in _extras(table)):
-            imports.add("sqlalchemy:UniqueConstraint")
+        imports.update(f"sqlalchemy:{line.strip().split('(', 1)[0]}" for line in extras)
         body += ["", f"{name} = Table(", f"    {_s(name)},", "    metadata,"]
         body += [_column(c) for c in table.columns]
-        body += [*_extras(table), ")"]
+        body += [*extras, ")"]
     by_module: dict[str, list[str]] = {}
     for item in imports:
         module, cls = item.split(":")
