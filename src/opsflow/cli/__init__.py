@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import click
 
+from opsflow.cli import process
 from opsflow.cli.context import AppContext, app
 from opsflow.cli.errors import fail
 from opsflow.cli.values import check_name
@@ -22,6 +23,11 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "Workflows": ("workflows", "show", "graph", "schema", "validate", "test"),
     "Administration": ("init", "demo", "worker", "outbox", "audit", "plugins", "db", "migrate"),
 }
+# Commands whose set-up is building the engine: the collector resumes once it is built
+# (AppContext.engine); every other command resumes it before it starts (see cli.process).
+ENGINE_COMMANDS = frozenset(
+    ("start", "fire", "set", "status", "cases", "inbox", "history", "compute", "worker")
+)
 
 
 class OpsflowGroup(click.Group):
@@ -65,6 +71,15 @@ class OpsflowGroup(click.Group):
             except Exception:  # a broken plugin must not break the CLI; `opsflow plugins` says why
                 self._plugin_commands = {}
         return self._plugin_commands
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """The subcommand to run; the start-up ends here unless it builds the engine."""
+        name, command, rest = super().resolve_command(ctx, args)
+        if name not in ENGINE_COMMANDS:
+            process.ready()
+        return name, command, rest
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """A built-in command, else one a plugin registered."""
@@ -227,8 +242,13 @@ _register()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli.main(prog_name="opsflow")
+    """Console-script entry point (``opsflow``, ``python -m opsflow``)."""
+    process.start()
+    try:
+        cli.main(prog_name="opsflow")
+    except SystemExit as exc:
+        process.end(exc.code)  # returns only where the normal shutdown must run
+        raise
 
 
 __all__ = ["cli", "main"]

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from opsflow.cli import process
+
 if TYPE_CHECKING:
     from opsflow.config import Settings
     from opsflow.engine import Engine
@@ -66,6 +68,7 @@ class AppContext:
             kwargs: dict[str, Any] = {"settings": self.settings(), "plugins": self._plugins}
             kwargs.update(extra)
             self._engine = Engine(**kwargs)
+            process.ready()
         return self._engine
 
     def current_actor(self) -> str:
