@@ -557,3 +557,36 @@ def test_actor_names_and_keys_are_bounded_in_the_library_too(engine: Any) -> Non
     with pytest.raises(Usage, match="idempotency key"):
         engine.start("review", {"title": "x"}, actor="ann", key="k" * 201)
     assert engine.cases() == []
+
+
+def test_who_fired_an_event_is_recorded_once_each_and_only_when_committed(
+    make_engine: Any, workflows_dir: Path
+) -> None:
+    """`not_by` reads the case's actors: one name per actor in order, a dry run adds none."""
+    (workflows_dir / "poke.yaml").write_text(
+        "workflow: poke\nversion: 1\n"
+        "states: {s: {initial: true}, done: {final: true}}\n"
+        "transitions:\n"
+        "  - {event: poke, from: s, to: s}\n"
+        "  - {event: sign, from: s, to: done, not_by: [poke]}\n",
+        encoding="utf-8",
+    )
+    engine = make_engine()
+    case = engine.start("poke", {}, actor="ann")
+
+    def stored_actors() -> Any:
+        with engine.db.read() as conn:
+            row = conn.execute(select(t.cases.c.actors).where(t.cases.c.id == case.id)).one()
+        return row[0]
+
+    engine.fire(case.id, "poke", actor="ed")
+    engine.fire(case.id, "poke", actor="ed")
+    engine.fire(case.id, "poke", actor="ann")
+    assert stored_actors() == {"poke": ["ed", "ann"]}
+    engine.fire(case.id, "poke", actor="bob", dry_run=True)
+    assert stored_actors() == {"poke": ["ed", "ann"]}
+    for who in ("ed", "ann"):
+        with pytest.raises(NotPermitted):
+            engine.fire(case.id, "sign", actor=who)
+    assert engine.fire(case.id, "sign", actor="bob").case.state == "done"
+    assert stored_actors() == {"poke": ["ed", "ann"], "sign": ["bob"]}

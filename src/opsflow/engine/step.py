@@ -295,9 +295,12 @@ class Step:
             )
 
     def _remember_actor(self, event: str, actor: Actor) -> None:
-        names = self.case.actors.setdefault(event, [])
-        if actor.name not in names:
-            names.append(actor.name)
+        # Copied on write, never changed in place: the case shares the mapping with the row
+        # as read (so an unchanged one is not compared or written) and with dry-run forks.
+        actors = self.case.actors
+        names = actors.get(event)
+        if names is None or actor.name not in names:
+            self.case.actors = {**actors, event: [*(names or ()), actor.name]}
 
     def take(
         self,
