@@ -127,23 +127,29 @@ main()
 """
 
 
-@pytest.mark.parametrize("mode", ["plain", "profiled"])
-def test_a_profiler_gets_the_normal_shutdown(project: Project, mode: str) -> None:
-    """Under a profiler the process ends normally (its report is written at exit)."""
+@pytest.mark.parametrize("mode", ["plain", "profiled", "inspect"])
+def test_a_profiler_or_python_i_gets_the_normal_shutdown(project: Project, mode: str) -> None:
+    """Under a profiler the process ends normally (its report is written at exit), and
+    ``python -i`` still gets its prompt after the command."""
     import subprocess
 
     from opsflow_process import clean_env
 
     result = subprocess.run(
-        [sys.executable, "-c", FAST_OR_NOT, mode],
+        [sys.executable, *(["-i"] if mode == "inspect" else []), "-c", FAST_OR_NOT, mode],
         cwd=project.root,
         env=clean_env(),
+        input="",
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert result.returncode == 5, result.stderr
     assert ("fast exit 5" in result.stderr) is (mode == "plain")
+    if mode == "inspect":  # the prompt read an empty stdin and ended the process
+        assert result.returncode == 0, result.stderr
+        assert "SystemExit: 5" in result.stderr
+    else:
+        assert result.returncode == 5, result.stderr
 
 
 # -- the functions themselves, in this process -----------------------------------------

@@ -14,8 +14,9 @@ After the command, :func:`end` does what a shutdown must and nothing more: it wa
 the non-daemon threads, runs the exit handlers (``atexit``: logging, plugins, coverage),
 flushes the standard streams and leaves with :func:`os._exit`. A file that a plugin
 opens and never closes is not flushed by a teardown that does not happen: close files.
-Under a tracer or profiler, in Python's development mode, or off the main thread,
-:func:`end` leaves the normal shutdown to run, so their reports and warnings appear.
+Under a tracer or profiler, in Python's development or inspect mode (``-X dev``, ``-i``),
+or off the main thread, :func:`end` leaves the normal shutdown to run, so their reports,
+warnings and prompt appear.
 
 Only ``opsflow.cli.main`` calls these; the library and in-process callers of the click
 group (tests, CliRunner) never change the collector or the way the process ends.
@@ -55,6 +56,8 @@ def _fast_exit_possible() -> bool:
         sys.gettrace() is None
         and sys.getprofile() is None
         and not sys.flags.dev_mode
+        and not sys.flags.inspect  # python -i: the prompt comes after the command
+        and not os.environ.get("PYTHONINSPECT")
         and threading.current_thread() is threading.main_thread()
         and callable(getattr(threading, "_shutdown", None))
         and callable(getattr(atexit, "_run_exitfuncs", None))
