@@ -1,6 +1,6 @@
 """``python -m opsflow``: the opsflow command."""
 
-from opsflow.cli import main
+from opsflow.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

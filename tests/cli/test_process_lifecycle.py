@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gc
 import json
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,7 +71,11 @@ def observed(project: Project) -> Path:
 
 
 def _run(opsflow: Any, project: Project, out: Path, *args: str) -> Any:
-    env = {"OBSERVED": str(out), "OPSFLOW_PLUGINS_DIR": str(project.root / "plugins")}
+    env = {
+        "OBSERVED": str(out),
+        "OPSFLOW_PLUGINS_DIR": str(project.root / "plugins"),
+        "PYTHONUNBUFFERED": "",  # stdout keeps what is written until it is flushed
+    }
     return opsflow(*args, cwd=project.root, env=env)
 
 
@@ -122,21 +129,22 @@ os._exit = spy
 if sys.argv[1] == "profiled":
     sys.setprofile(lambda *a: None)
 sys.argv = ["opsflow", "status", "abcdefabcdef"]
-from opsflow.cli import main
-main()
+from opsflow.cli import run
+run()
 """
 
 
-@pytest.mark.parametrize("mode", ["plain", "profiled", "inspect"])
-def test_a_profiler_or_python_i_gets_the_normal_shutdown(project: Project, mode: str) -> None:
-    """Under a profiler the process ends normally (its report is written at exit), and
-    ``python -i`` still gets its prompt after the command."""
-    import subprocess
+FLAGS = {"plain": [], "profiled": [], "inspect": ["-i"], "warnings": ["-W", "default"]}
 
+
+@pytest.mark.parametrize("mode", list(FLAGS))
+def test_a_profiler_python_i_or_w_gets_the_normal_shutdown(project: Project, mode: str) -> None:
+    """Under a profiler the process ends normally (its report is written at exit),
+    ``python -i`` still gets its prompt and ``-W`` the teardown's warnings."""
     from opsflow_process import clean_env
 
     result = subprocess.run(
-        [sys.executable, *(["-i"] if mode == "inspect" else []), "-c", FAST_OR_NOT, mode],
+        [sys.executable, *FLAGS[mode], "-c", FAST_OR_NOT, mode],
         cwd=project.root,
         env=clean_env(),
         input="",
@@ -207,13 +215,139 @@ def test_end_returns_where_the_normal_shutdown_must_run() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "status"), [(None, 0), (0, 0), (5, 5), (75, 75), (256, 0), (True, 1), ("msg", 1)]
+    "code", [None, 0, 5, 75, 255, 256, -1, -256, 2**31, 2**63, -(2**63) - 1, True, "msg"]
 )
-def test_exit_status_is_what_python_would_exit_with(
-    code: object, status: int, capsys: pytest.CaptureFixture[str]
+def test_exit_status_is_what_python_exits_with(
+    code: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert process.exit_status(code) == status
-    assert capsys.readouterr().err == ("msg\n" if code == "msg" else "")
+    python = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.exit({code!r})"], capture_output=True, text=True
+    )
+    assert process.exit_status(code) & 0xFF == python.returncode & 0xFF
+    assert capsys.readouterr().err == python.stderr
+
+
+def test_main_runs_in_this_process_without_ending_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``main()`` (unlike the program's ``run()``) raises SystemExit and leaves GC alone."""
+    from opsflow.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["opsflow", "--version"])
+    enabled, frozen = gc.isenabled(), gc.get_freeze_count()
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 0
+    assert (gc.isenabled(), gc.get_freeze_count()) == (enabled, frozen)
+
+
+def test_a_monitoring_tool_counts_as_a_profiler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.12+ profilers and coverage use sys.monitoring, not sys.setprofile."""
+
+    class Monitoring:
+        def __init__(self, tools: dict[int, str]) -> None:
+            self.tools = tools
+
+        def get_tool(self, tool: int) -> str | None:
+            return self.tools.get(tool)
+
+    monkeypatch.setattr(sys, "monitoring", Monitoring({}), raising=False)
+    assert not process._monitored()
+    monkeypatch.setattr(sys, "monitoring", Monitoring({2: "cProfile"}), raising=False)
+    assert process._monitored()
+    assert not process._fast_exit_possible()
+
+
+UNFLUSHED = """
+import sys
+from opsflow import hookimpl
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command()
+    def buffered():
+        sys.stdout.write("left in the buffer")  # written out when the process ends
+"""
+
+
+def _reader_gone(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run ``args`` with a stdout pipe whose reader has already left."""
+    child = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None
+    child.stdout.close()
+    _out, err = child.communicate(timeout=60)
+    return subprocess.CompletedProcess(args, child.returncode, None, err.decode())
+
+
+def test_output_that_cannot_be_flushed_exits_120_as_python_does(project: Project) -> None:
+    from opsflow_process import clean_env
+
+    plugins = project.root / "plugins"
+    plugins.mkdir(exist_ok=True)
+    (plugins / "buffered.py").write_text(UNFLUSHED, encoding="utf-8")
+    env = clean_env({"OPSFLOW_PLUGINS_DIR": str(plugins)})
+    env.pop("PYTHONUNBUFFERED", None)  # stdout keeps what is written until it is flushed
+    python = _reader_gone(
+        [sys.executable, "-c", "import sys; sys.stdout.write('left in the buffer')"],
+        project.root,
+        env,
+    )
+    ours = _reader_gone([sys.executable, "-m", "opsflow", "buffered"], project.root, env)
+    assert python.returncode == 120, python.stderr
+    assert ours.returncode == 120, ours.stderr
+    for result in (python, ours):
+        assert "Exception ignored in" in result.stderr
+        assert "BrokenPipeError" in result.stderr
+
+
+SLOW_THREAD = """
+import atexit, os, threading, time
+from pathlib import Path
+
+import click
+from opsflow import hookimpl
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command()
+    def linger():
+        threading.Thread(target=time.sleep, args=(30,)).start()
+        atexit.register(lambda: Path(os.environ["OBSERVED"]).write_text("atexit ran"))
+        Path(os.environ["OBSERVED"]).write_text("waiting")
+"""
+
+
+def test_ctrl_c_while_waiting_for_threads_is_reported_and_exit_goes_on(
+    project: Project, observed: Path
+) -> None:
+    """As Python: the interrupt is reported as ignored, exit handlers run, status kept."""
+    from opsflow_process import clean_env
+
+    (project.root / "plugins" / "observer.py").write_text(SLOW_THREAD, encoding="utf-8")
+    env = clean_env(
+        {"OBSERVED": str(observed), "OPSFLOW_PLUGINS_DIR": str(project.root / "plugins")}
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-m", "opsflow", "linger"],
+        cwd=project.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not observed.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the command has returned: the process waits for the thread
+        child.send_signal(signal.SIGINT)
+        _out, err = child.communicate(timeout=20)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    assert "Exception ignored in: <module 'threading'>" in err
+    assert "KeyboardInterrupt" in err
+    assert observed.read_text() == "atexit ran"
 
 
 def test_engine_commands_exist() -> None:

@@ -242,13 +242,25 @@ _register()
 
 
 def main() -> None:
-    """Console-script entry point (``opsflow``, ``python -m opsflow``)."""
+    """Run the ``opsflow`` command in this process; it ends by raising ``SystemExit``."""
+    cli.main(prog_name="opsflow")
+
+
+def run() -> None:
+    """The ``opsflow`` program (console script, ``python -m opsflow``): start, run, end.
+
+    As :func:`main`, but it owns the process (see :mod:`opsflow.cli.process`): the
+    collector is paused during start-up and the process ends without module teardown.
+    """
     process.start()
     try:
         cli.main(prog_name="opsflow")
     except SystemExit as exc:
         process.end(exc.code)  # returns only where the normal shutdown must run
         raise
+    except BaseException:
+        process.abandon()
+        raise
 
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "run"]

@@ -352,6 +352,7 @@ def outbox_retry(notification_id: int, as_json: bool) -> None:
         return
     out.success(f"notification {row.id} queued again; the next worker pass delivers it")
 
+
 @click.group()
 def audit() -> None:
     """Check the tamper-evident history.
