@@ -350,6 +350,31 @@ def test_ctrl_c_while_waiting_for_threads_is_reported_and_exit_goes_on(
     assert observed.read_text() == "atexit ran"
 
 
+ENGINE_ARGS = {
+    "start": ["--as", "rita", "start", "expense", "--set", "title=T", "--set", "amount=1"],
+    "fire": ["--as", "rita", "fire", "{case}", "submit"],
+    "set": ["--as", "rita", "set", "{case}", "title=U"],
+    "status": ["status", "{case}"],
+    "cases": ["cases"],
+    "inbox": ["--as", "rita", "inbox"],
+    "history": ["history", "{case}"],
+    "compute": ["compute", "{case}"],
+    "worker": ["worker", "--once"],
+}
+
+
+@pytest.mark.usefixtures("collector_state")
+@pytest.mark.parametrize("name", sorted(ENGINE_COMMANDS))
+def test_every_engine_command_resumes_the_collector(name: str, run: Any, start_case: Any) -> None:
+    """A command the collector waits on must build the engine (or GC stays off all along)."""
+    case_id = start_case("rita", "spent=10")
+    process._paused = True  # as run() leaves it: paused until the set-up is done
+    result = run(*(a.format(case=case_id) for a in ENGINE_ARGS[name]))
+    assert result.exit_code == 0, result.output
+    assert not process._paused
+
+
 def test_engine_commands_exist() -> None:
-    """Every name the collector waits on for the engine is a real command."""
+    """Every name the collector waits on for the engine is a real command, with a test."""
     assert set(cli.commands) >= ENGINE_COMMANDS
+    assert set(ENGINE_ARGS) == ENGINE_COMMANDS
