@@ -170,7 +170,7 @@ def collector_state() -> Iterator[None]:
     try:
         yield
     finally:
-        process._paused = False
+        process._paused = process._frozen = False
         gc.unfreeze()
         if was:
             gc.enable()

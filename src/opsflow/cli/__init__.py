@@ -254,7 +254,7 @@ def run() -> None:
     """
     process.start()
     try:
-        cli.main(prog_name="opsflow")
+        main()
     except SystemExit as exc:
         process.end(exc.code)  # returns only where the normal shutdown must run
         raise
