@@ -79,5 +79,15 @@ def fail(
     reasons = [hide(redact_url(r)) for r in error.reasons]
     if json_mode:
         emit_json({**error.to_json(), "message": message, "reasons": reasons})
-    print_error(message, reasons)
+    print_error(message, [r for r in reasons if not said(message, r)])
     raise click.exceptions.Exit(error.exit_code)
+
+
+def said(message: str, reason: str) -> bool:
+    """Whether ``message`` already states ``reason`` as a whole clause (so it is printed once).
+
+    A single problem is often both the message and its one reason (``field 'budget': must
+    be >= 0``), and some messages join their reasons with ``; ``.
+    """
+    clause = re.escape(reason)
+    return re.search(rf"(?:^|: |; ){clause}(?:$|; )", message) is not None
