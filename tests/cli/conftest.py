@@ -17,6 +17,8 @@ from click.testing import CliRunner, Result
 from opsflow_process import opsflow_process
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "cli"
+# The CLI and the engine of every test here share one fixed clock (a test may pass another
+# OPSFLOW_NOW): nothing compares a literal date with the real clock.
 NOW = "2026-01-05T09:00:00+00:00"
 
 
@@ -32,9 +34,11 @@ class Project:
 
     def engine(self) -> Any:
         """An engine on the project's database, to check what the CLI wrote."""
+        from opsflow.clock import parse_instant
         from opsflow.engine import Engine
 
-        return Engine.from_config(self.root / "opsflow.yaml")
+        fixed = parse_instant(NOW)
+        return Engine.from_config(self.root / "opsflow.yaml", clock=lambda: fixed)
 
 
 @pytest.fixture(autouse=True)
@@ -68,6 +72,7 @@ def run(project: Project) -> Run:
     runner = CliRunner()
 
     def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+        env = {"OPSFLOW_NOW": NOW, **(env or {})}
         return runner.invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
 
     return invoke

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +90,19 @@ def _process(root: Path, *args: str, **env: str) -> subprocess.Popen[str]:
     )
 
 
+# Every test here runs on a fixed clock: the engine's and the CLI's (OPSFLOW_NOW) alike.
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def _at(**delta: float) -> str:
+    """An ``OPSFLOW_NOW`` value ``delta`` after the tests' fixed start."""
+    return (START + timedelta(**delta)).isoformat()
+
+
 def _engine(root: Path) -> Any:
     from opsflow.engine import Engine
 
-    return Engine.from_config(root / "opsflow.yaml")
+    return Engine.from_config(root / "opsflow.yaml", clock=lambda: START)
 
 
 def test_db_upgrade_and_current(root: Path, db_url: str) -> None:
@@ -141,8 +151,7 @@ def test_worker_once_logs_each_item_and_reports_the_pass(root: Path) -> None:
     engine = _engine(root)
     case = engine.start("review", {"title": "x"}, actor="ann")
     engine.fire(case.id, "submit", actor="ann")
-    later = "2026-12-01T00:00:00+00:00"
-    result = _cli(root, "worker", "--once", "--json", OPSFLOW_NOW=later)
+    result = _cli(root, "worker", "--once", "--json", OPSFLOW_NOW=_at(days=10))
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["cases_started"] == 1
@@ -161,7 +170,7 @@ def test_worker_once_logs_each_item_and_reports_the_pass(root: Path) -> None:
     assert "workflow=cycle" in started[0]
     assert "outcome=started" in started[0]
     as_json = _cli(
-        root, "worker", "--once", "--log-format", "json", OPSFLOW_NOW="2027-01-01T02:00:00Z"
+        root, "worker", "--once", "--log-format", "json", OPSFLOW_NOW=_at(days=56)
     )
     assert as_json.exit_code == 0, as_json.output
     records = [json.loads(line) for line in as_json.stderr.splitlines() if line.startswith("{")]
@@ -186,7 +195,7 @@ def test_sigterm_mid_pass_finishes_the_item_and_exits_0(root: Path, tmp_path: Pa
         "worker",
         "--interval",
         "60",
-        OPSFLOW_NOW="2026-12-01T00:00:00+00:00",
+        OPSFLOW_NOW=_at(days=10),
         SLOW_MARKER=str(marker),
         SLOW_SECONDS="1.5",
     )
