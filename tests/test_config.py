@@ -302,3 +302,43 @@ def test_malformed_database_url_is_left_to_the_database_layer(tmp_path: Path) ->
     settings = load_settings(db="postgresql+psycopg://postgres@[bad/x", cwd=tmp_path, env={})
     assert settings.db_url == "postgresql+psycopg://postgres@[bad/x"
     assert settings.secrets == frozenset()
+
+
+# -- explicit construction -------------------------------------------------------------------
+
+
+def test_an_explicitly_built_engine_reads_no_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsflow.engine import Engine
+
+    here = tmp_path / "elsewhere"
+    write_config(
+        here,
+        """\
+        database: sqlite:///other.db
+        team: {zed: [author]}
+        channels: {pager: {notifier: console}}
+        """,
+    )
+    (here / "plugins").mkdir()
+    (here / "plugins" / "broken.py").write_text("raise RuntimeError('read me not')\n")
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("OPSFLOW_CONFIG", str(here / "opsflow.yaml"))
+    workflows = tmp_path / "workflows"
+    workflows.mkdir()
+    fixture = Path(__file__).parent / "fixtures" / "engine" / "review.yaml"
+    (workflows / "review.yaml").write_bytes(fixture.read_bytes())
+    engine = Engine(
+        db=f"sqlite:///{tmp_path / 'mine.db'}", workflows=workflows, team={"ann": ["author"]}
+    )
+    try:
+        assert engine.settings.config_path is None
+        assert engine.settings.channels == {}  # not the folder's `pager` channel
+        assert engine.settings.team == {"ann": ["author"]}
+        assert engine.settings.plugins_dir is None
+        case = engine.start("review", {"title": "x"}, actor="ann")  # uses channel `chat`
+        assert engine.fire(case.id, "submit", actor="ann").case.state == "review"
+        assert not (here / "other.db").exists()
+    finally:
+        engine.close()

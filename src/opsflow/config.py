@@ -83,11 +83,18 @@ def load_settings(
     plugins_dir: str | Path | None = None,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    read_config: bool = True,
 ) -> Settings:
-    """Resolve the settings: option > environment > ``opsflow.yaml`` > default."""
+    """Resolve the settings: option > environment > ``opsflow.yaml`` > default.
+
+    ``read_config=False`` reads nothing but the arguments (no file, no ``OPSFLOW_*``
+    variable, no local plugins folder): what an explicitly constructed ``Engine`` gets.
+    """
+    if not read_config:
+        env = {}
     env = os.environ if env is None else env
     cwd = (cwd or Path.cwd()).absolute()
-    config_path = _config_path(config, env, cwd)
+    config_path = _config_path(config, env, cwd) if read_config else None
     raw = _read_config(config_path) if config_path else {}
     label = str(config_path) if config_path else "configuration"
     problems: list[str] = []
@@ -129,7 +136,7 @@ def load_settings(
         problems.append(f"plugins folder not found: {given_plugins_dir}")
     default_plugins_dir = base_dir / "plugins"
     resolved_plugins_dir = given_plugins_dir or (
-        default_plugins_dir if default_plugins_dir.is_dir() else None
+        default_plugins_dir if read_config and default_plugins_dir.is_dir() else None
     )
 
     settings = Settings(

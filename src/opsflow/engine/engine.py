@@ -64,8 +64,10 @@ class Engine:
     ) -> None:
         from opsflow.config import load_settings
 
-        if settings is None:
-            settings = load_settings(db=db, workflows=str(workflows) if workflows else None)
+        if settings is None:  # explicit construction reads no file: see ``from_config``
+            settings = load_settings(
+                db=db, workflows=str(workflows) if workflows else None, read_config=False
+            )
             if team is not None:
                 settings.team = {k: list(v) for k, v in team.items()}
         else:
