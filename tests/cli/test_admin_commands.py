@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from click.testing import Result
+from click.testing import CliRunner, Result
 
 Run = Callable[..., Result]
 Project = Any
@@ -188,3 +188,23 @@ def test_demo_refuses_a_folder_that_is_not_a_demo(run: Run, tmp_path: Path) -> N
     result = run("demo", "--dir", str(target))
     assert result.exit_code == 1
     assert (target / "precious.txt").exists()
+
+
+def test_outbox_help_and_the_operations_guide_give_the_retry_window_of_the_code() -> None:
+    from datetime import timedelta
+
+    from opsflow.cli import cli
+    from opsflow.cli.admin import retry_window
+    from opsflow.engine import outbox as schedule
+
+    low, high = schedule.schedule_bounds()
+    assert low == timedelta(hours=14, minutes=31, seconds=30)  # 0.5 + 1 + … + 256 + 360 min
+    assert high == low * (1 + schedule.BACKOFF_JITTER)
+    window = retry_window()
+    assert window == "12 attempts, the last one 14 h 31 min to 18 h 10 min after the first"
+    help_text = " ".join(CliRunner().invoke(cli, ["outbox", "--help"]).stdout.split())
+    assert window in help_text
+    assert "RETRY_WINDOW" not in help_text
+    guide = (Path(__file__).parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert window in " ".join(guide.split())
+    assert "24 h" not in guide

@@ -280,7 +280,33 @@ def _now() -> Any:
     return system_now()
 
 
-@click.group(invoke_without_command=True)
+def retry_window() -> str:
+    """How long a notification is retried, worked out from the outbox's schedule."""
+    import math
+
+    from opsflow.engine.outbox import MAX_ATTEMPTS, schedule_bounds
+
+    def hours(delta: Any, rounding: Any) -> str:
+        minutes = int(rounding(delta.total_seconds() / 60))
+        return f"{minutes // 60} h {minutes % 60} min"
+
+    low, high = schedule_bounds()
+    return (
+        f"{MAX_ATTEMPTS} attempts, the last one {hours(low, math.floor)} to "
+        f"{hours(high, math.ceil)} after the first"
+    )
+
+
+class OutboxGroup(click.Group):
+    """The ``outbox`` group: its help states the retry window computed from the code."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The help text, with ``RETRY_WINDOW`` filled in (only this help imports the engine)."""
+        self.help = (self.help or "").replace("RETRY_WINDOW", retry_window())
+        super().format_help_text(ctx, formatter)
+
+
+@click.group(cls=OutboxGroup, invoke_without_command=True)
 @click.option("--failed", is_flag=True, help="Only notifications that gave up retrying.")
 @click.option("--case", "case_id", metavar="CASE", help="Only this case's notifications.")
 @click.option("--limit", type=LIMIT, default=50, show_default=True, metavar="N")
@@ -292,8 +318,8 @@ def outbox(
     """Show notification delivery status (most recent first).
 
     Each notification is pending (delivery will be tried, again after a failure, with
-    growing pauses), delivered, or failed (gave up after 12 attempts, about 14-18 hours,
-    or the receiver refused it for good). Errors never show secrets.
+    growing pauses), delivered, or failed (gave up after RETRY_WINDOW, or the receiver
+    refused it for good). Errors never show secrets.
 
     Examples:
 
