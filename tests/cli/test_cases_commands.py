@@ -329,6 +329,40 @@ def test_cases_filters(run: Run, start_case: Callable[..., str], in_review: str)
     assert run("cases", "--limit", "0").exit_code == 2
 
 
+def test_cases_json_shows_pending_deadlines_as_status_does(
+    run: Run, start_case: Callable[..., str], in_review: str
+) -> None:
+    draft = start_case()
+    listed = {c["id"]: c for c in as_json(run("cases", "--json"))}
+    status = as_json(run("status", in_review, "--json"))
+    assert status["deadlines"]  # review has an SLA
+    assert listed[in_review]["deadlines"] == status["deadlines"]
+    assert listed[draft]["deadlines"] == []
+    limited = as_json(run("cases", "--state", "review", "--limit", "1", "--json"))
+    assert limited[0]["deadlines"] == status["deadlines"]
+
+
+def test_cases_reads_every_listed_cases_deadlines_in_one_query(
+    run: Run, project: Project, start_case: Callable[..., str]
+) -> None:
+    from sqlalchemy import event
+
+    for _ in range(5):
+        case_id = start_case()
+        assert run("--as", "rita", "fire", case_id, "submit").exit_code == 0
+    engine = project.engine()
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine.db.engine, "before_cursor_execute", count)
+    found = engine.cases()
+    assert len(found) == 5
+    assert all(len(c.deadlines) == 1 for c in found)
+    assert sum("deadlines" in s for s in statements) == 1
+
+
 def test_inbox_lists_what_the_actor_can_do(run: Run, in_review: str) -> None:
     doc = as_json(run("--as", "mia", "inbox", "--json"))
     assert [c["id"] for c in doc] == [in_review]

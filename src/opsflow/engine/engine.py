@@ -527,7 +527,7 @@ class Engine:
         open: bool | None = None,
         limit: int | None = None,
     ) -> list[Case]:
-        """Cases, newest first, filtered by workflow, state and open/closed."""
+        """Cases, newest first, filtered by workflow, state and open/closed; deadlines included."""
         query = select(t.cases)
         if workflow:
             query = query.where(t.cases.c.workflow == workflow)
@@ -539,7 +539,12 @@ class Engine:
         if limit is not None:
             query = query.limit(limit)
         with self._reading() as conn:
-            found = [WorkingCase.from_row(r).view() for r in conn.execute(query)]
+            rows = conn.execute(query).all()
+            ids = query.with_only_columns(t.cases.c.id)
+            deadlines = persist.pending_deadlines_by_case(conn, ids) if rows else {}
+        found = [
+            WorkingCase.from_row(r).view(deadlines=deadlines.get(r.id, [])) for r in rows
+        ]
         if workflow and not found and workflow not in self.definitions.ids():
             raise NotFound(f"no workflow '{workflow}'")
         return found

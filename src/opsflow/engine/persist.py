@@ -275,6 +275,31 @@ def deadlines_of(conn: Connection, case_id: str) -> list[DeadlineView]:
     return out
 
 
+def pending_deadlines_by_case(conn: Connection, cases: Any) -> dict[str, list[DeadlineView]]:
+    """The pending deadlines of every case the ``cases`` select lists, by case, in one query.
+
+    ``cases`` selects case ids (a listing's query); deadlines are soonest first per case.
+    """
+    query = (
+        select(t.deadlines)
+        .where(t.deadlines.c.status == "pending", t.deadlines.c.case_id.in_(cases))
+        .order_by(t.deadlines.c.due_at, t.deadlines.c.id)
+    )
+    found: dict[str, list[DeadlineView]] = {}
+    for r in conn.execute(query).mappings():
+        found.setdefault(r["case_id"], []).append(
+            DeadlineView(
+                id=r["id"],
+                state=r["state"],
+                event=r["event"],
+                kind=r["kind"],
+                due_at=r["due_at"],
+                status=r["status"],
+            )
+        )
+    return found
+
+
 def history_of(conn: Connection, case_id: str) -> list[HistoryEntry]:
     rows = conn.execute(
         select(t.history).where(t.history.c.case_id == case_id).order_by(t.history.c.seq)
