@@ -31,7 +31,6 @@ def test_help_imports_nothing_heavy() -> None:
         text=True,
         env={
             "OPSFLOW_DISABLE_PLUGIN_AUTOLOAD": "1",
-            "OPSFLOW_HELP_PLUGINS": "0",
             "PATH": "/usr/bin:/bin",
         },
         timeout=60,

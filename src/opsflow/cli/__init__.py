@@ -3,6 +3,9 @@
 Only click and the standard library are imported here and in the command modules'
 top level; everything heavy (the engine, SQLAlchemy, rich, Jinja2) is imported inside
 the commands that need it, so ``opsflow --help`` starts fast.
+
+For plugin commands: :func:`get_engine`, :func:`current_actor` and :func:`pass_engine`
+give the engine and the actor of the running command (``--db``, ``--as``, …).
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from typing import Any, NoReturn
 
 import click
 
-from opsflow.cli import process
-from opsflow.cli.context import AppContext, app
+from opsflow.cli import plugin_probe, process
+from opsflow.cli.context import AppContext, app, current_actor, get_engine, pass_engine
 from opsflow.cli.errors import fail
 from opsflow.cli.values import check_name
 
@@ -33,8 +36,6 @@ ENGINE_COMMANDS = frozenset(
 class OpsflowGroup(click.Group):
     """The root group: maps every error to its exit code and adds plugin commands lazily."""
 
-    _plugin_commands: dict[str, click.Command] | None = None
-
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; opsflow errors and unexpected exceptions become exit codes."""
         try:
@@ -51,7 +52,7 @@ class OpsflowGroup(click.Group):
     def _fail(self, ctx: click.Context, exc: Exception) -> NoReturn:
         """Report ``exc`` (cli.errors decides message and exit code) and exit."""
         obj = app(ctx)
-        settings = obj._settings
+        settings = obj.loaded_settings
         fail(
             exc,
             json_mode=obj.json_mode,
@@ -62,15 +63,7 @@ class OpsflowGroup(click.Group):
 
     def plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
         """The commands plugins add (loading the plugins once, on first need)."""
-        if self._plugin_commands is None:
-            self._plugin_commands = {}
-            try:
-                holder = click.Group("plugins")
-                _global_options(ctx).plugins().register_commands(holder)
-                self._plugin_commands = dict(holder.commands)
-            except Exception:  # a broken plugin must not break the CLI; `opsflow plugins` says why
-                self._plugin_commands = {}
-        return self._plugin_commands
+        return _global_options(ctx).plugin_commands()
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -89,16 +82,22 @@ class OpsflowGroup(click.Group):
         return command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        """Built-in commands, then plugin commands once loaded (help does not load plugins)."""
-        loaded = self._plugin_commands or {}
-        return super().list_commands(ctx) + sorted(n for n in loaded if n not in self.commands)
+        """Built-in commands, then plugin commands (loaded only where a plugin could add one)."""
+        obj = _global_options(ctx)
+        if not plugin_probe.commands_possible(config=obj.config, plugins_dir=obj.plugins_dir):
+            return super().list_commands(ctx)
+        added = obj.plugin_commands()
+        return super().list_commands(ctx) + sorted(n for n in added if n not in self.commands)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """Commands grouped by what an operator is doing."""
+        """Commands grouped by what an operator is doing; plugin commands last."""
         listed: set[str] = set()
         names = self.list_commands(ctx)
+        builtin = tuple(n for n in names if n in self.commands)
+        added = tuple(n for n in names if n not in self.commands)
         limit = formatter.width - 6 - max((len(n) for n in names), default=0)
-        for section, members in [*SECTIONS.items(), ("More commands", tuple(names))]:
+        groups = [*SECTIONS.items(), ("More commands", builtin), ("Plugin commands", added)]
+        for section, members in groups:
             rows = []
             for name in members:
                 command = self.get_command(ctx, name) if name in names else None
@@ -109,8 +108,6 @@ class OpsflowGroup(click.Group):
             if rows:
                 with formatter.section(section):
                     formatter.write_dl(rows)
-        with formatter.section("Plugin commands"):
-            formatter.write_text("Plugins may add commands: `opsflow plugins` lists them.")
 
 
 @click.group(
@@ -128,6 +125,7 @@ class OpsflowGroup(click.Group):
 @click.option(
     "--config",
     metavar="FILE",
+    is_eager=True,  # read before --help, which lists the plugin commands of this project
     help="Project configuration [env: OPSFLOW_CONFIG; default ./opsflow.yaml if present].",
 )
 @click.option(
@@ -137,7 +135,12 @@ class OpsflowGroup(click.Group):
     callback=check_name,
     help="Act as this person [env: OPSFLOW_ACTOR; default your login name].",
 )
-@click.option("--plugins-dir", metavar="DIR", help="Load every *.py plugin module in DIR.")
+@click.option(
+    "--plugins-dir",
+    metavar="DIR",
+    is_eager=True,  # read before --help, which lists the plugin commands of this folder
+    help="Load every *.py plugin module in DIR.",
+)
 @click.option(
     "--debug",
     is_flag=True,
@@ -263,4 +266,4 @@ def run() -> None:
         raise
 
 
-__all__ = ["cli", "main", "run"]
+__all__ = ["cli", "current_actor", "get_engine", "main", "pass_engine", "run"]

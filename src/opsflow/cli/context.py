@@ -1,10 +1,17 @@
-"""The state one CLI invocation carries: the global options, settings and a lazily built engine."""
+"""The state one CLI invocation carries: the global options, settings and a lazily built engine.
+
+Plugin commands use the public helpers :func:`get_engine`, :func:`current_actor` and
+:func:`pass_engine` (exported by :mod:`opsflow.cli`) to act on the project the global
+options name (``--db``, ``--config``, ``--as``, …).
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import click
 
@@ -30,6 +37,12 @@ class AppContext:
     _settings: Settings | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
     _plugins: Plugins | None = field(default=None, repr=False)
+    _plugin_commands: dict[str, click.Command] | None = field(default=None, repr=False)
+
+    @property
+    def loaded_settings(self) -> Settings | None:
+        """The settings if they have been resolved, else None (nothing is read)."""
+        return self._settings
 
     def settings(self) -> Settings:
         """The resolved settings (option > environment > opsflow.yaml > default)."""
@@ -59,6 +72,17 @@ class AppContext:
                 strict=settings.plugins_strict,
             )
         return self._plugins
+
+    def plugin_commands(self) -> dict[str, click.Command]:
+        """The commands plugins add, registered once per invocation."""
+        if self._plugin_commands is None:
+            holder = click.Group("plugins")
+            try:
+                self.plugins().register_commands(holder)
+                self._plugin_commands = dict(holder.commands)
+            except Exception:  # a broken plugin must not break the CLI; `opsflow plugins` says why
+                self._plugin_commands = {}
+        return self._plugin_commands
 
     def engine(self, **extra: Any) -> Engine:
         """The engine on the configured database, built on first use."""
@@ -95,6 +119,34 @@ def app(ctx: click.Context | None = None) -> AppContext:
     if obj is None:  # a command invoked on its own (tests, plugins)
         obj = ctx.ensure_object(AppContext)
     return obj
+
+
+def get_engine(ctx: click.Context | None = None) -> Engine:
+    """The :class:`~opsflow.Engine` of the running command, on the project its options name.
+
+    ``--db``, ``--workflows``, ``--config``, ``--plugins-dir`` (and their environment
+    variables and ``opsflow.yaml``) are applied; the engine is built once per command.
+    """
+    return app(ctx).engine()
+
+
+def current_actor(ctx: click.Context | None = None) -> str:
+    """Who runs the command: ``--as``, ``OPSFLOW_ACTOR``, else the OS login name."""
+    return app(ctx).current_actor()
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def pass_engine(command: Callable[Concatenate[Engine, P], R]) -> Callable[P, R]:
+    """Decorate a click command to receive the configured engine as its first argument."""
+
+    @functools.wraps(command)
+    def with_engine(*args: P.args, **kwargs: P.kwargs) -> R:
+        return command(get_engine(), *args, **kwargs)
+
+    return with_engine
 
 
 def json_option(func: Any) -> Any:
