@@ -11,7 +11,7 @@ from typing import NoReturn
 import click
 
 from opsflow.cli.output import emit_json, print_error
-from opsflow.errors import Busy, ConfigError, Invalid, OpsflowError
+from opsflow.errors import Invalid, OpsflowError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -25,28 +25,10 @@ def redact_url(text: str) -> str:
     return _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}:***@", text)
 
 
-def _is_sqlalchemy(exc: BaseException, name: str) -> bool:
-    return any(
-        cls.__name__ == name and cls.__module__.startswith("sqlalchemy")
-        for cls in type(exc).__mro__
-    )
-
-
 def translate(exc: BaseException, *, db_url: str | None = None) -> OpsflowError | None:
     """The opsflow error an exception stands for, or None when it is a bug."""
     if isinstance(exc, OpsflowError):
         return exc
-    if _is_sqlalchemy(exc, "OperationalError"):
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        if "locked" in reason.lower() or "busy" in reason.lower():
-            return Busy(f"the database is busy, try again: {reason}")
-        where = redact_url(db_url) if db_url else "the database"
-        return ConfigError(f"cannot open database {where}: {redact_url(reason)}")
-    if _is_sqlalchemy(exc, "DataError"):  # a value the database column cannot hold
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        return Invalid(f"a value does not fit in the database: {reason}")
-    if _is_sqlalchemy(exc, "ArgumentError") and db_url:
-        return ConfigError(f"cannot open database {redact_url(db_url)}: {exc}")
     if type(exc).__name__ == "FieldError" and isinstance(exc, ValueError):
         return Invalid(str(exc), [str(exc)])
     if isinstance(exc, UnicodeDecodeError):

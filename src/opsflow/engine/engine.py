@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from opsflow.clock import Clock, system_now
 from opsflow.engine import idempotency, persist, views
@@ -36,11 +36,11 @@ from opsflow.engine.step import PluginRefusal, Step, StepContext
 from opsflow.engine.working import WorkingCase
 from opsflow.errors import Busy, Conflict, NotFound, OpsflowError, Refused, Usage
 from opsflow.language.diagnostics import Diagnostic
-from opsflow.language.loader import LoadContext, load_workflow_paths
+from opsflow.language.loader import LoadContext, load_workflow_paths, team_context
 from opsflow.language.models import WorkflowSpec
 from opsflow.store import Database
 from opsflow.store import tables as t
-from opsflow.store.database import StaleConnection
+from opsflow.store.database import SerializationFailure, StaleConnection
 
 if TYPE_CHECKING:
     from opsflow.engine.migrate import MigrationReport  # imported by Engine.migrate
@@ -133,6 +133,13 @@ class Engine:
             calculators=frozenset(self.plugins.calculators),
             channels=frozenset(self.settings.channels) if channels else None,
             functions=frozenset(self.plugins.functions),
+            sources=frozenset(self.settings.sources),
+            team=team_context(self.settings.team),
+            params_models=tuple(
+                (name, c.params_model)
+                for name, c in sorted(self.plugins.calculators.items())
+                if c.params_model is not None
+            ),
         )
 
     @property
@@ -187,11 +194,8 @@ class Engine:
             except IntegrityError as exc:
                 if attempt == RETRIES - 1:
                     raise Conflict(f"conflicting write: {exc.orig}") from exc
-            except OperationalError as exc:  # serialization failure / deadlock on PostgreSQL
-                from opsflow.store.dialects import is_serialization_error
-
-                if not is_serialization_error(exc):
-                    raise
+            except SerializationFailure:  # PostgreSQL rolled it back (40001, 40P01): again
+                pass
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
         raise Conflict(

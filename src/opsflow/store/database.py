@@ -16,6 +16,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError,
+    DataError,
     DBAPIError,
     NoSuchModuleError,
     OperationalError,
@@ -23,7 +24,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.pool import PoolProxiedConnection
 
-from opsflow.errors import Busy, ConfigError
+from opsflow.errors import Busy, ConfigError, Invalid
 from opsflow.store import dialects, migrate
 from opsflow.store.prepared import raise_driver_error
 from opsflow.store.urls import checked_url
@@ -135,14 +136,22 @@ class Database:
     def _translate(self) -> Iterator[None]:
         try:
             yield
-        except OperationalError as exc:
+        except (OperationalError, DataError) as exc:
             raise self._translated(exc) from exc
 
-    def _translated(self, exc: OperationalError) -> Exception:
-        """The opsflow error for a driver's operational error (busy, read-only, full, …)."""
+    def _translated(self, exc: OperationalError | DataError) -> Exception:
+        """The one translation of database errors into opsflow's (busy, read-only, full, …).
+
+        A PostgreSQL serialization failure or deadlock becomes :class:`SerializationFailure`,
+        which the engine's unit of work retries with backoff.
+        """
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        if isinstance(exc, DataError):  # a value the database column cannot hold
+            return Invalid(f"a value does not fit in the database: {reason}")
+        if dialects.is_serialization_error(exc):
+            return SerializationFailure(reason)
         if dialects.is_busy_error(exc):
             return Busy(BUSY_MESSAGE)
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         if "readonly" in reason or "read-only" in reason:
             return ConfigError(f"the database is read-only: {reason}")
         if "disk" in reason and "full" in reason:
@@ -269,6 +278,11 @@ class StaleConnection(Exception):
     transaction again on a new connection."""
 
 
+class SerializationFailure(Exception):
+    """PostgreSQL rolled the transaction back (40001 serialization failure, 40P01
+    deadlock): nothing was written, and the whole transaction may run again."""
+
+
 _pid = os.getpid
 
 
@@ -354,7 +368,7 @@ class _Transaction:
                 if exc.connection_invalidated and self.stale_ok:
                     raise StaleConnection() from exc
                 raise
-        except OperationalError as exc:
+        except (OperationalError, DataError) as exc:
             raise db._translated(exc) from exc
         return kept.conn
 
@@ -386,7 +400,7 @@ class _Transaction:
                 _end(conn, self.pooled, commit=True)
             except BaseException as error:
                 self._discard()
-                if isinstance(error, OperationalError):
+                if isinstance(error, OperationalError | DataError):
                     raise self.db._translated(error) from error
                 raise
             self._release()
@@ -408,6 +422,6 @@ class _Transaction:
             # The kept connection died while idle (server restart, network): nothing of
             # this transaction was committed, so it can run again on a new connection.
             raise StaleConnection() from exc
-        if isinstance(exc, OperationalError):
+        if isinstance(exc, OperationalError | DataError):
             raise self.db._translated(exc) from exc
         return False
