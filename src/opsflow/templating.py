@@ -1,7 +1,7 @@
 """Jinja2 templates for notification messages and calculator params, rendered in a sandbox.
 
 One immutable sandboxed environment: no autoescaping (the output is plain text), a missing
-field renders as empty text, templates are compiled once per source text and cached, and
+or unset field renders as empty text, templates are compiled once per source text and cached, and
 the operations that could exhaust memory (``"x" * 10**9``, huge powers) are bounded.
 Every template error is :class:`~opsflow.errors.Invalid`.
 """
@@ -46,7 +46,14 @@ def _environment() -> jinja2.Environment:
                     raise SecurityError("the result would be too long")
             return operator.mul(left, right)
 
-    return _BoundedEnvironment(autoescape=False, undefined=jinja2.ChainableUndefined)
+    return _BoundedEnvironment(
+        autoescape=False, undefined=jinja2.ChainableUndefined, finalize=_unset_is_empty
+    )
+
+
+def _unset_is_empty(value: Any) -> Any:
+    """An unset field (None) renders as empty text, not ``None``."""
+    return "" if value is None else value
 
 
 @lru_cache(maxsize=1024)

@@ -46,7 +46,7 @@ def test_warnings_do_not_stop_loading() -> None:
     loaded, diagnostics = load_workflow_text(TEXT, "w.yaml", LoadContext())
     assert loaded is not None
     assert [d.format() for d in diagnostics] == [
-        "w.yaml:37:27: warning: channel 'team_chat' is not configured in opsflow.yaml"
+        "w.yaml:38:27: warning: channel 'team_chat' is not configured in opsflow.yaml"
     ]
 
 

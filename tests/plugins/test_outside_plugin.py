@@ -93,7 +93,7 @@ WORKFLOW = """\
 workflow: account_review
 version: 1
 title: 客户价值复盘 Account review
-roles: [analyst]
+roles: [analyst, director]
 fields:
   title: {type: string, required: true}
   last_quarter: {type: number}
@@ -142,7 +142,7 @@ def write_config(project: Path, gateway: Gateway, plugins: str = "") -> None:
     (project / "opsflow.yaml").write_text(
         "database: sqlite:///opsflow.db\n"
         "workflows: workflows/\n"
-        "team: {ann: [analyst]}\n"
+        "team: {ann: [analyst], dora: [director]}\n"
         "channels:\n"
         f"  oncall_sms: {{notifier: sms, url: '{gateway.url}', api_key: '${{SMS_API_KEY}}',\n"
         "               sender: OPS, recipients: {director: '+8613900000000'}}\n"

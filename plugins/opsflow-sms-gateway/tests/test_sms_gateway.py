@@ -124,7 +124,7 @@ WORKFLOW = """\
 workflow: incident
 version: 1
 title: Incident
-roles: [oncall]
+roles: [oncall, director]
 fields:
   title: {type: string, required: true}
 states:

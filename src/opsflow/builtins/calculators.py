@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from opsflow.errors import Invalid
 from opsflow.hookspecs import hookimpl
@@ -65,6 +65,9 @@ def parse_window(value: Any) -> timedelta:
 
 Day = Annotated[date, BeforeValidator(parse_day)]
 Window = Annotated[timedelta, BeforeValidator(parse_window)]
+# Marked for the workflow checks: a source of the configuration; a number, field or metric.
+SourceName = Annotated[str, Field(json_schema_extra={"opsflow": "source"})]
+Operand = Annotated[Any, Field(json_schema_extra={"opsflow": "operand"})]
 
 
 def day_start(day: date) -> datetime:
@@ -86,7 +89,7 @@ class Params(BaseModel):
 class CountParams(Params):
     """Params of ``count``."""
 
-    source: str
+    source: SourceName
     event: str | None = None
     start: Day | None = None
     end: Day | None = None
@@ -101,8 +104,8 @@ class SumParams(CountParams):
 class RatioParams(Params):
     """Params of ``ratio``: numbers, field names or metric names."""
 
-    numerator: Any
-    denominator: Any
+    numerator: Operand
+    denominator: Operand
 
 
 def window_clause(opened: OpenedSource, params: CountParams) -> tuple[str, list[Any]]:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from opsflow.builtins.calculators import (
     Day,
     Params,
+    SourceName,
     column_total,
     day_end,
     day_start,
@@ -41,7 +42,7 @@ PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
 class DauParams(Params):
     """Params of ``dau``, ``mau`` and ``stickiness``."""
 
-    source: str
+    source: SourceName
     date: Day
     event: str | None = None
 
@@ -49,7 +50,7 @@ class DauParams(Params):
 class GrowthParams(Params):
     """Params of ``growth_rate``."""
 
-    source: str
+    source: SourceName
     period: Literal["day", "week", "month"]
     date: Day
     measure: Literal["users", "events", "value"]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 from opsflow.builtins.calculators import (
     Day,
     Params,
+    SourceName,
     Window,
     day_end,
     day_start,
@@ -34,7 +35,7 @@ _USERS = '"user_id" IS NOT NULL AND "timestamp" IS NOT NULL'
 class RetentionParams(Params):
     """Params of ``retention``."""
 
-    source: str
+    source: SourceName
     day: int = Field(ge=0, le=36_500)
     cohort_start: Day
     cohort_end: Day
@@ -45,7 +46,7 @@ class RetentionParams(Params):
 class CohortRetentionParams(Params):
     """Params of ``cohort_retention``."""
 
-    source: str
+    source: SourceName
     period: Literal["week", "month"]
     periods: int = Field(ge=0, le=1_000)
 
@@ -53,7 +54,7 @@ class CohortRetentionParams(Params):
 class ConversionParams(Params):
     """Params of ``conversion_rate``."""
 
-    source: str
+    source: SourceName
     from_event: str
     to_event: str
     window: Window = DEFAULT_WINDOW
@@ -64,7 +65,7 @@ class ConversionParams(Params):
 class FunnelParams(Params):
     """Params of ``funnel``."""
 
-    source: str
+    source: SourceName
     steps: list[str] = Field(min_length=1, max_length=50)
     window: Window = DEFAULT_WINDOW
     start: Day | None = None

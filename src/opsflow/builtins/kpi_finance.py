@@ -20,6 +20,7 @@ from opsflow.builtins.calculators import (
     CountParams,
     Day,
     Number,
+    Operand,
     Params,
     day_end,
     day_start,
@@ -37,15 +38,15 @@ from opsflow.plugins import CalculatorContext
 class RoiParams(Params):
     """Params of ``roi``: numbers, field names or metric names."""
 
-    revenue: Any
-    cost: Any
+    revenue: Operand
+    cost: Operand
 
 
 class BudgetBurnParams(Params):
     """Params of ``budget_burn``."""
 
-    spent: Any
-    budget: Any
+    spent: Operand
+    budget: Operand
     start: Day
     end: Day
 
@@ -59,10 +60,10 @@ class NpsParams(CountParams):
 class AbTestParams(Params):
     """Params of ``ab_test``: counts as numbers, field names or metric names."""
 
-    conversions_a: Any
-    visitors_a: Any
-    conversions_b: Any
-    visitors_b: Any
+    conversions_a: Operand
+    visitors_a: Operand
+    conversions_b: Operand
+    visitors_b: Operand
     alpha: float = Field(default=0.05, gt=0, lt=1)
 
 

@@ -137,7 +137,11 @@ def compile_tree(
             raise ExpressionError("empty expression", 1) from None
         line, col = compiler.position(exc.lineno or 1, (exc.offset or 1) - 1, in_bytes=False)
         message = exc.msg
-        if "nested" in message:
+        assignment = _lone_equals(body)
+        if assignment is not None:
+            line, col = compiler.position(*assignment, in_bytes=False)
+            message = "'=' is not a comparison; use '==' to compare"
+        elif "nested" in message:
             message = f"expression is too deeply nested ({message})"
         elif "Exceeds the limit" in message:
             message = "integer literal too large"
@@ -485,6 +489,20 @@ class _Compiler:
         return program, False
 
     _Tuple = _List  # a tuple literal is a list
+
+
+def _lone_equals(body: str) -> tuple[int, int] | None:
+    """(line, 0-based column) of the first ``=`` used as an operator, if any."""
+    import io
+    import tokenize
+
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(body).readline):
+            if token.type == tokenize.OP and token.string == "=":
+                return token.start
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return None
 
 
 def _constant_key(node: ast.expr) -> str | int | None:

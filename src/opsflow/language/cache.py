@@ -58,10 +58,21 @@ def context_key(ctx: LoadContext) -> str:
     def names(value: frozenset[str] | None) -> list[str] | None:
         return None if value is None else sorted(value)
 
+    team = None if ctx.team is None else [[p, sorted(r)] for p, r in ctx.team]
+    models = [[name, _model_name(model)] for name, model in ctx.params_models]
     raw = json.dumps(
-        [_code_fingerprint(), names(ctx.calculators), names(ctx.channels), names(ctx.functions)]
+        [_code_fingerprint(), names(ctx.calculators), names(ctx.channels), names(ctx.functions),
+         names(ctx.sources), team, models]
     )
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _model_name(model: Any) -> str:
+    """Where a params model is defined (a deferred model names the calculator it loads)."""
+    inner = getattr(model, "calculator", None)
+    if inner is not None:
+        return f"{getattr(inner, 'module', '')}.{getattr(inner, 'name', '')}"
+    return f"{getattr(model, '__module__', '')}.{getattr(model, '__qualname__', '')}"
 
 
 def cache_dir(env: Any = None) -> Path | None:

@@ -13,23 +13,31 @@ import re
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
-
+from opsflow.language.checks_params import check_metric_params
+from opsflow.language.checks_roles import (
+    SYSTEM_ROLE,
+    check_deadline_roles,
+    check_recipients,
+    check_roles,
+)
 from opsflow.language.cron import check_cron, check_timezone
 from opsflow.language.diagnostics import Diagnostic, Severity
 from opsflow.language.durations import parse_duration
+from opsflow.language.expression_types import type_errors
 from opsflow.language.expressions import ExpressionError, compile_expression
 from opsflow.language.fields import LENGTH_TYPES, NUMERIC_TYPES, FieldError, coerce_value
 from opsflow.language.models import Action, FieldSpec
 from opsflow.language.structure import Describer, WorkflowParts, did_you_mean, value_at
+from opsflow.language.template_names import (
+    CASE_VARIABLES,
+    TemplateProblem,
+    name_offset,
+    unknown_names,
+)
 from opsflow.language.yamlio import NodeInfo, YamlDocument, YamlPath
 
 if TYPE_CHECKING:
     from opsflow.language.loader import LoadContext
-
-_TEMPLATES = SandboxedEnvironment()
-
 
 class Checker:
     """Collects the diagnostics of one workflow document."""
@@ -68,8 +76,10 @@ class Checker:
     def run(self) -> list[Diagnostic]:
         """Run every reference check."""
         self.check_fields()
+        check_roles(self)
         self.check_states()
         self.check_transitions()
+        check_deadline_roles(self)
         self.check_metrics()
         self.check_rules()
         self.check_schedule()
@@ -191,8 +201,9 @@ class Checker:
                                    f"transition '{event}' starts from unknown state '{state}'")
             self.reference((*base, "to"), spec.to, parts.state_names,
                            f"transition '{event}' goes to unknown state '{spec.to}'")
+            may_act = None if parts.roles is None else parts.roles | {SYSTEM_ROLE}
             for where, role in self.names((*base, "roles"), spec.roles or []):
-                self.reference(where, role, parts.roles,
+                self.reference(where, role, may_act,
                                f"transition '{event}' names unknown role '{role}'")
             for where, field_name in self.names((*base, "requires"), spec.requires):
                 self.reference(where, field_name, parts.field_names,
@@ -245,17 +256,34 @@ class Checker:
         else:
             self.reference((*where, "channel"), channel, channels,
                            f"{what} notifies unknown channel '{channel}'")
-        for key in ("message", "subject"):
+        for key in ("to", "message", "subject"):
             template = getattr(action.notify, key)
             if template is not None:
                 self.check_template((*where, key), template, f"{key} of {what}")
+        to = action.notify.to
+        if "{{" not in to and "{%" not in to:
+            check_recipients(self, (*where, "to"), to, what)
 
-    def check_template(self, where: YamlPath, template: str, what: str) -> None:
-        """A Jinja2 template must parse."""
+    def check_template(self, where: YamlPath, template: str, what: str, *,
+                       names: bool = True) -> None:
+        """A Jinja2 template must parse and (with ``names``) read only the case's variables."""
+        known = None if self.parts.field_names is None else (
+            self.parts.field_names | CASE_VARIABLES)
         try:
-            _TEMPLATES.parse(template)
-        except TemplateSyntaxError as exc:
+            unknown = unknown_names(template, known if known is not None and names else ())
+        except TemplateProblem as exc:
             self.report(where, f"{what} is not a valid template: {exc.message}")
+            return
+        if known is None or not names:
+            return
+        for name in unknown:
+            offset = name_offset(template, name)
+            line = template.count("\n", 0, offset) + 1
+            col = offset - (template.rfind("\n", 0, offset) + 1) + 1
+            at = expression_position(self.doc, where, line, col)
+            self.diagnostics.append(Diagnostic(
+                self.path, *at, "error", f"{what} reads unknown variable '{name}'"
+                + did_you_mean(name, known)))
 
     def check_set(self, where: YamlPath, field_name: str, value: Any, what: str) -> None:
         """A ``set`` names a declared field; a string is an expression, else a literal."""
@@ -279,9 +307,17 @@ class Checker:
                                functions=self.ctx.functions,
                                metrics=self.parts.metric_names)
         except ExpressionError as exc:
-            line, col = expression_position(self.doc, where, exc.line, exc.col)
-            self.diagnostics.append(Diagnostic(self.path, line, col, "error",
-                                               f"{what}: {exc.message}"))
+            self.expression_error(where, exc, what)
+            return
+        states = self.parts.state_names if self.parts.states_complete else None
+        for problem in type_errors(text, self.parts.fields, states):
+            self.expression_error(where, problem, what)
+
+    def expression_error(self, where: YamlPath, exc: ExpressionError, what: str) -> None:
+        """Report an error of the expression at ``where`` at its place in the file."""
+        line, col = expression_position(self.doc, where, exc.line, exc.col)
+        self.diagnostics.append(Diagnostic(self.path, line, col, "error",
+                                           f"{what}: {exc.message}"))
 
     # metrics, rules, schedule ---------------------------------------------------------
 
@@ -291,6 +327,7 @@ class Checker:
             self.reference(("metrics", name, "calculator"), spec.calculator,
                            self.ctx.calculators,
                            f"metric '{name}' uses unknown calculator '{spec.calculator}'")
+            check_metric_params(self, name, spec)
 
     def check_rules(self) -> None:
         """Rule names are unique; guards compile; actions name known things."""
@@ -324,7 +361,7 @@ class Checker:
                                   f"schedule data sets unknown field '{name}'"):
                 continue
             if isinstance(value, str) and ("{{" in value or "{%" in value):
-                self.check_template(where, value, f"schedule data '{name}'")
+                self.check_template(where, value, f"schedule data '{name}'", names=False)
                 continue
             spec = self.parts.fields.get(name)
             if spec is not None:

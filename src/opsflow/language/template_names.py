@@ -1,0 +1,58 @@
+"""The names a Jinja2 template reads, found when a workflow is checked (not when it runs).
+
+Notification messages, subjects and recipients and calculator string params are rendered
+with the case's fields, ``state``, ``event``, ``actor``, ``case_id``, ``metrics`` and
+``data``; a template that reads any other name is refused when the workflow loads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+from jinja2 import TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment
+
+CASE_VARIABLES: frozenset[str] = frozenset(
+    {"state", "event", "actor", "case_id", "metrics", "data"}
+)
+_MARKERS = ("{{", "{%", "{#")
+_ENVIRONMENT = SandboxedEnvironment()
+_GLOBALS = frozenset(_ENVIRONMENT.globals)
+
+
+class TemplateProblem(Exception):
+    """A template that does not parse; ``line`` is 1-based within the template."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def is_template(text: str) -> bool:
+    """Whether ``text`` holds any Jinja2 markup."""
+    return any(marker in text for marker in _MARKERS)
+
+
+def unknown_names(template: str, known: Collection[str]) -> list[str]:
+    """The names ``template`` reads that are not in ``known``, in order of first use.
+
+    Raises :class:`TemplateProblem` when the template does not parse.
+    """
+    try:
+        tree = _ENVIRONMENT.parse(template)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(exc.message or "invalid template", exc.lineno or 1) from None
+    names = meta.find_undeclared_variables(tree) - _GLOBALS - set(known)
+    return sorted(names, key=lambda name: (name_offset(template, name), name))
+
+
+def name_offset(template: str, name: str) -> int:
+    """The index of the first use of ``name`` inside the template's markup (0 if none)."""
+    word = re.compile(rf"(?<![\w.]){re.escape(name)}(?!\w)")
+    for block in re.finditer(r"\{\{.*?\}\}|\{%.*?%\}", template, re.DOTALL):
+        found = word.search(template, block.start(), block.end())
+        if found:
+            return found.start()
+    return 0
