@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import filecmp
+import re
 from pathlib import Path
+
+import pytest
 
 from opsflow.language.loader import LoadContext, load_workflow_text
 
@@ -25,7 +28,11 @@ def test_template_workflows_are_the_standard_workflows() -> None:
 def test_every_standard_workflow_has_the_schema_comment_and_a_scenario_file() -> None:
     files = sorted((ROOT / "workflows").glob("*.yaml"))
     assert [f.stem for f in files] == [
-        "campaign_lifecycle", "compliance_review", "content_approval", "performance_cycle"]
+        "campaign_lifecycle",
+        "compliance_review",
+        "content_approval",
+        "performance_cycle",
+    ]
     for path in files:
         first = path.read_text(encoding="utf-8").splitlines()[0]
         assert first == "# yaml-language-server: $schema=../workflow.schema.json"
@@ -57,3 +64,61 @@ def test_readme_quick_start_matches_ci() -> None:
 def test_init_ships_the_schema_the_workflows_point_at() -> None:
     shipped = TEMPLATES / "workflow.schema.json"
     assert filecmp.cmp(ROOT / "workflow.schema.json", shipped, shallow=False)
+
+
+# -- the docs stand alone ----------------------------------------------------------------
+
+DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+_HEADING = re.compile(r"^#{1,6} (.+)$", re.MULTILINE)
+
+
+def _anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+    return {_anchor(h) for h in _HEADING.findall(text)}
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+def test_docs_cite_nothing_outside_the_repository(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert "SPEC" not in text
+    assert "/work/" not in text
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+def test_every_relative_link_in_the_docs_resolves(path: Path) -> None:
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+    for target in _LINK.findall(text):
+        if re.match(r"^[a-z]+:", target):  # https:, mailto:
+            continue
+        file, _, anchor = target.partition("#")
+        resolved = (path.parent / file).resolve() if file else path
+        assert resolved.is_relative_to(ROOT), f"{path.name}: {target} leaves the repository"
+        assert resolved.exists(), f"{path.name}: {target} does not exist"
+        if anchor and resolved.suffix == ".md":
+            assert anchor in _anchors(resolved), f"{path.name}: no heading for {target}"
+
+
+def test_every_builtin_notifier_is_documented() -> None:
+    from opsflow.plugins import load_plugins
+
+    loaded = load_plugins(env={"OPSFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    builtin = sorted(
+        name for info in loaded.infos if info.kind == "builtin" for name in info.notifiers
+    )
+    assert {"console", "file", "email", "webhook", "slack", "feishu", "dingtalk", "wecom"} <= set(
+        builtin
+    )
+    guide = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    sections = dict(
+        re.findall(r"^### `(\w+)`\n(.*?)(?=^#{2,3} )", guide + "\n## end", re.DOTALL | re.M)
+    )
+    for name in builtin:
+        assert name in sections, f"notifier {name} has no section in docs/configuration.md"
+        assert "| setting |" in sections[name] or "No settings" in sections[name], name
