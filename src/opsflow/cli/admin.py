@@ -44,6 +44,11 @@ def copy_templates(dest: Path, *, force: bool) -> list[str]:
     entries = list(template_files(files("opsflow") / "templates"))
     if not entries:
         raise OpsflowError("the opsflow package has no project template (broken installation?)")
+    return write_files(dest, entries, force=force)
+
+
+def write_files(dest: Path, entries: list[tuple[str, Traversable]], *, force: bool) -> list[str]:
+    """Write template files under ``dest``; refuses to overwrite unless ``force``."""
     existing = [rel for rel, _ in entries if (dest / rel).exists()]
     if existing and not force:
         raise OpsflowError(
@@ -57,6 +62,21 @@ def copy_templates(dest: Path, *, force: bool) -> list[str]:
     return [rel for rel, _ in entries]
 
 
+def copy_plugin_template(name: str, dest: Path | None, *, force: bool) -> tuple[Path, list[str]]:
+    """Copy the example plugin package ``name`` into ``dest`` (default ``./NAME``)."""
+    from opsflow.cli import plugin_templates
+
+    found = plugin_templates.find(name)
+    if found is None:
+        names = plugin_templates.available()
+        listed = ", ".join(names) if names else "none (broken installation?)"
+        raise click.BadParameter(
+            f"no example plugin '{name}'; available: {listed}", param_hint="--plugin"
+        )
+    target = dest if dest is not None else Path(found)
+    return target, write_files(target, list(plugin_templates.package_files(found)), force=force)
+
+
 def _someone_with(config: Path, role: str) -> str | None:
     try:
         from opsflow.config import load_settings
@@ -68,22 +88,43 @@ def _someone_with(config: Path, role: str) -> str | None:
 
 
 @click.command()
-@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@click.option(
+    "--plugin",
+    metavar="NAME",
+    help="Instead of a project, copy the example plugin package NAME (default DIRECTORY: ./NAME).",
+)
 @json_option
-def init(directory: Path, force: bool, as_json: bool) -> None:
+def init(directory: Path | None, force: bool, plugin: str | None, as_json: bool) -> None:
     """Create a ready project in DIRECTORY (default: here).
 
     Writes opsflow.yaml, workflows/ with the four standard workflows and their
     scenario tests, workflow.schema.json for editors, and sample data files.
     Existing files are never overwritten unless --force is given.
 
+    With --plugin NAME, writes the example plugin package NAME instead (its
+    pyproject.toml, code, tests and README) to start a plugin of your own from:
+    opsflow-customer-value (calculators, functions) or opsflow-sms-gateway
+    (a notifier, a guard, a command).
+
     Examples:
 
     \b
       opsflow init myproject && cd myproject
       opsflow init . --force        # restore the template files here
+      opsflow init --plugin opsflow-sms-gateway opsflow-acme
     """
+    if plugin is not None:
+        target, created = copy_plugin_template(plugin, directory, force=force)
+        if as_json:
+            out.emit_json({"directory": str(target), "created": created})
+            return
+        out.success(f"created {len(created)} files in {target}")
+        where = str(target) if target.is_absolute() else f"./{target}"
+        out.echo(f"\nNext steps:\n  pip install -e '{where}[test]'\n  opsflow plugins")
+        return
+    directory = directory if directory is not None else Path(".")
     created = copy_templates(directory, force=force)
     if as_json:
         out.emit_json({"directory": str(directory), "created": created})
