@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from opsflow.language.loader import LoadContext, load_workflow_file, load_workflow_paths
+from opsflow.language.loader import (
+    LoadContext,
+    load_workflow_file,
+    load_workflow_paths,
+    team_context,
+)
+from opsflow.plugins import load_plugins
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))
@@ -23,7 +29,21 @@ def _expected(text: str) -> list[str]:
     return [line[len(prefix):] for line in text.splitlines() if line.startswith(prefix)]
 
 
+def _project_context() -> LoadContext:
+    """A project: the built-in calculators, one source, a team holding author and editor."""
+    plugins = load_plugins(env={"OPSFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    return LoadContext(
+        channels=CONTEXT.channels,
+        calculators=frozenset(plugins.calculators),
+        params_models=tuple((n, c.params_model) for n, c in sorted(plugins.calculators.items())),
+        sources=frozenset({"app_events"}),
+        team=team_context({"ann": ["author"], "ed": ["editor"]}),
+    )
+
+
 def _context(text: str) -> LoadContext:
+    if "# context: project" in text:
+        return _project_context()
     return LoadContext() if "# context: no-channels" in text else CONTEXT
 
 

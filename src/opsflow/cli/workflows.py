@@ -12,6 +12,7 @@ from opsflow.cli.context import app, json_option
 from opsflow.errors import Usage
 
 if TYPE_CHECKING:
+    from opsflow.language.diagnostics import Diagnostic
     from opsflow.language.models import WorkflowSpec
 
 EXIT_INVALID = 65
@@ -203,7 +204,10 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
       opsflow validate workflows/content_approval.yaml
       opsflow validate workflows/ --json
     """
-    diagnostics = app().engine().validate(list(paths) or None)
+    engine = app().engine()
+    diagnostics = engine.validate(list(paths) or None)
+    targets = list(paths) or [Path(engine.settings.workflows_dir)]
+    diagnostics = sorted([*diagnostics, *registered_changes(engine, targets)])
     errors = sum(1 for d in diagnostics if d.severity == "error")
     warnings = len(diagnostics) - errors
     if as_json:
@@ -231,6 +235,56 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
             out.note("ok: no problems found")
     if errors:
         raise click.exceptions.Exit(EXIT_INVALID)
+
+
+def registered_changes(engine: Any, paths: list[Path]) -> list[Diagnostic]:
+    """Files whose version is registered with another text (only when a database exists)."""
+    from opsflow.engine.definitions import registered_hashes
+    from opsflow.errors import OpsflowError
+    from opsflow.language.diagnostics import Diagnostic
+    from opsflow.language.loader import load_workflow_paths
+    from opsflow.language.yamlio import load_yaml
+    from opsflow.store import migrate
+
+    if not _database_exists(engine.settings.db_url):
+        return []
+    loaded, _ = load_workflow_paths(paths, engine.load_context())
+    keys = [(w.spec.workflow, w.spec.version) for w in loaded.values()]
+    try:
+        if not keys or engine.db.schema_version() != migrate.HEAD:
+            return []  # no opsflow schema (or an older one): nothing registered to compare
+        with engine.db.read() as conn:
+            stored = registered_hashes(conn, keys)
+    except OpsflowError:
+        return []  # unreachable: the check needs the database, the others do not
+    problems = []
+    for workflow in loaded.values():
+        spec = workflow.spec
+        digest = stored.get((spec.workflow, spec.version))
+        if digest is None or digest == workflow.hash:
+            continue
+        doc, _ = load_yaml(workflow.text, workflow.path)
+        line, col = doc.locate(("version",)) if doc is not None else (1, 1)
+        message = (f"workflow '{spec.workflow}' version {spec.version} is already registered "
+                   f"with different text; bump version to {spec.version + 1} (running cases "
+                   "keep the version they started on)")
+        problems.append(Diagnostic(workflow.path, line, col, "error", message))
+    return problems
+
+
+def _database_exists(url: str) -> bool:
+    """Whether the database may hold registered versions (a SQLite file is never created)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return False
+    if not parsed.drivername.startswith("sqlite"):
+        return True
+    database = parsed.database
+    return bool(database) and database != ":memory:" and Path(str(database)).is_file()
 
 
 COMMANDS = [list_workflows, show, graph, schema, validate]

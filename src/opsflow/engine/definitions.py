@@ -181,3 +181,23 @@ class Definitions:
         found = compiled(loaded, self.ctx.functions)
         self._pinned[key] = found
         return found
+
+
+def registered_hashes(
+    conn: Connection, keys: list[tuple[str, int]]
+) -> dict[tuple[str, int], str]:
+    """The stored text hash of each registered (workflow, version) among ``keys``."""
+    workflows = sorted({workflow for workflow, _ in keys})
+    if not workflows:
+        return {}
+    rows = conn.execute(
+        select(t.definitions.c.workflow, t.definitions.c.version, t.definitions.c.hash).where(
+            t.definitions.c.workflow.in_(workflows)
+        )
+    )
+    wanted = set(keys)
+    return {
+        (row.workflow, row.version): row.hash
+        for row in rows
+        if (row.workflow, row.version) in wanted
+    }

@@ -139,7 +139,11 @@ class Checker:
         try:
             coerce_value(name, spec, value)
         except FieldError as exc:
-            self.report(where, f"{what} is refused: {exc.reason}")
+            shown = show_value(value)
+            if shown in exc.reason:
+                self.report(where, f"{what} is refused: {exc.reason}")
+            else:
+                self.report(where, f"{what} is {shown}, which is refused: {exc.reason}")
 
     # states -------------------------------------------------------------------------
 
@@ -366,6 +370,16 @@ class Checker:
             spec = self.parts.fields.get(name)
             if spec is not None:
                 self.check_value(where, name, spec, value, f"schedule data '{name}'")
+
+
+def show_value(value: Any) -> str:
+    """A YAML value as a message names it: ``'fax'``, ``-5``, ``true``, ``[1, 2]``."""
+    if isinstance(value, str):
+        return f"'{value[:57] + '...' if len(value) > 60 else value}'"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _num(value: float) -> str:

@@ -180,7 +180,8 @@ def _coerce_enum(name: str, spec: FieldSpec, value: Any) -> str:
     values = spec.values or []
     if isinstance(value, str) and value in values:
         return value
-    reason = f"must be one of {', '.join(values)}"
+    shown = f"'{_clip(value)}'" if isinstance(value, str) else _clip(repr(value))
+    reason = f"{shown} is not one of {', '.join(values)}"
     if isinstance(value, str):
         close = difflib.get_close_matches(value, values, n=1)
         if close:

@@ -275,7 +275,8 @@ def _message(
             hint = did_you_mean(str(value), expected) if isinstance(value, str) else ""
             return (f"unknown field type '{value}'{hint} in {describer.describe(where[:-1])}; "
                     f"use one of {', '.join(expected)}")
-        return f"{name} must be one of {error.get('ctx', {}).get('expected', '')}"
+        expected_values = error.get("ctx", {}).get("expected", "")
+        return f"{name} is {value!r}, which is not one of {expected_values}"
     if kind in _TYPE_REASONS:
         reason = _TYPE_REASONS[kind]
         if kind in ("string_type", "list_type", "dict_type", "model_type", "int_type",

@@ -445,8 +445,15 @@ def _too_many_nodes(text: str, path: str) -> Diagnostic | None:
 
 def _syntax_diagnostic(exc: yaml.MarkedYAMLError, path: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     problem = exc.problem or exc.context or "unreadable document"
+    if "could not find expected ':'" in problem and exc.context_mark is not None:
+        # The scanner notices a key without ':' on a later line; the key is the problem.
+        mark = exc.context_mark
+        line, col = mark.line + 1, mark.column + 1
+        message = ("invalid YAML: this line has no ':' after its key (a mapping entry is "
+                   "'key: value'); check the indentation of the line after it")
+        return Diagnostic(path, line, col, "error", message)
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     if isinstance(exc, YamlLimitError):
         return Diagnostic(path, line, col, "error", problem)
     message = f"invalid YAML: {problem}"
@@ -454,4 +461,6 @@ def _syntax_diagnostic(exc: yaml.MarkedYAMLError, path: str) -> Diagnostic:
         message += f" ({exc.context} at line {exc.context_mark.line + 1})"
     if "expected <block end>" in problem:
         message += "; check the indentation"
+    elif "'\\t'" in problem:
+        message += "; indent with spaces, not tabs"
     return Diagnostic(path, line, col, "error", message)
