@@ -22,7 +22,11 @@ INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))
 FORKS = Path(__file__).with_name("validate_forks.py")
 PER_FILE_SECONDS = 2.0
 # What the fixture test's LoadContext declares, as a project would configure it.
-CONFIG = "channels:\n  team_chat: {notifier: console}\n  email: {notifier: console}\n"
+CONFIG = (
+    "channels:\n  team_chat: {notifier: console}\n  email: {notifier: console}\n"
+    "sources:\n  app_events: {path: events.csv}\n"  # what "# context: project" fixtures expect
+    "team:\n  ann: [author]\n  ed: [editor]\n"
+)
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forks a process per file")
 
