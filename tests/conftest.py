@@ -108,6 +108,7 @@ TEAM = {
     "pat": ["publisher"],
     "dir": ["director"],
     "both": ["author", "editor"],
+    "tester": [],  # the engines' default actor: a team member without roles
 }
 
 

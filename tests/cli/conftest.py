@@ -72,7 +72,7 @@ def run(project: Project) -> Run:
     runner = CliRunner()
 
     def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
-        env = {"OPSFLOW_NOW": NOW, **(env or {})}
+        env = {"OPSFLOW_NOW": NOW, "OPSFLOW_ACTOR": "rita", **(env or {})}
         return runner.invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
 
     return invoke

@@ -72,7 +72,10 @@ def test_env_options(project: Project, opsflow: Any) -> None:
     assert doc["created_by"] == "rita"
     assert doc["created_at"] == "2026-01-05T09:00:00+00:00"
     other = project.root / "other.db"
-    opsflow("--db", f"sqlite:///{other}", "start", "expense", "--set", "title=T", cwd=project.root)
+    opsflow(
+        "--db", f"sqlite:///{other}", "--as", "rita", "start", "expense", "--set", "title=T",
+        cwd=project.root,
+    )
     assert other.exists()
 
 

@@ -30,7 +30,8 @@ def _run_threads(target: Any, count: int) -> list[BaseException]:
 
 
 def test_concurrent_writers_lose_nothing(make_engine: Any) -> None:
-    engines = [make_engine() for _ in range(4)]
+    team = {"ann": ["author"], **{f"w{i}": [] for i in range(4)}}
+    engines = [make_engine(team=team) for _ in range(4)]
     case = engines[0].start("review", {"title": "race", "score": 0}, actor="ann")
     per_writer = 15
 

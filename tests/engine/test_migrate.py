@@ -67,7 +67,7 @@ transitions:
   - {event: cancel, from: "*", to: done, roles: [lead]}
 """
 
-TEAM = {"ann": ["agent"], "lou": ["lead"], "lea": ["lead"], "boss": ["lead"]}
+TEAM = {"ann": ["agent"], "lou": ["lead"], "lea": ["lead"], "boss": ["lead"], "tester": []}
 
 
 @pytest.fixture

@@ -97,8 +97,16 @@ def _guard(t: CompiledTransition, scope: Mapping[str, Any], functions: Mapping[s
 def _roles_reason(allowed: frozenset[str] | None, actor: Actor, what: str) -> str:
     if allowed is None or actor.is_system or actor.roles & allowed:
         return ""
+    people = sorted(allowed - {SYSTEM})
+    if not people:  # ``roles: [system]``
+        return f"{what}: only opsflow itself (a timer or an automatic step) may fire it"
     held = ", ".join(sorted(actor.roles)) or "no roles"
-    return f"{what}: needs one of {', '.join(sorted(allowed))} ({actor.name} has {held})"
+    return f"{what}: needs one of {', '.join(people)} ({actor.name} has {held})"
+
+
+def system_only(t: CompiledTransition) -> bool:
+    """``roles: [system]``: no person may fire the transition, a veto included."""
+    return t.roles is not None and t.roles <= {SYSTEM}
 
 
 def vetoes(wf: CompiledWorkflow, state: str, event: str, actor: Actor) -> bool:
@@ -127,7 +135,7 @@ def check_candidate(
             reason = f"approval: {actor.name} has already approved"
         if reason:
             return Failure(t, "approval", reason, permission=True)
-    elif not vetoes(wf, state, t.event, actor):
+    elif system_only(t) or not vetoes(wf, state, t.event, actor):
         reason = _roles_reason(t.roles, actor, "roles")
         if reason:
             return Failure(t, "roles", reason, permission=True)

@@ -183,9 +183,7 @@ class Definitions:
         return found
 
 
-def registered_hashes(
-    conn: Connection, keys: list[tuple[str, int]]
-) -> dict[tuple[str, int], str]:
+def registered_hashes(conn: Connection, keys: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
     """The stored text hash of each registered (workflow, version) among ``keys``."""
     workflows = sorted({workflow for workflow, _ in keys})
     if not workflows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -32,9 +33,17 @@ from opsflow.engine.results import (
     WorkerReport,
     WorkflowSummary,
 )
-from opsflow.engine.step import PluginRefusal, Step, StepContext
+from opsflow.engine.step import Step, StepContext
 from opsflow.engine.working import WorkingCase
-from opsflow.errors import Busy, Conflict, NotFound, OpsflowError, Refused, Usage
+from opsflow.errors import (
+    Busy,
+    Conflict,
+    NotFound,
+    NotPermitted,
+    OpsflowError,
+    Refused,
+    Usage,
+)
 from opsflow.language.diagnostics import Diagnostic
 from opsflow.language.loader import LoadContext, load_workflow_paths, team_context
 from opsflow.language.models import WorkflowSpec
@@ -154,8 +163,22 @@ class Engine:
     def _actor_name(self, actor: str | None) -> str:
         name = actor or self.settings.actor
         if not name or len(name) > MAX_NAME or not name.isprintable():
-            raise Usage(
-                f"an actor name is 1 to {MAX_NAME} printable characters, got {name[:40]!r}"
+            raise Usage(f"an actor name is 1 to {MAX_NAME} printable characters, got {name[:40]!r}")
+        return name
+
+    def _member(self, actor: str | None) -> str:
+        """The name of a person who may change cases: a team member when a team is set."""
+        name = self._actor_name(actor)
+        if name == SYSTEM:
+            raise NotPermitted(
+                f"'{SYSTEM}' is reserved for opsflow itself (timers and automatic steps)",
+                ["act under your own name (--as NAME)"],
+            )
+        team = self.settings.team
+        if team and name not in team:
+            raise NotPermitted(
+                f"'{name}' is not in this project's team",
+                ["only the people listed under 'team:' in opsflow.yaml may change cases"],
             )
         return name
 
@@ -287,7 +310,7 @@ class Engine:
         key: str | None = None,
     ) -> Case:
         """Start a case of ``workflow`` (its current version) and return it."""
-        name = self._actor_name(actor)
+        name = self._member(actor)
         wf = self.definitions.current(workflow)
         request = {"workflow": workflow, "data": dict(data or {}), "actor": name}
         holder: dict[str, Step] = {}
@@ -318,7 +341,10 @@ class Engine:
         key: str | None = None,
         dry_run: bool = False,
     ) -> FireResult:
-        """Fire ``event`` on a case as ``actor``; raises NotPermitted/Refused/… when it cannot."""
+        """Fire ``event`` on a case as ``actor``; raises NotPermitted/Refused/… when it cannot.
+
+        A refusal (not a dry run's) is recorded in the case's history as ``denied``.
+        """
         name = self._actor_name(actor)
         if dry_run:
             with self._reading() as conn:
@@ -383,17 +409,21 @@ class Engine:
             )
 
         try:
+            self._member(name)
             self._prepare(case_id)
             result = self._retrying(work)
-        except PluginRefusal as refusal:
-            self._audit_denial(case_id, name, refusal)
+        except (NotPermitted, Refused) as refusal:
+            self._audit_denial(case_id, name, event, refusal)
             raise
         if "step" in holder:
             self._observe(holder["step"])
         return result
 
-    def _audit_denial(self, case_id: str, actor: str, refusal: PluginRefusal) -> None:
-        """Write the ``denied`` entry for a plugin's refusal (the refused step itself is gone)."""
+    def _audit_denial(self, case_id: str, actor: str, event: str, refusal: OpsflowError) -> None:
+        """Write the ``denied`` entry of a refused fire (the refused step itself is gone).
+
+        Only the history grows: the case's state, data, row version and ``updated_at`` stay.
+        """
 
         def work(conn: Connection) -> None:
             full_id = persist.resolve_case_id(conn, case_id)
@@ -401,19 +431,20 @@ class Engine:
             case = persist.load_case(conn, full_id, lock=self.db.row_locks)
             expected = case.row_version
             step = Step(self._pinned(conn, case), case, self._ctx(conn, now))
-            seq = step._reserve_seq()
-            step._entry(
-                seq,
-                "denied",
-                actor,
-                event=refusal.event,
-                from_state=case.state,
-                to_state=case.state,
-                detail={"reason": refusal.message, "reasons": refusal.reasons},
+            step.record_denial(actor, event, refusal)
+            persist.flush(
+                conn,
+                step.wf,
+                case,
+                step.writes,
+                new=False,
+                expected_version=expected,
+                now=now,
+                touch=False,
             )
-            self._commit_step(conn, step, new=False, expected=expected, now=now)
 
-        self._retrying(work)
+        with contextlib.suppress(NotFound):  # no such case: no history to write to
+            self._retrying(work)
 
     def set(
         self,
@@ -423,7 +454,7 @@ class Engine:
         comment: str | None = None,
     ) -> Case:
         """Change a case's data (audited as a ``data`` entry); rules and auto transitions run."""
-        name = self._actor_name(actor)
+        name = self._member(actor)
 
         def work(conn: Connection) -> Case:
             full_id = persist.resolve_case_id(conn, case_id)
@@ -449,7 +480,7 @@ class Engine:
         self, case_id: str, metrics: Sequence[str] | None = None, actor: str | None = None
     ) -> tuple[Case, dict[str, Any]]:
         """Run calculators now; results are stored on the case and in its history."""
-        name = self._actor_name(actor)
+        name = self._member(actor)
 
         def work(conn: Connection) -> tuple[Case, dict[str, Any]]:
             full_id = persist.resolve_case_id(conn, case_id)
@@ -546,9 +577,7 @@ class Engine:
             rows = conn.execute(query).all()
             ids = query.with_only_columns(t.cases.c.id)
             deadlines = persist.pending_deadlines_by_case(conn, ids) if rows else {}
-        found = [
-            WorkingCase.from_row(r).view(deadlines=deadlines.get(r.id, [])) for r in rows
-        ]
+        found = [WorkingCase.from_row(r).view(deadlines=deadlines.get(r.id, [])) for r in rows]
         if workflow and not found and workflow not in self.definitions.ids():
             raise NotFound(f"no workflow '{workflow}'")
         return found
@@ -647,7 +676,7 @@ class Engine:
             workflow,
             to_version,
             mapping or {},
-            actor=self._actor_name(actor),
+            actor=self._member(actor),
             dry_run=dry_run,
         )
 

@@ -95,9 +95,7 @@ def load_case(conn: Connection, case_id: str, *, lock: bool = False) -> WorkingC
 
 
 def approvals_of(conn: Connection, case_id: str, visit: int, event: str) -> set[str]:
-    rows = conn.execute(
-        _APPROVERS, {"case_id": case_id, "visit": visit, "event": event}
-    ).scalars()
+    rows = conn.execute(_APPROVERS, {"case_id": case_id, "visit": visit, "event": event}).scalars()
     return set(rows)
 
 
@@ -169,8 +167,13 @@ def flush(
     new: bool,
     expected_version: int,
     now: datetime,
+    touch: bool = True,
 ) -> list[dict[str, Any]]:
-    """Write one step: the case row (version-checked), history, approvals, deadlines, outbox."""
+    """Write one step: the case row (version-checked), history, approvals, deadlines, outbox.
+
+    ``touch=False`` writes only history that leaves the case as it was (a ``denied`` entry,
+    an incident's resolution): its row version (the ETag) and ``updated_at`` stay.
+    """
     entries = sorted(writes.history, key=lambda e: e["seq"])
     prev = case.last_hash
     for entry in entries:
@@ -179,12 +182,13 @@ def flush(
         entry["hash"] = chain_hash(prev, case.id, entry_payload(entry))
         prev = entry["hash"]
     case.last_hash = prev
-    case.updated_at = now
+    if touch:
+        case.updated_at = now
     if new:
         case.row_version = 1
         conn.execute(_INSERT_CASE, [case.row_values()])
     else:
-        case.row_version = expected_version + 1
+        case.row_version = expected_version + int(touch)
         values = case.changed_values()
         values.pop("id", None)
         columns = tuple(values)

@@ -511,6 +511,18 @@ class Step:
             scope = self._scope(system)
         return ran
 
+    def record_denial(self, actor: str, event: str, error: OpsflowError, **extra: Any) -> None:
+        """A ``denied`` entry: who tried ``event`` and why not; the case itself is unchanged."""
+        self._entry(
+            self._reserve_seq(),
+            "denied",
+            actor,
+            event=event,
+            from_state=self.case.state,
+            to_state=self.case.state,
+            detail={"reason": error.message, "reasons": list(error.reasons), **extra},
+        )
+
     def _follow_up(self, event: str, actor: Actor) -> None:
         try:
             self.fire(event, actor, settle=False)
