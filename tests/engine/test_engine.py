@@ -268,16 +268,19 @@ def test_fire_action_runs_a_follow_up_event(engine: Any) -> None:
     assert last_kinds == ["transition", "metric", "transition"]
 
 
-def test_refused_follow_up_is_audited_not_fatal(engine: Any) -> None:
+def test_refused_follow_up_is_an_incident_not_fatal(engine: Any) -> None:
     case = engine.start("review", {"title": "Held"}, actor="ann")
     engine.fire(case.id, "submit", actor="ann")
     engine.fire(case.id, "approve", actor="ed")
     engine.set(case.id, {"claims": True}, actor="ed")
-    result = engine.fire(case.id, "retry", actor="ed")
+    result = engine.fire(case.id, "retry", actor="ed")  # do: [fire: submit], as ed
     assert result.case.state == "review"
-    last = engine.history(case.id)[-1]
-    assert last.kind == "denied"
-    assert last.event == "submit"
+    assert engine.history(case.id)[-1].event == "retry"
+    (incident,) = engine.incidents(case_id=case.id)
+    assert (incident.kind, incident.target, incident.actor) == ("fire", "submit", "ed")
+    assert incident.status == "retrying"
+    assert "event 'submit' is not available in state 'review'" in incident.error
+    assert engine.status(case.id).incidents == [incident]
 
 
 def test_closed_case_refuses_events(engine: Any) -> None:

@@ -268,6 +268,7 @@ def test_unexpected_error_backs_off_then_gives_up(
     make_engine: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from opsflow.engine import worker
+    from opsflow.engine.incidents import MAX_ATTEMPTS
 
     engine = make_engine()
     case = engine.start("review", {"title": "x"}, actor="ann")
@@ -288,13 +289,19 @@ def test_unexpected_error_backs_off_then_gives_up(
     assert (report.deadlines_fired, report.deadlines_skipped) == (1, 1)
     assert "RuntimeError: plugin bug" in report.errors[0]
     assert engine.fire_due_deadlines().deadlines_skipped == 0  # backing off
-    for _ in range(worker.MAX_ATTEMPTS - 1):
+    (incident,) = engine.incidents()
+    assert (incident.kind, incident.status, incident.attempts) == ("sla", "retrying", 1)
+    for _ in range(MAX_ATTEMPTS - 1):
         clock.advance(hours=24)
         assert engine.fire_due_deadlines().deadlines_skipped == 1
     with engine.db.read() as conn:
         row = conn.execute(select(t.deadlines).where(t.deadlines.c.case_id == case.id)).one()
-    assert (row.status, row.attempts) == ("failed", worker.MAX_ATTEMPTS)
+    assert (row.status, row.attempts) == ("failed", MAX_ATTEMPTS)
     assert "plugin bug" in row.note
+    (incident,) = engine.incidents()
+    assert (incident.status, incident.attempts) == ("open", MAX_ATTEMPTS)
+    assert incident.case_id == case.id
+    assert "RuntimeError: plugin bug" in incident.error
     timers = _timer_entries(engine)
     assert case.id not in timers
     assert timers[other.id] >= 1

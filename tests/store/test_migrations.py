@@ -115,16 +115,18 @@ def test_schema_behind_the_code_is_refused_on_postgres(
     db.upgrade()
     db.dispose()
     # pretend this opsflow ships one more revision
-    monkeypatch.setattr(migrate, "REVISIONS", ("0001", "0002", "0003"))
-    monkeypatch.setattr(migrate, "HEAD", "0003")
-    assert migrate.problem("0002") == (
-        "database schema is at 0002, this opsflow needs 0003: run 'opsflow db upgrade'"
+    shipped, following = migrate.HEAD, f"{int(migrate.HEAD) + 1:04d}"
+    monkeypatch.setattr(migrate, "REVISIONS", (*migrate.REVISIONS, following))
+    monkeypatch.setattr(migrate, "HEAD", following)
+    assert migrate.problem(shipped) == (
+        f"database schema is at {shipped}, this opsflow needs {following}: "
+        "run 'opsflow db upgrade'"
     )
     if db_url.startswith("sqlite"):
         return  # SQLite would upgrade itself (to a revision this test cannot ship)
     later = Database(db_url)
     try:
-        with pytest.raises(ConfigError, match=r"at 0002, this opsflow needs 0003: run 'opsflow db"):
+        with pytest.raises(ConfigError, match=rf"at {shipped}, this opsflow needs {following}: run"):
             later.ensure_schema()
     finally:
         later.dispose()

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -14,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from opsflow.clock import Clock, system_now
-from opsflow.engine import idempotency, persist, views
+from opsflow.engine import idempotency, incidents, persist, views
 from opsflow.engine.compiled import CompiledWorkflow
 from opsflow.engine.decide import SYSTEM, Actor
 from opsflow.engine.definitions import Definitions
@@ -28,6 +29,7 @@ from opsflow.engine.results import (
     EventStatus,
     FireResult,
     HistoryEntry,
+    Incident,
     Notice,
     OutboxRow,
     WorkerReport,
@@ -55,6 +57,13 @@ if TYPE_CHECKING:
     from opsflow.engine.migrate import MigrationReport  # imported by Engine.migrate
 
 MAX_NAME = 200  # actors and idempotency keys, as the database columns hold them
+# What ends a whole step rather than one piece of its automation (Step.automation).
+_DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    DBAPIError,
+    persist.StaleCase,
+    SerializationFailure,
+    StaleConnection,
+)
 RETRIES = 8  # optimistic retries of one step before Conflict (exit 6)
 
 
@@ -192,6 +201,7 @@ class Engine:
             sources=self.settings.sources,
             base_dir=self.settings.base_dir,
             before_hooks=before_hooks,
+            fatal=_DATABASE_ERRORS,
         )
 
     def close(self) -> None:
@@ -522,7 +532,9 @@ class Engine:
             full_id = persist.resolve_case_id(conn, case_id)
             case = persist.load_case(conn, full_id)
             wf = self._pinned(conn, case)
-            return self._view(conn, Step(wf, case, self._ctx(conn, self.clock(), False)), name)
+            found = self._view(conn, Step(wf, case, self._ctx(conn, self.clock(), False)), name)
+            unresolved = incidents.listing(conn, case_id=full_id)
+            return replace(found, incidents=unresolved) if unresolved else found
 
     def _view(self, conn: Connection, step: Step, name: str) -> Case:
         """The case of a step as SPEC §3 shows it: with its deadlines and events for ``name``.
@@ -711,6 +723,30 @@ class Engine:
         from opsflow.engine.worker import run_pass
 
         return run_pass(self, stop=stop)
+
+    def incidents(
+        self, everything: bool = False, case_id: str | None = None, limit: int | None = None
+    ) -> list[Incident]:
+        """Failed automation, newest first: the unresolved incidents, or ``everything``."""
+        with self._reading() as conn:
+            full_id = persist.resolve_case_id(conn, case_id) if case_id else None
+            return incidents.listing(conn, everything=everything, case_id=full_id, limit=limit)
+
+    def retry_incident(
+        self, incident_id: int, actor: str | None = None
+    ) -> tuple[Incident, str | None]:
+        """Try an incident's automation again now; the incident, and the error if it failed."""
+        from opsflow.engine.recovery import retry
+
+        return retry(self, incident_id, self._member(actor))
+
+    def resolve_incident(
+        self, incident_id: int, comment: str, actor: str | None = None
+    ) -> Incident:
+        """Close an incident by hand with a comment (audited); its automation is not retried."""
+        from opsflow.engine.recovery import resolve
+
+        return resolve(self, incident_id, self._member(actor), comment)
 
     def outbox(
         self, failed: bool = False, case_id: str | None = None, limit: int | None = None

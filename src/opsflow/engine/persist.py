@@ -10,6 +10,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from opsflow.clock import iso, parse_instant
+from opsflow.engine import incidents
 from opsflow.engine.compiled import CompiledWorkflow, DeadlineSpec
 from opsflow.engine.results import DeadlineView, HistoryEntry
 from opsflow.engine.working import WorkingCase, Writes
@@ -222,6 +223,8 @@ def flush(
         _move_field_deadlines(conn, wf, case, writes.changed_fields, now)
     if writes.outbox:
         conn.execute(insert(t.outbox), writes.outbox)
+    if writes.incidents:
+        incidents.record_step_failures(conn, writes.incidents, now)
     return entries
 
 

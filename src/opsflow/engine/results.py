@@ -64,6 +64,7 @@ class Case:
     deadlines: list[DeadlineView] = field(default_factory=list)
     events: list[EventStatus] = field(default_factory=list)
     title: str | None = None
+    incidents: list[Incident] = field(default_factory=list)  # unresolved (``status`` reads)
 
     @classmethod
     def deferred(cls, events: Callable[[], list[EventStatus]], **values: Any) -> Case:
@@ -109,6 +110,7 @@ class Case:
             "entered_at": iso(self.entered_at),
             "closed": self.closed,
             "deadlines": [d.to_json() for d in self.deadlines],
+            "incidents": [i.to_json() for i in self.incidents],
             "events": [e.to_json() for e in self.events],
         }
 
@@ -287,6 +289,12 @@ class WorkerReport:
     delivered: int = 0
     failed: int = 0
     retried: int = 0
+    # failed automation (incidents): opened after a last try, retried, recovered; and how
+    # many are open once the pass is done
+    incidents_opened: int = 0
+    automation_retried: int = 0
+    automation_recovered: int = 0
+    incidents_open: int = 0
     errors: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -296,5 +304,69 @@ class WorkerReport:
             "delivered": self.delivered,
             "failed": self.failed,
             "retried": self.retried,
+            "incidents_opened": self.incidents_opened,
+            "automation_retried": self.automation_retried,
+            "automation_recovered": self.automation_recovered,
+            "incidents_open": self.incidents_open,
             "errors": self.errors,
+        }
+
+
+@dataclass(frozen=True)
+class Incident:
+    """Automation that failed: what, on which case, the error, and where it stands."""
+
+    id: int
+    kind: str  # timer sla schedule auto fire compute rule
+    target: str
+    workflow: str
+    case_id: str | None
+    state: str | None
+    event: str | None
+    actor: str
+    error: str
+    attempts: int
+    status: str  # retrying open recovered resolved cancelled
+    next_attempt_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    closed_by: str | None = None
+    comment: str | None = None
+    tick: datetime | None = None
+
+    @property
+    def unresolved(self) -> bool:
+        return self.status in ("retrying", "open")
+
+    def describe(self) -> str:
+        """What failed, in a few words: ``timer 'publish'``, ``compute ctr``, …"""
+        if self.kind in ("timer", "sla"):
+            return f"{self.kind} '{self.event}'"
+        if self.kind == "schedule":
+            return f"schedule tick {iso(self.tick) if self.tick else '?'}"
+        if self.kind == "auto":
+            return f"automatic transition '{self.target}'"
+        if self.kind == "fire":
+            return f"fire action '{self.target}'"
+        return f"{self.kind} {self.target}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "target": self.target,
+            "workflow": self.workflow,
+            "case": self.case_id,
+            "state": self.state,
+            "event": self.event,
+            "actor": self.actor,
+            "error": self.error,
+            "attempts": self.attempts,
+            "status": self.status,
+            "next_attempt_at": iso(self.next_attempt_at) if self.next_attempt_at else None,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "closed_by": self.closed_by,
+            "comment": self.comment,
+            "tick": iso(self.tick) if self.tick else None,
         }

@@ -15,9 +15,10 @@ recorded yet) it starts the latest tick at or before now: the tick of the period
 running (the next tick is still in the future), so a monthly review cycle deployed on the
 15th gets this month's case, and nothing older.
 
-A tick whose data cannot be rendered or is refused (a template or field error) is recorded
-as ``failed`` with the reason, so it is reported once and not retried every pass; the next
-tick tries again with the (presumably fixed) definition.
+A tick whose case cannot start (a template or field error, a calculator or plugin that
+fails) is recorded as ``failed`` with the reason, so the catch-up policy moves on, and an
+incident keeps it: the worker starts it again with backoff, and after the last try it is
+open until a person retries it (``opsflow incidents retry``) or resolves it.
 """
 
 from __future__ import annotations
@@ -29,14 +30,16 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from opsflow.clock import iso
+from opsflow.engine import incidents
 from opsflow.engine.decide import SYSTEM
+from opsflow.engine.step import failure_text
 from opsflow.engine.worker import PassReport, Stop, log_item, observe_committed, worker_id
-from opsflow.errors import Busy, OpsflowError
+from opsflow.errors import Busy, Refused
 from opsflow.language.cron import previous_tick
 from opsflow.language.models import ScheduleSpec
 from opsflow.store import tables as t
@@ -109,10 +112,10 @@ def start_due_schedules(engine: Engine, stop: Stop | None = None) -> PassReport:
             )
         except Busy:
             raise
-        except OpsflowError as exc:
+        except Exception as exc:  # the case could not start: kept as an incident
             if "tick" not in held:
                 raise
-            message = exc.message + ("; " + "; ".join(exc.reasons) if exc.reasons else "")
+            message = engine.settings.redact(failure_text(exc))
             _record_failed_tick(engine, wid, held["tick"], me, message)
             report.errors.append(f"schedule of {wid} at {iso(held['tick'])}: {message}")
             log_item(
@@ -156,13 +159,34 @@ def _start_one(
             workflow=wid, tick=tick, status="started", case_id=case_id, worker=me, created_at=now
         )
     )
+    held["step"] = start_tick(engine, conn, wid, tick, now, case_id)
+    return case_id
+
+
+def start_tick(
+    engine: Engine, conn: Connection, wid: str, tick: datetime, now: datetime, case_id: str
+) -> Any:
+    """Start the case of one tick of ``wid``'s schedule, as ``system``; returns the step."""
     wf = engine.definitions.current(wid)
+    schedule = wf.spec.schedule
+    if schedule is None:
+        raise Refused(f"workflow '{wid}' has no schedule any more")
     data = render_params(
         schedule.data, {**tick_variables(tick, schedule.timezone), "workflow": wid}
     )
-    step = engine._start_case(conn, wf, data, SYSTEM, now, case_id=case_id)
-    held["step"] = step
-    return case_id
+    return engine._start_case(conn, wf, data, SYSTEM, now, case_id=case_id)
+
+
+def restart_tick(engine: Engine, conn: Connection, wid: str, tick: datetime, now: datetime) -> Any:
+    """Start the case of a tick that failed before (an incident's retry); returns the step."""
+    case_id = uuid.uuid4().hex
+    step = start_tick(engine, conn, wid, tick, now, case_id)
+    conn.execute(
+        update(t.schedule_ticks)
+        .where(t.schedule_ticks.c.workflow == wid, t.schedule_ticks.c.tick == tick)
+        .values(status="started", case_id=case_id, note=None)
+    )
+    return step
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -174,6 +198,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def _record_failed_tick(engine: Engine, wid: str, tick: datetime, me: str, note: str) -> None:
     """Remember a tick that could not start a case, so it is not retried every pass."""
+    now = engine.clock()
     try:
         with engine.db.write() as conn:
             conn.execute(
@@ -183,9 +208,10 @@ def _record_failed_tick(engine: Engine, wid: str, tick: datetime, me: str, note:
                     status="failed",
                     case_id=None,
                     worker=me,
-                    created_at=engine.clock(),
+                    created_at=now,
                     note=note,
                 )
             )
+            incidents.tick_failed(conn, wid, tick, note, now)
     except IntegrityError:  # another worker recorded (or started) this tick meanwhile
         pass

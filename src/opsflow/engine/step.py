@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -21,8 +22,8 @@ from opsflow.engine.compiled import CompiledAction, CompiledTransition, Compiled
 from opsflow.engine.decide import SYSTEM, Actor, decide
 from opsflow.engine.hookviews import HookView, actor_view, transition_view
 from opsflow.engine.metrics import run_metric
-from opsflow.engine.working import WorkingCase, Writes
-from opsflow.errors import Invalid, OpsflowError, Refused
+from opsflow.engine.working import WorkingCase, Writes, copy_json
+from opsflow.errors import Busy, Invalid, OpsflowError, Refused
 from opsflow.language.expressions import EvaluationError
 from opsflow.language.fields import FieldError, coerce_value
 from opsflow.templating import render_message
@@ -52,6 +53,25 @@ class StepContext:
     sources: Mapping[str, Mapping[str, Any]]
     base_dir: Any
     before_hooks: bool = True
+    # Errors that end the whole step (database trouble: the transaction is retried or
+    # reported), never kept as a failed piece of automation.
+    fatal: tuple[type[BaseException], ...] = ()
+
+
+@dataclass
+class _Savepoint:
+    """What a piece of automation may change, to put back when it fails."""
+
+    case: dict[str, Any]
+    data: dict[str, Any]
+    metrics: dict[str, Any]
+    rules: Any
+    counts: tuple[int, ...]  # history, outbox, approvals, incidents, transitions, notices
+    left: set[str]
+    entered: bool
+    changed: set[str]
+    followups: list[tuple[str, Actor]]
+    pending: dict[str, set[str]]
 
 
 @dataclass
@@ -80,6 +100,9 @@ class Step:
     # (apply_data, compute and take clear them): a fire decides and evaluates many times.
     _scopes: dict[str, dict[str, Any]] = field(default_factory=dict)  # by actor name
     _actors: dict[str, Actor] = field(default_factory=dict)
+    # Automation that failed in this step (by target, e.g. "compute:ctr"): not tried again
+    # in this step; the failure is written as an incident with the step.
+    failed: dict[str, str] = field(default_factory=dict)
 
     # -- bookkeeping -----------------------------------------------------------------
 
@@ -363,7 +386,15 @@ class Step:
             elif action.kind == "notify":
                 self._notify(action, actor, event)
             elif action.kind == "compute":
-                self.compute(action.spec.compute or [], actor)
+                names = list(action.spec.compute or [])
+                self.automation(
+                    "compute",
+                    ",".join(names),
+                    partial(self.compute, names, actor),
+                    actor,
+                    event,
+                    metrics=names,
+                )
             elif action.kind == "fire":
                 assert action.spec.fire is not None
                 self.followups.append((action.spec.fire, actor))
@@ -443,6 +474,89 @@ class Step:
             )
         return results
 
+    # -- automation that may fail without failing the step ---------------------------
+
+    def _savepoint(self) -> _Savepoint:
+        c, w = self.case, self.writes
+        return _Savepoint(
+            case=dict(c.__dict__),
+            data=dict(c.data),
+            metrics=dict(c.metrics),
+            rules=copy_json(c.rules),
+            counts=(
+                len(w.history),
+                len(w.outbox),
+                len(w.approvals_add),
+                len(w.incidents),
+                len(self.transitions_taken),
+                self.notices,
+            ),
+            left=set(w.left),
+            entered=w.entered,
+            changed=set(w.changed_fields),
+            followups=list(self.followups),
+            pending={k: set(v) for k, v in self._pending_approvals.items()},
+        )
+
+    def _rollback(self, sp: _Savepoint) -> None:
+        c, w = self.case, self.writes
+        c.__dict__.update(sp.case)
+        c.data, c.metrics, c.rules = sp.data, sp.metrics, sp.rules
+        history, outbox, approvals, incidents, taken, self.notices = sp.counts
+        del w.history[history:], w.outbox[outbox:], w.approvals_add[approvals:]
+        del w.incidents[incidents:]  # a failure inside the failed piece is moot with it
+        del self.transitions_taken[taken:]
+        w.left, w.entered, w.changed_fields = sp.left, sp.entered, sp.changed
+        self.followups = deque(sp.followups)
+        self._pending_approvals = sp.pending
+        if not w.history:
+            self._first_seq = 0
+        self._changed()
+
+    def automation(
+        self,
+        kind: str,
+        target: str,
+        work: Callable[[], Any],
+        actor: Actor,
+        event: str | None = None,
+        **detail: Any,
+    ) -> bool:
+        """Run one piece of automation; when it fails, undo it and keep the failure.
+
+        The step goes on without it: a person's change is not lost to a calculator that
+        failed, and the failure becomes an incident the worker retries (never dropped).
+        """
+        key = f"{kind}:{target}"
+        if key in self.failed:
+            return False
+        sp = self._savepoint()
+        state, visit = self.case.state, self.case.visit
+        try:
+            work()
+        except Exception as exc:
+            if isinstance(exc, (Busy, *self.ctx.fatal)):
+                raise
+            self._rollback(sp)
+            message = failure_text(exc)
+            self.failed[key] = message
+            self.writes.incidents.append(
+                {
+                    "kind": kind,
+                    "target": target,
+                    "workflow": self.wf.id,
+                    "case_id": self.case.id,
+                    "state": state,
+                    "visit": visit,
+                    "event": event,
+                    "actor": actor.name,
+                    "detail": detail,
+                    "error": message,
+                }
+            )
+            return False
+        return True
+
     # -- settling: rules, automatic transitions, follow-ups --------------------------
 
     def settle(self) -> None:
@@ -453,12 +567,14 @@ class Step:
                 continue
             auto = self._auto_transition()
             if auto is not None:
-                self.take(auto, self.actor(SYSTEM), {}, None, "transition")
-                trail.append(self.case.state)
+                system = self.actor(SYSTEM)
+                take = partial(self.take, auto, system, {}, None, "transition")
+                if self.automation("auto", auto.event, take, system, auto.event):
+                    trail.append(self.case.state)
                 continue
             if self.followups and not self.case.closed:
                 event, actor = self.followups.popleft()
-                self._follow_up(event, actor)
+                self.follow_up(event, actor)
                 continue
             self.followups.clear()
             return
@@ -477,6 +593,8 @@ class Step:
             return None
         scope = self._scope(self.actor(SYSTEM))
         for t in candidates:
+            if f"auto:{t.event}" in self.failed:
+                continue
             try:
                 if t.when is None or t.when.evaluate(scope, self.ctx.functions):
                     return t
@@ -506,10 +624,25 @@ class Step:
             if rule.once and state["runs"] >= 1:
                 continue
             state["runs"] += 1
-            self.run_actions(rule.actions, system, None, self.case.seq, None, {"rule": rule.name})
+            self.run_rule(rule.name, system)
             ran = True
             scope = self._scope(system)
         return ran
+
+    def run_rule(self, name: str, actor: Actor) -> bool:
+        """Run one rule's actions as a piece of automation (its edge is already taken)."""
+        rule = next(r for r in self.wf.rules if r.name == name)
+        work = partial(
+            self.run_actions, rule.actions, actor, None, self.case.seq, None, {"rule": name}
+        )
+        return self.automation("rule", name, work, actor, rule=name)
+
+    def record_note(self, kind: str, actor: str, detail: dict[str, Any]) -> None:
+        """A history entry that changes nothing on the case (an incident retried or resolved)."""
+        state = self.case.state
+        self._entry(
+            self._reserve_seq(), kind, actor, from_state=state, to_state=state, detail=detail
+        )
 
     def record_denial(self, actor: str, event: str, error: OpsflowError, **extra: Any) -> None:
         """A ``denied`` entry: who tried ``event`` and why not; the case itself is unchanged."""
@@ -523,19 +656,18 @@ class Step:
             detail={"reason": error.message, "reasons": list(error.reasons), **extra},
         )
 
-    def _follow_up(self, event: str, actor: Actor) -> None:
-        try:
-            self.fire(event, actor, settle=False)
-        except OpsflowError as exc:
-            self._entry(
-                self._reserve_seq(),
-                "denied",
-                actor.name,
-                event=event,
-                from_state=self.case.state,
-                to_state=self.case.state,
-                detail={"reason": exc.message, "reasons": exc.reasons, "follow_up": True},
-            )
+    def follow_up(self, event: str, actor: Actor) -> bool:
+        """A ``fire`` action's event, as a piece of automation."""
+        work = partial(self.fire, event, actor, settle=False)
+        return self.automation("fire", event, work, actor, event)
+
+
+def failure_text(exc: BaseException) -> str:
+    """One line saying what went wrong, with the reasons an opsflow error carries."""
+    if isinstance(exc, OpsflowError):
+        reasons = [r for r in exc.reasons if r not in exc.message]
+        return "; ".join([exc.message, *reasons])
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _unknown_field(name: str, fields: Mapping[str, Any]) -> str:

@@ -21,25 +21,24 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection
 
-from opsflow.engine import persist
+from opsflow.engine import incidents, persist
 from opsflow.engine.decide import SYSTEM
 from opsflow.engine.results import WorkerReport
-from opsflow.errors import Busy, OpsflowError
+from opsflow.engine.step import failure_text
+from opsflow.errors import Busy
 from opsflow.store import tables as t
 
 if TYPE_CHECKING:
     from opsflow.engine.engine import Engine
 
 LOG = logging.getLogger("opsflow.worker")
-MAX_ATTEMPTS = 5  # unexpected errors on one deadline before it is marked failed
-RETRY_AFTER = timedelta(minutes=1)  # first backoff after an unexpected error; doubles
 OUTBOX_BATCH = 20  # notifications per delivery call: a stop request is honoured between
 
 Stop = Callable[[], bool]
@@ -64,12 +63,16 @@ class PassReport(WorkerReport):
         return {"cases_started": self.cases_started, **super().to_json()}
 
     def add(self, other: WorkerReport) -> None:
-        """Add another report's counts and errors to this one."""
+        """Add another report's counts and errors to this one (the open count is the latest)."""
         self.deadlines_fired += other.deadlines_fired
         self.deadlines_skipped += other.deadlines_skipped
         self.delivered += other.delivered
         self.failed += other.failed
         self.retried += other.retried
+        self.incidents_opened += other.incidents_opened
+        self.automation_retried += other.automation_retried
+        self.automation_recovered += other.automation_recovered
+        self.incidents_open = other.incidents_open
         self.cases_started += getattr(other, "cases_started", 0)
         self.errors.extend(other.errors)
 
@@ -95,57 +98,73 @@ def fire_due_deadlines(
         if stopped():
             break
         held: dict[str, Any] = {}
-        try:
-            outcome = engine._retrying(partial(_fire_one, engine, me=me, held=held))
-        except Busy:
-            raise
-        except Exception as exc:  # a plugin, calculator or hook bug: back off, go on
-            if "deadline" not in held:
-                raise
-            message = engine.settings.redact(f"{type(exc).__name__}: {exc}")
-            status = _record_failure(engine, held["deadline"], message, me)
-            report.deadlines_skipped += 1
-            report.errors.append(f"deadline {held['deadline'].id}: {message}")
-            log_item(
-                "deadline",
-                status,
-                logging.ERROR,
-                case=held["deadline"].case_id,
-                event=held["deadline"].event,
-                detail=message,
-            )
-            continue
+        outcome = fire_deadline(engine, me, held)
         if outcome is None:
             break
         result, detail = outcome
         deadline = held["deadline"]
         if result == "fired":
             report.deadlines_fired += 1
-            if "step" in held:
-                observe_committed(engine, held["step"])
+            report.automation_recovered += int(bool(deadline.attempts))
+        elif result in ("retry", "open"):
+            report.deadlines_skipped += 1
+            report.incidents_opened += int(result == "open")
+            report.errors.append(
+                f"deadline {deadline.id} ({deadline.event}) on {deadline.case_id[:8]}: {detail}"
+            )
         else:
             report.deadlines_skipped += 1
-            if detail is not None and result == "skipped":
-                report.errors.append(
-                    f"deadline {deadline.id} ({deadline.event}) on {deadline.case_id[:8]}: {detail}"
-                )
-        log_item("deadline", result, case=deadline.case_id, event=deadline.event, detail=detail)
     return report
 
 
-def _claim(engine: Engine, conn: Connection, now: datetime) -> Any:
+def fire_deadline(
+    engine: Engine, me: str, held: dict[str, Any], deadline_id: int | None = None
+) -> tuple[str, str | None] | None:
+    """Fire the next due deadline (or the one given), in its own transaction.
+
+    Returns None when none is due, else the outcome (``fired``, ``cancelled``, or after a
+    failure ``retry``/``open``) and its detail. A failure rolls the step back and is kept:
+    the deadline is retried with backoff and, after its last try, becomes an open incident.
+    """
+    try:
+        outcome = engine._retrying(
+            partial(_fire_one, engine, me=me, held=held, deadline_id=deadline_id)
+        )
+    except Busy:
+        raise
+    except Exception as exc:  # the step failed: a refusal, a calculator, a plugin
+        if "deadline" not in held:
+            raise
+        deadline = held["deadline"]
+        message = engine.settings.redact(failure_text(exc))
+        status = _record_failure(engine, deadline, message, me)
+        level = logging.ERROR if status == "open" else logging.WARNING
+        log_item(
+            "deadline", status, level, case=deadline.case_id, event=deadline.event, detail=message
+        )
+        return status, message
+    if outcome is None:
+        return None
+    result, detail = outcome
+    deadline = held["deadline"]
+    if result == "fired" and "step" in held:
+        observe_committed(engine, held["step"])
+    log_item("deadline", result, case=deadline.case_id, event=deadline.event, detail=detail)
+    return outcome
+
+
+def _claim(engine: Engine, conn: Connection, now: datetime, deadline_id: int | None) -> Any:
     d, c = t.deadlines, t.cases
-    query = (
-        select(d)
-        .join(c, c.c.id == d.c.case_id)
-        .where(
+    if deadline_id is not None:  # a person retries this one: due or not, whatever its lease
+        wanted = [d.c.status == "pending", d.c.id == deadline_id]
+    else:
+        wanted = [
             d.c.status == "pending",
             d.c.due_at <= now,
             or_(d.c.lease_until.is_(None), d.c.lease_until <= now),
-        )
-        .order_by(d.c.due_at, d.c.id)
-        .limit(1)
-    )
+        ]
+    query = select(d).join(c, c.c.id == d.c.case_id).where(*wanted).order_by(d.c.due_at, d.c.id)
+    query = query.limit(1)
     if engine.db.row_locks:
         # Lock the case too and skip it when someone holds it: a worker that waited on a
         # case whose step cancels this very deadline would deadlock with that step.
@@ -154,11 +173,16 @@ def _claim(engine: Engine, conn: Connection, now: datetime) -> Any:
 
 
 def _fire_one(
-    engine: Engine, conn: Connection, *, me: str, held: dict[str, Any]
+    engine: Engine,
+    conn: Connection,
+    *,
+    me: str,
+    held: dict[str, Any],
+    deadline_id: int | None = None,
 ) -> tuple[str, str | None] | None:
     now = engine.clock()
     held.pop("step", None)
-    deadline = _claim(engine, conn, now)
+    deadline = _claim(engine, conn, now, deadline_id)
     if deadline is None:
         return None
     held["deadline"] = deadline
@@ -174,38 +198,45 @@ def _fire_one(
 
     if case.closed or case.state != deadline.state or case.visit != deadline.visit:
         mark("cancelled", "state left before the deadline")
+        incidents.close_for_deadline(conn, deadline.id, "cancelled", now)
         return "cancelled", "state left before the deadline"
     step = engine._step_for(conn, case, now)
-    try:
-        step.fire(deadline.event, step.actor(SYSTEM), kind="timer")
-    except OpsflowError as exc:
-        note = exc.message + ("; " + "; ".join(exc.reasons) if exc.reasons else "")
-        mark("skipped", note)
-        return "skipped", note
+    step.fire(deadline.event, step.actor(SYSTEM), kind="timer")  # a failure rolls back
     persist.flush(
         conn, step.wf, step.case, step.writes, new=False, expected_version=expected, now=now
     )
     mark("fired")
+    if deadline.attempts:
+        incidents.close_for_deadline(conn, deadline.id, "recovered", now)
     held["step"] = step
     return "fired", None
 
 
 def _record_failure(engine: Engine, deadline: Any, message: str, me: str) -> str:
-    """Count an unexpected failure; retry after a backoff, or give up after MAX_ATTEMPTS."""
+    """Keep a deadline whose step failed: ``retry`` after a backoff, or ``open`` an incident.
+
+    The deadline stays pending, held back until its next try; after the last try it is
+    marked failed and its incident is open until a person retries or resolves it.
+    """
     now = engine.clock()
     d = t.deadlines
-    with engine.db.write() as conn:
+
+    def work(conn: Connection) -> str:
         attempts = conn.execute(select(d.c.attempts).where(d.c.id == deadline.id)).scalar()
         attempts = int(attempts or 0) + 1
         values: dict[str, Any] = {"attempts": attempts, "note": message, "claimed_by": me}
-        if attempts >= MAX_ATTEMPTS:
+        retry_at = incidents.next_attempt(now, attempts)
+        if retry_at is None:
             values.update(status="failed", done_at=now, lease_until=None)
-            status = "failed"
         else:
-            values["lease_until"] = now + RETRY_AFTER * 2 ** (attempts - 1)
-            status = "retry"
+            values["lease_until"] = retry_at
         conn.execute(update(d).where(d.c.id == deadline.id, d.c.status == "pending").values(values))
-    return status
+        case = persist.load_case(conn, deadline.case_id)
+        return incidents.deadline_failed(
+            conn, deadline, case.workflow, message, attempts, retry_at, now
+        )
+
+    return str(engine._retrying(work))
 
 
 def observe_committed(engine: Engine, step: Any) -> None:
@@ -249,6 +280,7 @@ def deliver(engine: Engine, stop: Stop | None = None) -> WorkerReport:
 
 def run_pass(engine: Engine, stop: Stop | None = None) -> PassReport:
     """One worker pass: due schedule ticks, then due deadlines, then the outbox."""
+    from opsflow.engine.recovery import retry_due
     from opsflow.engine.schedules import start_due_schedules
 
     stopped = stop or _never
@@ -257,7 +289,11 @@ def run_pass(engine: Engine, stop: Stop | None = None) -> PassReport:
     if not stopped():
         report.add(fire_due_deadlines(engine, stop=stopped))
     if not stopped():
+        report.add(retry_due(engine, stop=stopped))
+    if not stopped():
         report.add(deliver(engine, stop=stopped))
+    with engine.db.read() as conn:
+        report.incidents_open = incidents.open_count(conn)
     return report
 
 

@@ -196,6 +196,7 @@ class WorkingCase:
             "row_version": self.row_version,
             "deadlines": deadlines if deadlines is not None else [],
             "title": title,
+            "incidents": [],
         }
         if callable(events):
             return Case.deferred(events, **values)
@@ -219,3 +220,4 @@ class Writes:
     left: set[str] = field(default_factory=set)  # states left: their approvals and deadlines go
     entered: bool = False  # the case entered a state: re-arm deadlines for the final visit
     changed_fields: set[str] = field(default_factory=set)
+    incidents: list[dict[str, Any]] = field(default_factory=list)  # automation that failed

@@ -195,6 +195,47 @@ class ScheduleTickRow(SQLModel, table=True):
     note: str | None = Field(default=None, sa_column=Column(Text))
 
 
+class IncidentRow(SQLModel, table=True):
+    """Automation that failed: retried with backoff, then open until someone acts on it.
+
+    ``kind`` says what failed: a ``timer`` or ``sla`` deadline (``deadline_id``), a
+    ``schedule`` tick (``tick``), or work inside a step: an ``auto`` transition, a ``fire``
+    action, a ``compute`` action or a ``rule``'s actions (``target`` names which). Status:
+    ``retrying`` (the worker tries again at ``next_attempt_at``), ``open`` (out of tries:
+    a person retries or resolves it), ``recovered`` (a retry succeeded), ``resolved`` (closed
+    by a person with a comment), ``cancelled`` (the case left the state it was for).
+    """
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_due", "status", "next_attempt_at"),
+        Index("ix_incidents_case", "case_id", "status"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    kind: str = Field(sa_column=Column(String(12), nullable=False))
+    target: str = Field(sa_column=Column(String(200), nullable=False))
+    workflow: str = Field(sa_column=Column(String(100), nullable=False))
+    case_id: str | None = Field(default=None, sa_column=Column(String(32)))
+    state: str | None = Field(default=None, sa_column=Column(String(100)))
+    visit: int | None = Field(default=None, sa_column=Column(Integer))
+    event: str | None = Field(default=None, sa_column=Column(String(100)))
+    deadline_id: int | None = Field(default=None, sa_column=Column(Integer))
+    tick: datetime | None = _when(nullable=True)
+    actor: str = Field(sa_column=Column(String(200), nullable=False))
+    detail: dict[str, Any] = _json()
+    error: str = Field(sa_column=Column(Text, nullable=False))
+    attempts: int = Field(sa_column=Column(Integer, nullable=False))
+    status: str = Field(sa_column=Column(String(12), nullable=False))
+    next_attempt_at: datetime | None = _when(nullable=True)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+    closed_at: datetime | None = _when(nullable=True)
+    closed_by: str | None = Field(default=None, sa_column=Column(String(200)))
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    claimed_by: str | None = Field(default=None, sa_column=Column(String(200)))
+
+
 ROW_MODELS: tuple[type[SQLModel], ...] = (
     DefinitionRow,
     CaseRow,
@@ -204,4 +245,5 @@ ROW_MODELS: tuple[type[SQLModel], ...] = (
     OutboxRecord,
     IdempotencyRow,
     ScheduleTickRow,
+    IncidentRow,
 )
