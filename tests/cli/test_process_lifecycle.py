@@ -360,6 +360,7 @@ ENGINE_ARGS = {
     "history": ["history", "{case}"],
     "compute": ["compute", "{case}"],
     "worker": ["worker", "--once"],
+    "incidents": ["incidents"],
 }
 
 

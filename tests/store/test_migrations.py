@@ -126,7 +126,8 @@ def test_schema_behind_the_code_is_refused_on_postgres(
         return  # SQLite would upgrade itself (to a revision this test cannot ship)
     later = Database(db_url)
     try:
-        with pytest.raises(ConfigError, match=rf"at {shipped}, this opsflow needs {following}: run"):
+        expected = rf"at {shipped}, this opsflow needs {following}: run"
+        with pytest.raises(ConfigError, match=expected):
             later.ensure_schema()
     finally:
         later.dispose()

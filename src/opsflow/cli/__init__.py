@@ -24,12 +24,23 @@ from opsflow.cli.values import check_name
 SECTIONS: dict[str, tuple[str, ...]] = {
     "Cases": ("start", "fire", "set", "status", "cases", "inbox", "history", "compute"),
     "Workflows": ("workflows", "show", "graph", "schema", "validate", "test"),
-    "Administration": ("init", "demo", "worker", "outbox", "audit", "plugins", "db", "migrate"),
+    "Administration": (
+        "init",
+        "demo",
+        "worker",
+        "incidents",
+        "outbox",
+        "audit",
+        "plugins",
+        "db",
+        "migrate",
+    ),
 }
 # Commands whose set-up is building the engine: the collector resumes once it is built
 # (AppContext.engine); every other command resumes it before it starts (see cli.process).
 ENGINE_COMMANDS = frozenset(
     ("start", "fire", "set", "status", "cases", "inbox", "history", "compute", "worker")
+    + ("incidents",)
 )
 
 
@@ -234,9 +245,18 @@ def _global_options(ctx: click.Context) -> AppContext:
 
 
 def _register() -> None:
-    from opsflow.cli import admin, cases, db_cmd, demo, migrate_cmd, testing_cmd, workflows
+    from opsflow.cli import (
+        admin,
+        cases,
+        db_cmd,
+        demo,
+        incidents,
+        migrate_cmd,
+        testing_cmd,
+        workflows,
+    )
 
-    for module in (cases, workflows, admin, testing_cmd, demo, db_cmd, migrate_cmd):
+    for module in (cases, workflows, admin, incidents, testing_cmd, demo, db_cmd, migrate_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 

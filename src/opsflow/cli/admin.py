@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from opsflow.engine.results import WorkerReport
 
 TEMPLATE_SKIP = {"__pycache__", "__init__.py", ".DS_Store"}
+EXIT_INCIDENTS = 1  # worker --once: incidents are open (failed automation needs a person)
 
 
 def template_files(root: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
@@ -153,6 +154,12 @@ def summarize(report: WorkerReport) -> str:
         parts.append(f"{report.retried} to retry")
     if report.failed:
         parts.append(f"{report.failed} failed")
+    if report.automation_retried:
+        parts.append(f"{report.automation_recovered}/{report.automation_retried} retries ran")
+    if report.incidents_opened:
+        parts.append(f"{report.incidents_opened} incident(s) opened")
+    if report.incidents_open:
+        parts.append(f"{report.incidents_open} incident(s) open (see 'opsflow incidents')")
     return ", ".join(parts)
 
 
@@ -164,6 +171,8 @@ def _busy(report: WorkerReport) -> bool:
         or report.delivered
         or report.failed
         or report.retried
+        or report.automation_retried
+        or report.incidents_opened
         or report.errors
     )
 
@@ -266,7 +275,10 @@ def worker(once: bool, interval: float, log_format: str, as_json: bool) -> None:
     the item in hand first, then exits 0. Run as many workers as you like, on any hosts
     sharing a PostgreSQL database: each deadline fires once and each schedule tick starts
     one case. Every item is logged on stderr as one line (logfmt or JSON); on a terminal a
-    progress line shows the totals.
+    progress line shows the totals. Automation that fails (a refused timer event, a
+    missing data source, a plugin error) is retried with growing pauses and then kept as
+    an incident: with --once the exit status is 1 while any incident is open (see
+    'opsflow incidents').
 
     Examples:
 
@@ -289,6 +301,8 @@ def worker(once: bool, interval: float, log_format: str, as_json: bool) -> None:
                 out.echo(summarize(report))
                 for error in report.errors:
                     out.note(f"warning: {error}")
+            if report.incidents_open:  # failed automation waits for a person: say so
+                raise click.exceptions.Exit(EXIT_INCIDENTS)
             return
         out.note(f"worker running, a pass every {interval:g}s (Ctrl-C to stop)")
         passes = 0

@@ -217,6 +217,13 @@ def print_case(case: Case) -> None:
             ["kind", "fires", "due", "status"],
             [(d.kind, d.event, out.moment(d.due_at), d.status) for d in case.deadlines],
         )
+    if case.incidents:
+        out.heading("Incidents (failed automation)")
+        out.table(
+            ["id", "status", "what", "tries", "error"],
+            [(i.id, i.status, i.describe(), i.attempts, i.error) for i in case.incidents],
+        )
+        out.note("retry after fixing the cause: opsflow incidents retry ID")
     if case.events:
         out.heading("Events")
         out.table(

@@ -265,9 +265,11 @@ def registered_changes(engine: Any, paths: list[Path]) -> list[Diagnostic]:
             continue
         doc, _ = load_yaml(workflow.text, workflow.path)
         line, col = doc.locate(("version",)) if doc is not None else (1, 1)
-        message = (f"workflow '{spec.workflow}' version {spec.version} is already registered "
-                   f"with different text; bump version to {spec.version + 1} (running cases "
-                   "keep the version they started on)")
+        message = (
+            f"workflow '{spec.workflow}' version {spec.version} is already registered "
+            f"with different text; bump version to {spec.version + 1} (running cases "
+            "keep the version they started on)"
+        )
         problems.append(Diagnostic(workflow.path, line, col, "error", message))
     return problems
 
