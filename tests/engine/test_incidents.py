@@ -111,7 +111,11 @@ def test_a_refused_timer_is_retried_then_opens_an_incident(engine: Any, clock: A
     assert report.incidents_opened == 1
     assert report.incidents_open == 1
     (incident,) = engine.incidents()
-    assert (incident.status, incident.attempts, incident.next_attempt_at) == ("open", MAX_ATTEMPTS, None)
+    assert (incident.status, incident.attempts, incident.next_attempt_at) == (
+        "open",
+        MAX_ATTEMPTS,
+        None,
+    )
     assert _deadline(engine, case.id).status == "failed"
     clock.advance(days=30)
     assert engine.run_due().deadlines_skipped == 0  # open: a person acts now
