@@ -116,6 +116,7 @@ def workflows_dir_for(path: Path, default: Path) -> Path:
 
 def engine_factory(settings: Settings, plugins: Plugins | None) -> Callable[..., Engine]:
     """Build engines on a throw-away in-memory database with the file's team and clock."""
+
     def build(scenario: ScenarioFile, clock: SimulatedClock) -> Engine:
         from opsflow.engine import Engine
 
@@ -265,6 +266,7 @@ class CaseRunner:
                     raise Invalid(f"advance: {exc}") from exc
                 self.clock.advance(delta)
                 engine.fire_due_deadlines()
+                engine.retry_due_incidents()
         except OpsflowError as exc:
             return None, exc
         return None, None
@@ -273,8 +275,9 @@ class CaseRunner:
         """Run one step; the failed expectations (empty when it passed)."""
         raw = step.raw
         before = self._outbox_ids()
+        seen = self._incident_errors()
         outcome, error = self._act(step)
-        failures: list[str] = []
+        failures: list[str] = self._check_incidents(raw, seen)
         expected_error = raw.get("expect_error")
         if expected_error is not None:
             if error is None:
@@ -299,6 +302,26 @@ class CaseRunner:
         written = [row for row in self._engine.outbox() if row.id not in before]
         failures += self._check_notifications(raw, written)
         return failures
+
+    def _incident_errors(self) -> dict[int, tuple[int, str]]:
+        """The case's unresolved incidents: id -> (tries, error)."""
+        return {i.id: (i.attempts, i.error) for i in self._engine.incidents(case_id=self.case_id)}
+
+    def _check_incidents(self, raw: dict[str, Any], seen: dict[int, tuple[int, str]]) -> list[str]:
+        """Automation that failed during this step is reported here, not steps later."""
+        failed = [
+            i
+            for i in self._engine.incidents(case_id=self.case_id)
+            if seen.get(i.id) != (i.attempts, i.error)
+        ]
+        found = [f"{i.describe()} failed: {i.error}" for i in failed]
+        expected = raw.get("expect_incident")
+        if expected is None:
+            return [f"automation failed: {text}" for text in found]
+        if not any(expected in text for text in found):
+            got = "; ".join(found) or "no automation failed"
+            return [f"expected failed automation mentioning {expected!r}; {got}"]
+        return []
 
     def _check_data(
         self, expected: dict[str, Any] | None, workflow: str, version: int, data: dict[str, Any]

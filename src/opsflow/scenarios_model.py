@@ -23,6 +23,7 @@ EXPECTATIONS = (
     "expect_metrics",
     "expect_notified",
     "expect_no_notification",
+    "expect_incident",
 )
 STEP_KEYS = (
     *ACTIONS,
@@ -116,6 +117,8 @@ class Step:
                     if key not in NOTIFIED_KEYS:
                         hint = did_you_mean(str(key), NOTIFIED_KEYS)
                         out.append(f"expect_notified: unknown key '{key}'{hint}")
+        if "expect_incident" in raw and not isinstance(raw["expect_incident"], str):
+            out.append("expect_incident takes text the failed automation's error contains")
         if "as" in raw and not isinstance(raw["as"], str):
             out.append("'as' names one person")
         return out

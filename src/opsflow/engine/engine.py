@@ -708,6 +708,12 @@ class Engine:
 
         return start_due_schedules(self, stop=stop)
 
+    def retry_due_incidents(self, stop: Callable[[], bool] | None = None) -> WorkerReport:
+        """Try again the failed automation whose next try is due (see ``incidents``)."""
+        from opsflow.engine.recovery import retry_due
+
+        return retry_due(self, stop=stop)
+
     def deliver_outbox(self, limit: int | None = None) -> WorkerReport:
         """Deliver pending notifications through their channels' notifiers."""
         from opsflow.engine.outbox import deliver_outbox
