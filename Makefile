@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 export OPSFLOW_TEST_POSTGRES_URL ?=
 
-.PHONY: help venv install test test-pg lint format typecheck demo schema tables bench clean
+.PHONY: help venv install test test-pg test-later lint format typecheck demo schema tables bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -18,6 +18,9 @@ test:  ## run the whole test suite (SQLite; PostgreSQL too when OPSFLOW_TEST_POS
 
 test-pg:  ## run the suite on SQLite and the local PostgreSQL
 	OPSFLOW_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(PY) -m pytest
+
+test-later:  ## the SQLite tests on a clock 1,000 days ahead, as CI runs them (needs faketime)
+	env -u OPSFLOW_TEST_POSTGRES_URL faketime -f '+1000d' $(PY) -m pytest -q -n 2 -p no:cacheprovider
 
 lint:  ## ruff
 	$(PY) -m ruff check src tests

@@ -365,10 +365,16 @@ class CaseRunner:
         failures = []
         wrote = "; ".join(_show_row(r) for r in written) or "nothing"
         notified = raw.get("expect_notified")
-        for expected in notified if isinstance(notified, list) else [notified] if notified else []:
+        if notified is None:
+            notified = []
+        elif not isinstance(notified, list):
+            notified = [notified]
+        for expected in notified:
             if not any(self._notified(expected, row) for row in written):
                 want = ", ".join(f"{k}: {v}" for k, v in expected.items())
                 failures.append(f"expected a notification {{{want}}}; the step wrote {wrote}")
+        if raw.get("expect_notified") == [] and written:  # an empty list: the step sent none
+            failures.append(f"expected no notification (expect_notified: []); it wrote {wrote}")
         if raw.get("expect_no_notification") and written:
             failures.append(f"expected no notification; the step wrote {wrote}")
         return failures

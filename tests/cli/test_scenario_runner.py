@@ -45,6 +45,14 @@ def run_steps(run: Run, root: Path, steps: str) -> dict[str, Any]:
             "expected no notification; the step wrote chat -> ",
         ),
         (
+            "- {fire: submit}\n- {fire: approve, as: mia, expect_notified: []}\n",
+            "expected no notification (expect_notified: []); it wrote chat -> finance: ",
+        ),
+        (
+            "- {fire: submit, expect_notified: {}}\n",
+            "expected a notification {}; the step wrote nothing",
+        ),
+        (
             "- {fire: submit}\n"
             "- {fire: approve, as: mia, expect_notified: {to: finance, message_contains: Bus}}\n",
             "expected a notification {to: finance, message_contains: Bus}",
@@ -92,7 +100,8 @@ def test_passing_probe(run: Run, project: Project) -> None:
         run,
         project.root,
         """\
-        - {fire: submit, comment: go, expect: review, expect_outcome: transitioned}
+        - {fire: submit, comment: go, expect: review, expect_outcome: transitioned,
+           expect_notified: []}
         - {set: {spent: 10}, expect_data: {spent: 10.0, title: Taxi}}
         - {compute: spend_ratio, expect_metrics: {spend_ratio: 0.25}}
         - {advance: 2d, expect_notified: [{channel: chat, to: manager}]}

@@ -101,8 +101,12 @@ def test_worker_killed_while_delivering_loses_nothing(
     config = (root / "opsflow.yaml").read_text(encoding="utf-8")
     config += f"channels:\n  hook: {{notifier: webhook, url: '{gateway.url}', timeout: 60}}\n"
     (root / "opsflow.yaml").write_text(config, encoding="utf-8")
-    now = "2026-03-02T09:00:00+00:00"
-    [case_id] = fault_project.start(1)
+    now = "2026-03-02T09:00:00+00:00"  # every process of this test runs on this clock
+    started = fault_project.cli(
+        "--as", "ann", "start", "ticket", "--set", "title=T", env={"OPSFLOW_NOW": now}
+    )
+    assert started.returncode == 0, started.stderr
+    case_id = started.stdout.strip()
     fired = fault_project.cli("--as", "jo", "fire", case_id, "accept", env={"OPSFLOW_NOW": now})
     assert fired.returncode == 0, fired.stderr
 
