@@ -246,3 +246,16 @@ def test_a_schedule_tick_that_cannot_start_is_retried(
     (case,) = fixed.cases(workflow="cycle")
     assert case.data["period"] == incident.tick.strftime("%Y-%m")
     assert fixed.run_due().cases_started == 0  # the tick started once
+
+
+def test_a_timer_whose_metric_source_is_missing_says_so(engine: Any, clock: Any) -> None:
+    case = engine.start("kpi", {"title": "q1", "ready": True}, actor="ann")
+    clock.advance(days=1)
+    report = engine.run_due()
+    assert report.deadlines_fired == 1  # the timer's own move is done...
+    assert engine.get(case.id).state == "measured"
+    (error,) = report.errors  # ...and the computation it set off is reported, not dropped
+    assert error.startswith(f"case {case.id[:8]}: compute events: ")
+    assert error.endswith("(retrying)")
+    (incident,) = engine.incidents(case_id=case.id)
+    assert (incident.kind, incident.status) == ("compute", "retrying")

@@ -20,8 +20,14 @@ from opsflow.engine import incidents, persist
 from opsflow.engine.results import Incident, WorkerReport
 from opsflow.engine.schedules import restart_tick
 from opsflow.engine.step import failure_text
-from opsflow.engine.worker import fire_deadline, log_item, observe_committed, worker_id
-from opsflow.errors import Busy, NotFound, OpsflowError, Refused
+from opsflow.engine.worker import (
+    fire_deadline,
+    log_item,
+    observe_committed,
+    report_step_failures,
+    worker_id,
+)
+from opsflow.errors import Busy, ConfigError, NotFound, OpsflowError, Refused
 from opsflow.store import tables as t
 
 if TYPE_CHECKING:
@@ -40,10 +46,11 @@ def retry_due(engine: Engine, stop: Callable[[], bool] | None = None) -> WorkerR
         outcome = _attempt(engine, me)
         if outcome is None:
             break
-        incident, result, detail = outcome
+        incident, result, detail, step = outcome
         report.automation_retried += 1
         report.automation_recovered += int(result == "recovered")
         report.incidents_opened += int(result == "open")
+        report_step_failures(report, step)
         if result in ("retry", "open"):
             report.errors.append(f"incident {incident.id} ({incident.describe()}): {detail}")
     return report
@@ -155,12 +162,12 @@ def _retry_deadline(engine: Engine, row: Any, actor: str) -> str | None:
 
 def _attempt(
     engine: Engine, me: str, incident_id: int | None = None, by: str | None = None
-) -> tuple[Incident, str, str | None] | None:
-    """One try of a due incident (or of ``incident_id``): the incident, outcome and error."""
+) -> tuple[Incident, str, str | None, Any] | None:
+    """One try of a due incident (or of ``incident_id``): incident, outcome, error, step."""
     held: dict[str, Any] = {}
     try:
         result = engine._retrying(partial(_try, engine, held=held, incident_id=incident_id, by=by))
-    except Busy:
+    except (Busy, ConfigError):  # the database, not the automation: report it
         raise
     except Exception as exc:  # it failed again: count the try, in a transaction of its own
         if "incident" not in held:
@@ -171,14 +178,14 @@ def _attempt(
             status = incidents.failed_again(conn, found.id, message, engine.clock())
         level = logging.ERROR if status == "open" else logging.WARNING
         log_item("incident", status, level, case=found.case_id, detail=message)
-        return found, status, message
+        return found, status, message, None
     if result is None:
         return None
     found = held["incident"]
     if "step" in held:
         observe_committed(engine, held["step"])
     log_item("incident", result, case=found.case_id, event=found.event, detail=found.describe())
-    return found, result, None
+    return found, result, None, held.get("step")
 
 
 def _try(

@@ -38,8 +38,15 @@ from opsflow.clock import iso
 from opsflow.engine import incidents
 from opsflow.engine.decide import SYSTEM
 from opsflow.engine.step import failure_text
-from opsflow.engine.worker import PassReport, Stop, log_item, observe_committed, worker_id
-from opsflow.errors import Busy, Refused
+from opsflow.engine.worker import (
+    PassReport,
+    Stop,
+    log_item,
+    observe_committed,
+    report_step_failures,
+    worker_id,
+)
+from opsflow.errors import Busy, ConfigError, Refused
 from opsflow.language.cron import previous_tick
 from opsflow.language.models import ScheduleSpec
 from opsflow.store import tables as t
@@ -110,7 +117,7 @@ def start_due_schedules(engine: Engine, stop: Stop | None = None) -> PassReport:
             started = engine._retrying(
                 partial(_start_one, engine, wid=wid, schedule=schedule, me=me, held=held)
             )
-        except Busy:
+        except (Busy, ConfigError):  # the database, not the automation: report it
             raise
         except Exception as exc:  # the case could not start: kept as an incident
             if "tick" not in held:
@@ -131,6 +138,7 @@ def start_due_schedules(engine: Engine, stop: Stop | None = None) -> PassReport:
             continue
         report.cases_started += 1
         log_item("schedule", "started", workflow=wid, case=started, tick=iso(held["tick"]))
+        report_step_failures(report, held.get("step"))
         if "step" in held:
             observe_committed(engine, held["step"])
     return report

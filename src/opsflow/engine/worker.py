@@ -32,7 +32,7 @@ from opsflow.engine import incidents, persist
 from opsflow.engine.decide import SYSTEM
 from opsflow.engine.results import WorkerReport
 from opsflow.engine.step import failure_text
-from opsflow.errors import Busy
+from opsflow.errors import Busy, ConfigError
 from opsflow.store import tables as t
 
 if TYPE_CHECKING:
@@ -106,6 +106,7 @@ def fire_due_deadlines(
         if result == "fired":
             report.deadlines_fired += 1
             report.automation_recovered += int(bool(deadline.attempts))
+            report_step_failures(report, held.get("step"))
         elif result in ("retry", "open"):
             report.deadlines_skipped += 1
             report.incidents_opened += int(result == "open")
@@ -130,7 +131,7 @@ def fire_deadline(
         outcome = engine._retrying(
             partial(_fire_one, engine, me=me, held=held, deadline_id=deadline_id)
         )
-    except Busy:
+    except (Busy, ConfigError):  # the database, not the automation: report it
         raise
     except Exception as exc:  # the step failed: a refusal, a calculator, a plugin
         if "deadline" not in held:
@@ -237,6 +238,14 @@ def _record_failure(engine: Engine, deadline: Any, message: str, me: str) -> str
         )
 
     return str(engine._retrying(work))
+
+
+def report_step_failures(report: WorkerReport, step: Any) -> None:
+    """Automation a committed step could not do (kept as incidents): reported and logged."""
+    for failed in step.writes.incidents if step is not None else ():
+        detail = f"{failed['kind']} {failed['target']}: {failed['error']}"
+        report.errors.append(f"case {failed['case_id'][:8]}: {detail} (retrying)")
+        log_item("incident", "retry", logging.WARNING, case=failed["case_id"], detail=detail)
 
 
 def observe_committed(engine: Engine, step: Any) -> None:
