@@ -155,7 +155,10 @@ def summarize(report: WorkerReport) -> str:
     if report.failed:
         parts.append(f"{report.failed} failed")
     if report.automation_retried:
-        parts.append(f"{report.automation_recovered}/{report.automation_retried} retries ran")
+        parts.append(
+            f"{report.automation_retried} failed automation retried "
+            f"({report.automation_recovered} recovered)"
+        )
     if report.incidents_opened:
         parts.append(f"{report.incidents_opened} incident(s) opened")
     if report.incidents_open:
