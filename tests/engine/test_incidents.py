@@ -259,3 +259,19 @@ def test_a_timer_whose_metric_source_is_missing_says_so(engine: Any, clock: Any)
     assert error.endswith("(retrying)")
     (incident,) = engine.incidents(case_id=case.id)
     assert (incident.kind, incident.status) == ("compute", "retrying")
+
+
+@pytest.mark.parametrize("tries", [1, MAX_ATTEMPTS])
+def test_leaving_the_state_cancels_a_failed_deadlines_incident(
+    engine: Any, clock: Any, tries: int
+) -> None:
+    case = engine.start("kpi", {"title": "q1"}, actor="ann")
+    clock.advance(days=1)
+    for _ in range(tries):
+        engine.run_due()
+        clock.advance(hours=12)
+    (incident,) = engine.incidents()
+    assert incident.status == ("retrying" if tries == 1 else "open")
+    engine.fire(case.id, "skip", actor="ann")  # done by hand: the timer is moot now
+    (closed,) = [i for i in engine.incidents(everything=True) if i.kind == "timer"]
+    assert closed.status == "cancelled"

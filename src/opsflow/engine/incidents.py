@@ -138,6 +138,22 @@ def close_for_deadline(conn: Connection, deadline_id: int, status: str, now: dat
     )
 
 
+def cancel_deadline_incidents(conn: Connection, case_id: str, now: datetime) -> None:
+    """The case's pending deadlines were cancelled: their failures are moot now."""
+    i, d = t.incidents, t.deadlines
+    gone = select(d.c.id).where(d.c.case_id == case_id, d.c.status.in_(("cancelled", "failed")))
+    conn.execute(
+        update(i)
+        .where(
+            i.c.case_id == case_id,
+            i.c.kind.in_(("timer", "sla")),
+            i.c.status.in_(UNRESOLVED),
+            i.c.deadline_id.in_(gone),
+        )
+        .values(status="cancelled", closed_at=now, updated_at=now, next_attempt_at=None)
+    )
+
+
 def close(
     conn: Connection,
     incident_id: int,

@@ -216,6 +216,7 @@ def flush(
                 .where(t.deadlines.c.case_id == case.id, t.deadlines.c.status == "pending")
                 .values(status="cancelled", done_at=now, note="state left")
             )
+            incidents.cancel_deadline_incidents(conn, case.id, now)
         rows = _deadline_rows(case, wf)
         if rows:
             conn.execute(insert(t.deadlines), rows)
@@ -245,6 +246,7 @@ def _move_field_deadlines(
             )
             .values(status="cancelled", done_at=now, note=f"field '{spec.at_field}' changed")
         )
+        incidents.cancel_deadline_incidents(conn, case.id, now)
         rows = _deadline_rows(case, wf, only_field=spec.at_field)
         if rows:
             conn.execute(insert(t.deadlines), rows)

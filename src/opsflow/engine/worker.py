@@ -203,10 +203,10 @@ def _fire_one(
         return "cancelled", "state left before the deadline"
     step = engine._step_for(conn, case, now)
     step.fire(deadline.event, step.actor(SYSTEM), kind="timer")  # a failure rolls back
+    mark("fired")  # first: leaving the state cancels the case's other pending deadlines
     persist.flush(
         conn, step.wf, step.case, step.writes, new=False, expected_version=expected, now=now
     )
-    mark("fired")
     if deadline.attempts:
         incidents.close_for_deadline(conn, deadline.id, "recovered", now)
     held["step"] = step
