@@ -50,6 +50,19 @@ def test_warnings_do_not_stop_loading() -> None:
     ]
 
 
+def test_an_unknown_filter_or_test_in_a_template_is_a_diagnostic() -> None:
+    # Jinja2 finds these only when it compiles the template, after it parsed
+    for markup, message in [("t|tle", "No filter named 'tle'."), ("title is odd2", "No test")]:
+        text = TEXT.replace("{{ title }}", "{{ " + markup + " }}")
+        loaded, diagnostics = load_workflow_text(text, "w.yaml", CHANNELS)
+        assert loaded is None
+        [problem] = diagnostics
+        assert problem.format().startswith(
+            "w.yaml:38:59: error: message of transition 'escalate' is not a valid template: "
+        )
+        assert message in problem.message
+
+
 def test_calculators_and_functions_come_from_the_context() -> None:
     text = TEXT.replace('when: "claims"', 'when: "claims and shout(title)"') + (
         "metrics:\n  reach: {calculator: reach_count}\n")

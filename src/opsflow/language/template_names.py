@@ -42,9 +42,11 @@ def unknown_names(template: str, known: Collection[str]) -> list[str]:
     """
     try:
         tree = _ENVIRONMENT.parse(template)
+        # compiles the tree: an unknown filter or test (TemplateAssertionError) shows here
+        undeclared = meta.find_undeclared_variables(tree)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(exc.message or "invalid template", exc.lineno or 1) from None
-    names = meta.find_undeclared_variables(tree) - _GLOBALS - set(known)
+    names = undeclared - _GLOBALS - set(known)
     return sorted(names, key=lambda name: (name_offset(template, name), name))
 
 
