@@ -391,7 +391,11 @@ class Engine:
             wf = self._pinned(conn, case)
             step = Step(wf, case, self._ctx(conn, now))
             source = case.state
-            outcome = step.fire(event, step.actor(name), data, comment)
+            try:
+                outcome = step.fire(event, step.actor(name), data, comment)
+            except (NotPermitted, Refused) as refusal:  # the decision said no: audit it
+                holder["refused"] = (refusal, source)
+                raise
             self._commit_step(conn, step, new=False, expected=expected, now=now)
             response: dict[str, Any] = {"outcome": outcome.outcome}
             if outcome.outcome == "approval_recorded":
@@ -418,18 +422,22 @@ class Engine:
                 notices,
             )
 
+        self._member(name)  # a stranger is refused before anything, and writes nothing
         try:
-            self._member(name)
             self._prepare(case_id)
             result = self._retrying(work)
-        except (NotPermitted, Refused) as refusal:
-            self._audit_denial(case_id, name, event, refusal)
+        except (NotPermitted, Refused):
+            if "refused" in holder:
+                refusal, state = holder["refused"]
+                self._audit_denial(case_id, name, event, refusal, state)
             raise
         if "step" in holder:
             self._observe(holder["step"])
         return result
 
-    def _audit_denial(self, case_id: str, actor: str, event: str, refusal: OpsflowError) -> None:
+    def _audit_denial(
+        self, case_id: str, actor: str, event: str, refusal: OpsflowError, state: str
+    ) -> None:
         """Write the ``denied`` entry of a refused fire (the refused step itself is gone).
 
         Only the history grows: the case's state, data, row version and ``updated_at`` stay.
@@ -441,7 +449,7 @@ class Engine:
             case = persist.load_case(conn, full_id, lock=self.db.row_locks)
             expected = case.row_version
             step = Step(self._pinned(conn, case), case, self._ctx(conn, now))
-            step.record_denial(actor, event, refusal)
+            step.record_denial(actor, event, refusal, state)
             persist.flush(
                 conn,
                 step.wf,

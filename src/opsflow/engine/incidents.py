@@ -138,20 +138,55 @@ def close_for_deadline(conn: Connection, deadline_id: int, status: str, now: dat
     )
 
 
-def cancel_deadline_incidents(conn: Connection, case_id: str, now: datetime) -> None:
-    """The case's pending deadlines were cancelled: their failures are moot now."""
-    i, d = t.incidents, t.deadlines
-    gone = select(d.c.id).where(d.c.case_id == case_id, d.c.status.in_(("cancelled", "failed")))
+_CANCELLED = {"status": "cancelled", "next_attempt_at": None}
+
+
+def cancel_left_visits(
+    conn: Connection, case_id: str, visit: int, now: datetime, *, deadlines_only: bool = True
+) -> None:
+    """The case left the visits before ``visit``: their deadlines' failures are moot now
+    (and, with ``deadlines_only=False``, every failure of those visits: a migration)."""
+    i = t.incidents
+    where = [i.c.case_id == case_id, i.c.status.in_(UNRESOLVED), i.c.visit < visit]
+    if deadlines_only:
+        where.append(i.c.kind.in_(("timer", "sla")))
+    conn.execute(
+        update(i).where(*where).values({**_CANCELLED, "closed_at": now, "updated_at": now})
+    )
+
+
+def cancel_for_deadlines(conn: Connection, deadline_ids: list[int], now: datetime) -> None:
+    """These deadlines were replaced (their field moved): their failures are moot now."""
+    if not deadline_ids:
+        return
+    i = t.incidents
     conn.execute(
         update(i)
-        .where(
-            i.c.case_id == case_id,
-            i.c.kind.in_(("timer", "sla")),
-            i.c.status.in_(UNRESOLVED),
-            i.c.deadline_id.in_(gone),
-        )
-        .values(status="cancelled", closed_at=now, updated_at=now, next_attempt_at=None)
+        .where(i.c.deadline_id.in_(deadline_ids), i.c.status.in_(UNRESOLVED))
+        .values({**_CANCELLED, "closed_at": now, "updated_at": now})
     )
+
+
+def close_done(
+    conn: Connection, case_id: str, done: set[str], computed: set[str], now: datetime
+) -> None:
+    """Failed automation of the case that has since run after all: ``recovered``.
+
+    ``done`` holds the ``kind:target`` keys a step ran (an automatic transition taken, a
+    follow-up fired); ``computed`` the metrics it computed, by any means.
+    """
+    i = t.incidents
+    rows = conn.execute(
+        select(i.c.id, i.c.kind, i.c.target).where(
+            i.c.case_id == case_id,
+            i.c.status.in_(UNRESOLVED),
+            i.c.kind.in_(("auto", "fire", "compute", "rule")),
+        )
+    ).all()
+    for row in rows:
+        names = set(row.target.split(","))
+        if f"{row.kind}:{row.target}" in done or (row.kind == "compute" and names <= computed):
+            close(conn, row.id, "recovered", now)
 
 
 def close(
@@ -178,14 +213,20 @@ def close(
 
 
 def failed_again(conn: Connection, incident_id: int, error: str, now: datetime) -> str:
-    """Count one more failed try: ``retry`` after a backoff, or ``open`` once out of tries."""
+    """Count one more failed try: ``retry`` after a backoff, or ``open`` once out of tries.
+
+    An incident closed meanwhile (another worker's retry worked, a person resolved it)
+    stays closed: ``closed``.
+    """
     i = t.incidents
-    attempts = int(conn.execute(select(i.c.attempts).where(i.c.id == incident_id)).scalar() or 0)
-    attempts += 1
+    row = conn.execute(select(i.c.attempts, i.c.status).where(i.c.id == incident_id)).first()
+    if row is None or row.status not in UNRESOLVED:
+        return "closed"
+    attempts = int(row.attempts) + 1
     retry_at = next_attempt(now, attempts)
     conn.execute(
         update(i)
-        .where(i.c.id == incident_id)
+        .where(i.c.id == incident_id, i.c.status.in_(UNRESOLVED))
         .values(
             attempts=attempts,
             error=error,
@@ -198,21 +239,27 @@ def failed_again(conn: Connection, incident_id: int, error: str, now: datetime) 
 
 
 def claim_due(conn: Connection, now: datetime, skip_locked: bool) -> Any:
-    """The next incident whose retry is due (deadlines retry through their own rows)."""
-    i = t.incidents
-    query = (
+    """The next incident whose retry is due (deadlines retry through their own rows).
+
+    On PostgreSQL a case's incident is claimed with its case row, both skipped when
+    someone holds either (a person's step locks the case, then updates its incidents:
+    the same order, so the two never deadlock).
+    """
+    i, c = t.incidents, t.cases
+    due = [i.c.status == "retrying", i.c.next_attempt_at <= now]
+    order = (i.c.next_attempt_at, i.c.id)
+    of_cases = (
         select(i)
-        .where(
-            i.c.status == "retrying",
-            i.c.next_attempt_at <= now,
-            i.c.kind.not_in(("timer", "sla")),
-        )
-        .order_by(i.c.next_attempt_at, i.c.id)
+        .join(c, c.c.id == i.c.case_id)
+        .where(*due, i.c.kind.in_(("auto", "fire", "compute", "rule")))
+        .order_by(*order)
         .limit(1)
     )
+    ticks = select(i).where(*due, i.c.kind == "schedule").order_by(*order).limit(1)
     if skip_locked:
-        query = query.with_for_update(skip_locked=True)
-    return conn.execute(query).first()
+        of_cases = of_cases.with_for_update(skip_locked=True, of=[i, c])
+        ticks = ticks.with_for_update(skip_locked=True)
+    return conn.execute(of_cases).first() or conn.execute(ticks).first()
 
 
 def row_of(conn: Connection, incident_id: int, lock: bool = False) -> Any:
@@ -242,6 +289,7 @@ def view(row: Any) -> Incident:
         closed_by=m["closed_by"],
         comment=m["comment"],
         tick=m["tick"],
+        closed_at=m["closed_at"],
     )
 
 

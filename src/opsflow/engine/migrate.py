@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from opsflow.engine import persist
+from opsflow.engine import incidents, persist
 from opsflow.engine.compiled import CompiledWorkflow
 from opsflow.engine.step import Step
 from opsflow.engine.working import WorkingCase
@@ -294,6 +294,7 @@ def _move(
         .values(status="cancelled", done_at=now, note=f"migrated to version {target.version}")
     )
     conn.execute(delete(t.approvals).where(t.approvals.c.case_id == case.id))
+    incidents.cancel_left_visits(conn, case.id, case.visit, now, deadlines_only=False)
     persist.flush(conn, target, case, step.writes, new=False, expected_version=expected, now=now)
     deadlines = persist._deadline_rows(case, target)
     if deadlines:

@@ -216,7 +216,7 @@ def flush(
                 .where(t.deadlines.c.case_id == case.id, t.deadlines.c.status == "pending")
                 .values(status="cancelled", done_at=now, note="state left")
             )
-            incidents.cancel_deadline_incidents(conn, case.id, now)
+            incidents.cancel_left_visits(conn, case.id, case.visit, now)
         rows = _deadline_rows(case, wf)
         if rows:
             conn.execute(insert(t.deadlines), rows)
@@ -224,6 +224,8 @@ def flush(
         _move_field_deadlines(conn, wf, case, writes.changed_fields, now)
     if writes.outbox:
         conn.execute(insert(t.outbox), writes.outbox)
+    if writes.done or writes.computed:
+        incidents.close_done(conn, case.id, writes.done, writes.computed, now)
     if writes.incidents:
         incidents.record_step_failures(conn, writes.incidents, now)
     return entries
@@ -233,9 +235,17 @@ def _move_field_deadlines(
     conn: Connection, wf: CompiledWorkflow, case: WorkingCase, changed: set[str], now: datetime
 ) -> None:
     """A timer ``at: FIELD`` follows its field when the field changes during the visit."""
+    d = t.deadlines
     for spec in wf.deadlines.get(case.state, ()):
         if spec.at_field is None or spec.at_field not in changed or case.closed:
             continue
+        replaced = select(d.c.id).where(
+            d.c.case_id == case.id,
+            d.c.visit == case.visit,
+            d.c.field == spec.at_field,
+            d.c.status.in_(("pending", "failed")),
+        )
+        incidents.cancel_for_deadlines(conn, list(conn.execute(replaced).scalars()), now)
         conn.execute(
             update(t.deadlines)
             .where(
@@ -246,7 +256,6 @@ def _move_field_deadlines(
             )
             .values(status="cancelled", done_at=now, note=f"field '{spec.at_field}' changed")
         )
-        incidents.cancel_deadline_incidents(conn, case.id, now)
         rows = _deadline_rows(case, wf, only_field=spec.at_field)
         if rows:
             conn.execute(insert(t.deadlines), rows)

@@ -27,7 +27,7 @@ from opsflow.engine.worker import (
     report_step_failures,
     worker_id,
 )
-from opsflow.errors import Busy, ConfigError, NotFound, OpsflowError, Refused
+from opsflow.errors import Busy, ConfigError, Conflict, NotFound, OpsflowError, Refused
 from opsflow.store import tables as t
 
 if TYPE_CHECKING:
@@ -138,6 +138,10 @@ def _retry_deadline(engine: Engine, row: Any, actor: str) -> str | None:
     d = t.deadlines
 
     def rearm(conn: Connection) -> None:
+        current = incidents.row_of(conn, row.id, lock=engine.db.row_locks)
+        if current is None or current.status not in incidents.UNRESOLVED:
+            status = current.status if current is not None else "gone"
+            raise Refused(f"incident {row.id} is {status}; only a retrying or open one is retried")
         conn.execute(
             update(d)
             .where(d.c.id == row.deadline_id, d.c.status.in_(("pending", "failed")))
@@ -152,10 +156,14 @@ def _retry_deadline(engine: Engine, row: Any, actor: str) -> str | None:
         return None
     result, detail = outcome
     if result == "fired":
-        with engine.db.write() as conn:
+
+        def audit(conn: Connection) -> None:
             conn.execute(
                 update(t.incidents).where(t.incidents.c.id == row.id).values(closed_by=actor)
             )
+            _note(engine, conn, incidents.view(row), actor, {"action": "retried"})
+
+        engine._retrying(audit)
         return None
     return detail if result in ("retry", "open") else None
 
@@ -167,10 +175,10 @@ def _attempt(
     held: dict[str, Any] = {}
     try:
         result = engine._retrying(partial(_try, engine, held=held, incident_id=incident_id, by=by))
-    except (Busy, ConfigError):  # the database, not the automation: report it
+    except (Busy, ConfigError, Conflict):  # the database, not the automation: report it
         raise
     except Exception as exc:  # it failed again: count the try, in a transaction of its own
-        if "incident" not in held:
+        if "incident" not in held or _closed_meanwhile(exc):
             raise
         found: Incident = held["incident"]
         message = engine.settings.redact(failure_text(exc))
@@ -188,6 +196,10 @@ def _attempt(
     return found, result, None, held.get("step")
 
 
+def _closed_meanwhile(exc: Exception) -> bool:
+    return isinstance(exc, Refused) and "only a retrying or open one" in exc.message
+
+
 def _try(
     engine: Engine,
     conn: Connection,
@@ -198,12 +210,15 @@ def _try(
 ) -> str | None:
     now = engine.clock()
     held.pop("step", None)
+    held.pop("incident", None)  # a failure before the claim is no incident's
     if incident_id is None:
         row = incidents.claim_due(conn, now, skip_locked=engine.db.row_locks)
     else:
         row = incidents.row_of(conn, incident_id, lock=engine.db.row_locks)
     if row is None:
         return None
+    if row.status not in incidents.UNRESOLVED:  # closed while we waited for its lock
+        raise Refused(f"incident {row.id} is {row.status}; only a retrying or open one is retried")
     found = held["incident"] = incidents.view(row)
     if found.kind == "schedule":
         assert found.tick is not None
@@ -212,7 +227,7 @@ def _try(
         return "recovered"
     assert found.case_id is not None
     case = persist.load_case(conn, found.case_id, lock=engine.db.row_locks)
-    if case.closed or case.state != row.state or case.visit != row.visit:
+    if case.state != row.state or case.visit != row.visit:
         incidents.close(conn, found.id, "cancelled", now, by=by)
         return "cancelled"
     expected = case.row_version
@@ -228,14 +243,17 @@ def _try(
     elif found.kind == "rule":
         step.run_rule(found.target, actor)
     step.settle()  # an automatic transition is retried here, like any other step's
-    error = step.failed.get(f"{found.kind}:{found.target}")
+    key = f"{found.kind}:{found.target}"
+    error = step.failed.get(key)
     if error is not None:
         raise AutomationFailed(error)
+    # An automatic transition whose condition no longer holds has nothing left to do.
+    outcome = "recovered" if key in step.writes.done else "cancelled"
     if by is not None:
         step.record_note("incident", by, {"incident": found.id, "action": "retried"})
     persist.flush(
         conn, step.wf, step.case, step.writes, new=False, expected_version=expected, now=now
     )
-    incidents.close(conn, found.id, "recovered", now, by=by)
+    incidents.close(conn, found.id, outcome, now, by=by)
     held["step"] = step
-    return "recovered"
+    return outcome

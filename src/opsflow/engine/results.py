@@ -333,6 +333,7 @@ class Incident:
     closed_by: str | None = None
     comment: str | None = None
     tick: datetime | None = None
+    closed_at: datetime | None = None
 
     @property
     def unresolved(self) -> bool:
@@ -366,6 +367,7 @@ class Incident:
             "next_attempt_at": iso(self.next_attempt_at) if self.next_attempt_at else None,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
+            "closed_at": iso(self.closed_at) if self.closed_at else None,
             "closed_by": self.closed_by,
             "comment": self.comment,
             "tick": iso(self.tick) if self.tick else None,

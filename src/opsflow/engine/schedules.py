@@ -46,7 +46,7 @@ from opsflow.engine.worker import (
     report_step_failures,
     worker_id,
 )
-from opsflow.errors import Busy, ConfigError, Refused
+from opsflow.errors import Busy, ConfigError, Conflict, Refused
 from opsflow.language.cron import previous_tick
 from opsflow.language.models import ScheduleSpec
 from opsflow.store import tables as t
@@ -117,7 +117,7 @@ def start_due_schedules(engine: Engine, stop: Stop | None = None) -> PassReport:
             started = engine._retrying(
                 partial(_start_one, engine, wid=wid, schedule=schedule, me=me, held=held)
             )
-        except (Busy, ConfigError):  # the database, not the automation: report it
+        except (Busy, ConfigError, Conflict):  # the database, not the automation: report it
             raise
         except Exception as exc:  # the case could not start: kept as an incident
             if "tick" not in held:

@@ -72,6 +72,9 @@ class _Savepoint:
     changed: set[str]
     followups: list[tuple[str, Actor]]
     pending: dict[str, set[str]]
+    failed: dict[str, str]
+    done: set[str]
+    computed: set[str]
 
 
 @dataclass
@@ -467,6 +470,7 @@ class Step:
                 now=self.ctx.now,
             )
             self.case.metrics[name] = record
+            self.writes.computed.add(name)
             self._changed()
             results[name] = record["value"]
             self._entry(
@@ -496,6 +500,9 @@ class Step:
             changed=set(w.changed_fields),
             followups=list(self.followups),
             pending={k: set(v) for k, v in self._pending_approvals.items()},
+            failed=dict(self.failed),
+            done=set(w.done),
+            computed=set(w.computed),
         )
 
     def _rollback(self, sp: _Savepoint) -> None:
@@ -509,6 +516,7 @@ class Step:
         w.left, w.entered, w.changed_fields = sp.left, sp.entered, sp.changed
         self.followups = deque(sp.followups)
         self._pending_approvals = sp.pending
+        self.failed, w.done, w.computed = sp.failed, sp.done, sp.computed
         if not w.history:
             self._first_seq = 0
         self._changed()
@@ -537,7 +545,7 @@ class Step:
         except Exception as exc:
             if isinstance(exc, (Busy, *self.ctx.fatal)):
                 raise
-            self._rollback(sp)
+            self._rollback(sp)  # a failure inside it is moot with it (and tried again)
             message = failure_text(exc)
             self.failed[key] = message
             self.writes.incidents.append(
@@ -555,6 +563,7 @@ class Step:
                 }
             )
             return False
+        self.writes.done.add(key)
         return True
 
     # -- settling: rules, automatic transitions, follow-ups --------------------------
@@ -644,15 +653,17 @@ class Step:
             self._reserve_seq(), kind, actor, from_state=state, to_state=state, detail=detail
         )
 
-    def record_denial(self, actor: str, event: str, error: OpsflowError, **extra: Any) -> None:
-        """A ``denied`` entry: who tried ``event`` and why not; the case itself is unchanged."""
+    def record_denial(
+        self, actor: str, event: str, error: OpsflowError, state: str, **extra: Any
+    ) -> None:
+        """A ``denied`` entry: who tried ``event`` in ``state`` and why not; nothing changes."""
         self._entry(
             self._reserve_seq(),
             "denied",
             actor,
             event=event,
-            from_state=self.case.state,
-            to_state=self.case.state,
+            from_state=state,
+            to_state=state,
             detail={"reason": error.message, "reasons": list(error.reasons), **extra},
         )
 

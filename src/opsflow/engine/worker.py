@@ -32,7 +32,7 @@ from opsflow.engine import incidents, persist
 from opsflow.engine.decide import SYSTEM
 from opsflow.engine.results import WorkerReport
 from opsflow.engine.step import failure_text
-from opsflow.errors import Busy, ConfigError
+from opsflow.errors import Busy, ConfigError, Conflict
 from opsflow.store import tables as t
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def fire_deadline(
         outcome = engine._retrying(
             partial(_fire_one, engine, me=me, held=held, deadline_id=deadline_id)
         )
-    except (Busy, ConfigError):  # the database, not the automation: report it
+    except (Busy, ConfigError, Conflict):  # the database, not the automation: report it
         raise
     except Exception as exc:  # the step failed: a refusal, a calculator, a plugin
         if "deadline" not in held:
@@ -183,6 +183,7 @@ def _fire_one(
 ) -> tuple[str, str | None] | None:
     now = engine.clock()
     held.pop("step", None)
+    held.pop("deadline", None)  # a failure before the claim is no deadline's
     deadline = _claim(engine, conn, now, deadline_id)
     if deadline is None:
         return None
@@ -203,12 +204,13 @@ def _fire_one(
         return "cancelled", "state left before the deadline"
     step = engine._step_for(conn, case, now)
     step.fire(deadline.event, step.actor(SYSTEM), kind="timer")  # a failure rolls back
-    mark("fired")  # first: leaving the state cancels the case's other pending deadlines
+    # First: leaving the state cancels the case's other pending deadlines and their failures.
+    mark("fired")
+    if deadline.attempts:
+        incidents.close_for_deadline(conn, deadline.id, "recovered", now)
     persist.flush(
         conn, step.wf, step.case, step.writes, new=False, expected_version=expected, now=now
     )
-    if deadline.attempts:
-        incidents.close_for_deadline(conn, deadline.id, "recovered", now)
     held["step"] = step
     return "fired", None
 

@@ -221,3 +221,5 @@ class Writes:
     entered: bool = False  # the case entered a state: re-arm deadlines for the final visit
     changed_fields: set[str] = field(default_factory=set)
     incidents: list[dict[str, Any]] = field(default_factory=list)  # automation that failed
+    done: set[str] = field(default_factory=set)  # automation that ran ("kind:target")
+    computed: set[str] = field(default_factory=set)  # metrics computed

@@ -214,7 +214,7 @@ class IncidentRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
     kind: str = Field(sa_column=Column(String(12), nullable=False))
-    target: str = Field(sa_column=Column(String(200), nullable=False))
+    target: str = Field(sa_column=Column(Text, nullable=False))  # metric lists can be long
     workflow: str = Field(sa_column=Column(String(100), nullable=False))
     case_id: str | None = Field(default=None, sa_column=Column(String(32)))
     state: str | None = Field(default=None, sa_column=Column(String(100)))

@@ -167,7 +167,7 @@ incidents = Table(
     metadata,
     Column("id", Integer(), primary_key=True),
     Column("kind", String(length=12), nullable=False),
-    Column("target", String(length=200), nullable=False),
+    Column("target", Text(), nullable=False),
     Column("workflow", String(length=100), nullable=False),
     Column("case_id", String(length=32), nullable=True),
     Column("state", String(length=100), nullable=True),

@@ -24,7 +24,7 @@ def upgrade() -> None:
         "incidents",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=12), nullable=False),
-        sa.Column("target", sa.String(length=200), nullable=False),
+        sa.Column("target", sa.Text(), nullable=False),
         sa.Column("workflow", sa.String(length=100), nullable=False),
         sa.Column("case_id", sa.String(length=32), nullable=True),
         sa.Column("state", sa.String(length=100), nullable=True),
