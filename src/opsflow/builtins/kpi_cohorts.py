@@ -217,7 +217,7 @@ def _funnel_counts(
     def match(k: int) -> str:
         values[f"step{k}"] = steps[k]
         return (
-            f'FROM step{k - 1} s {"SEMI JOIN" if k == last else "JOIN"} events e'
+            f"FROM step{k - 1} s {'SEMI JOIN' if k == last else 'JOIN'} events e"
             f' ON e."user_id" = s."user_id" AND CAST(e."event" AS VARCHAR) = $step{k}'
             ' AND e."timestamp" >= s.t AND e."timestamp" <= s.t1 + $window'
         )

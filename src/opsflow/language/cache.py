@@ -61,8 +61,15 @@ def context_key(ctx: LoadContext) -> str:
     team = None if ctx.team is None else [[p, sorted(r)] for p, r in ctx.team]
     models = [[name, _model_name(model)] for name, model in ctx.params_models]
     raw = json.dumps(
-        [_code_fingerprint(), names(ctx.calculators), names(ctx.channels), names(ctx.functions),
-         names(ctx.sources), team, models]
+        [
+            _code_fingerprint(),
+            names(ctx.calculators),
+            names(ctx.channels),
+            names(ctx.functions),
+            names(ctx.sources),
+            team,
+            models,
+        ]
     )
     return hashlib.sha256(raw.encode()).hexdigest()
 

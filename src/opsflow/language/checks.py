@@ -39,6 +39,7 @@ from opsflow.language.yamlio import NodeInfo, YamlDocument, YamlPath
 if TYPE_CHECKING:
     from opsflow.language.loader import LoadContext
 
+
 class Checker:
     """Collects the diagnostics of one workflow document."""
 
@@ -53,8 +54,9 @@ class Checker:
         self.diagnostics: list[Diagnostic] = []
         self.unconfigured: set[str] = set()
 
-    def report(self, where: YamlPath, message: str, severity: Severity = "error", *,
-               key: bool = False) -> None:
+    def report(
+        self, where: YamlPath, message: str, severity: Severity = "error", *, key: bool = False
+    ) -> None:
         """Add a diagnostic at the mark of ``where`` (its key with ``key=True``)."""
         line, col = self.doc.locate(where, key=key)
         self.diagnostics.append(Diagnostic(self.path, line, col, severity, message))
@@ -65,8 +67,9 @@ class Checker:
         many = isinstance(raw, list)
         return [((*base, i) if many else base, v) for i, v in enumerate(values)]
 
-    def reference(self, where: YamlPath, name: str, known: Collection[str] | None,
-                  message: str) -> bool:
+    def reference(
+        self, where: YamlPath, name: str, known: Collection[str] | None, message: str
+    ) -> bool:
         """Report ``message`` + a suggestion unless ``name`` is known; True when it is."""
         if known is None or name in known:
             return True
@@ -95,44 +98,60 @@ class Checker:
             if kind == "enum" and not spec.values:
                 self.report((*base, "type"), f"field '{name}' is an enum but lists no values")
             if spec.values is not None and kind != "enum":
-                self.report((*base, "values"),
-                            f"field '{name}' has values but its type is {kind}, not enum")
+                self.report(
+                    (*base, "values"), f"field '{name}' has values but its type is {kind}, not enum"
+                )
             for index, value in enumerate(spec.values or []):
                 if (spec.values or []).index(value) != index:
-                    self.report((*base, "values", index),
-                                f"field '{name}' lists the value '{value}' twice")
+                    self.report(
+                        (*base, "values", index), f"field '{name}' lists the value '{value}' twice"
+                    )
             for option in ("min", "max"):
                 if getattr(spec, option) is not None and kind not in NUMERIC_TYPES:
-                    self.report((*base, option), f"'{option}' of field '{name}' applies to "
-                                f"integer, number and money fields, not {kind}")
+                    self.report(
+                        (*base, option),
+                        f"'{option}' of field '{name}' applies to "
+                        f"integer, number and money fields, not {kind}",
+                    )
             if spec.min is not None and spec.max is not None and spec.min > spec.max:
-                self.report((*base, "min"), f"field '{name}' has min {_num(spec.min)} "
-                            f"greater than max {_num(spec.max)}")
+                self.report(
+                    (*base, "min"),
+                    f"field '{name}' has min {_num(spec.min)} greater than max {_num(spec.max)}",
+                )
             if spec.max_length is not None and kind not in LENGTH_TYPES:
-                self.report((*base, "max_length"), f"'max_length' of field '{name}' applies "
-                            f"to string, text and list fields, not {kind}")
+                self.report(
+                    (*base, "max_length"),
+                    f"'max_length' of field '{name}' applies "
+                    f"to string, text and list fields, not {kind}",
+                )
             if spec.pattern is not None:
                 self.check_pattern(name, spec)
             if spec.default is not None:
-                self.check_value((*base, "default"), name, spec, spec.default,
-                                 f"the default of field '{name}'")
+                self.check_value(
+                    (*base, "default"), name, spec, spec.default, f"the default of field '{name}'"
+                )
                 if spec.required:
-                    self.report((*base, "required"), f"field '{name}' is required and has a "
-                                "default, so it is never missing", "warning")
+                    self.report(
+                        (*base, "required"),
+                        f"field '{name}' is required and has a default, so it is never missing",
+                        "warning",
+                    )
 
     def check_pattern(self, name: str, spec: FieldSpec) -> None:
         """A pattern belongs to a string field and must compile."""
         where: YamlPath = ("fields", name, "pattern")
         if spec.type != "string":
-            self.report(where, f"'pattern' of field '{name}' applies to string fields, "
-                        f"not {spec.type}")
+            self.report(
+                where, f"'pattern' of field '{name}' applies to string fields, not {spec.type}"
+            )
         try:
             re.compile(spec.pattern or "")
         except re.error as exc:
             self.report(where, f"field '{name}' has an invalid pattern: {exc}")
 
-    def check_value(self, where: YamlPath, name: str, spec: FieldSpec, value: Any,
-                    what: str) -> None:
+    def check_value(
+        self, where: YamlPath, name: str, spec: FieldSpec, value: Any, what: str
+    ) -> None:
         """A literal value must be one the field accepts."""
         if spec.type == "enum" and not spec.values:
             return  # already reported: an enum without values refuses everything
@@ -152,22 +171,25 @@ class Checker:
         for name, spec in self.parts.states.items():
             base: YamlPath = ("states", name)
             if spec.sla is not None:
-                self.check_duration((*base, "sla", "within"), spec.sla.within,
-                                    f"sla of state '{name}'")
-                self.check_event((*base, "sla", "fire"), spec.sla.fire,
-                                 f"sla of state '{name}' fires")
+                self.check_duration(
+                    (*base, "sla", "within"), spec.sla.within, f"sla of state '{name}'"
+                )
+                self.check_event(
+                    (*base, "sla", "fire"), spec.sla.fire, f"sla of state '{name}' fires"
+                )
             if spec.timer is not None:
                 timer = spec.timer
                 if timer.after is not None:
-                    self.check_duration((*base, "timer", "after"), timer.after,
-                                        f"timer of state '{name}'")
+                    self.check_duration(
+                        (*base, "timer", "after"), timer.after, f"timer of state '{name}'"
+                    )
                 if timer.at is not None:
                     self.check_timer_field(name, timer.at)
-                self.check_event((*base, "timer", "fire"), timer.fire,
-                                 f"timer of state '{name}' fires")
+                self.check_event(
+                    (*base, "timer", "fire"), timer.fire, f"timer of state '{name}' fires"
+                )
             for hook in ("on_enter", "on_exit"):
-                self.check_actions((*base, hook), getattr(spec, hook),
-                                   f"{hook} of state '{name}'")
+                self.check_actions((*base, hook), getattr(spec, hook), f"{hook} of state '{name}'")
 
     def check_duration(self, where: YamlPath, text: str, what: str) -> None:
         """A duration must parse."""
@@ -183,13 +205,20 @@ class Checker:
     def check_timer_field(self, state: str, field_name: str) -> None:
         """A timer's ``at`` names a date or datetime field."""
         where: YamlPath = ("states", state, "timer", "at")
-        if not self.reference(where, field_name, self.parts.field_names,
-                              f"timer of state '{state}' reads unknown field '{field_name}'"):
+        if not self.reference(
+            where,
+            field_name,
+            self.parts.field_names,
+            f"timer of state '{state}' reads unknown field '{field_name}'",
+        ):
             return
         spec = self.parts.fields.get(field_name)
         if spec is not None and spec.type not in ("date", "datetime"):
-            self.report(where, f"timer of state '{state}' reads field '{field_name}', which "
-                        f"is {spec.type}; it must be a date or datetime field")
+            self.report(
+                where,
+                f"timer of state '{state}' reads field '{field_name}', which "
+                f"is {spec.type}; it must be a date or datetime field",
+            )
 
     # transitions --------------------------------------------------------------------
 
@@ -201,32 +230,53 @@ class Checker:
             event = spec.event
             if not spec.from_any:
                 for where, state in self.names((*base, "from"), spec.from_):
-                    self.reference(where, state, parts.state_names,
-                                   f"transition '{event}' starts from unknown state '{state}'")
-            self.reference((*base, "to"), spec.to, parts.state_names,
-                           f"transition '{event}' goes to unknown state '{spec.to}'")
+                    self.reference(
+                        where,
+                        state,
+                        parts.state_names,
+                        f"transition '{event}' starts from unknown state '{state}'",
+                    )
+            self.reference(
+                (*base, "to"),
+                spec.to,
+                parts.state_names,
+                f"transition '{event}' goes to unknown state '{spec.to}'",
+            )
             may_act = None if parts.roles is None else parts.roles | {SYSTEM_ROLE}
             for where, role in self.names((*base, "roles"), spec.roles or []):
-                self.reference(where, role, may_act,
-                               f"transition '{event}' names unknown role '{role}'")
+                self.reference(
+                    where, role, may_act, f"transition '{event}' names unknown role '{role}'"
+                )
             for where, field_name in self.names((*base, "requires"), spec.requires):
-                self.reference(where, field_name, parts.field_names,
-                               f"transition '{event}' requires unknown field '{field_name}'")
+                self.reference(
+                    where,
+                    field_name,
+                    parts.field_names,
+                    f"transition '{event}' requires unknown field '{field_name}'",
+                )
             for where, other in self.names((*base, "not_by"), spec.not_by):
-                self.reference(where, other, parts.events,
-                               f"transition '{event}' names unknown event '{other}' in not_by")
+                self.reference(
+                    where,
+                    other,
+                    parts.events,
+                    f"transition '{event}' names unknown event '{other}' in not_by",
+                )
             if spec.approvals is not None:
-                for where, role in self.names((*base, "approvals", "roles"),
-                                              spec.approvals.roles):
-                    self.reference(where, role, parts.roles,
-                                   f"approvals of transition '{event}' name unknown role "
-                                   f"'{role}'")
+                for where, role in self.names((*base, "approvals", "roles"), spec.approvals.roles):
+                    self.reference(
+                        where,
+                        role,
+                        parts.roles,
+                        f"approvals of transition '{event}' name unknown role '{role}'",
+                    )
                 if spec.auto:
-                    self.report((*base, "approvals"), f"transition '{event}' is automatic "
-                                "and has approvals; an automatic transition takes no votes")
+                    self.report(
+                        (*base, "approvals"),
+                        f"transition '{event}' is automatic "
+                        "and has approvals; an automatic transition takes no votes",
+                    )
             if spec.when is not None:
-                self.check_expression((*base, "when"), spec.when,
-                                      f"'when' of transition '{event}'")
+                self.check_expression((*base, "when"), spec.when, f"'when' of transition '{event}'")
             self.check_actions((*base, "do"), spec.do, f"transition '{event}'")
 
     # actions, expressions, templates --------------------------------------------------
@@ -242,8 +292,9 @@ class Checker:
                 for field_name, value in action.set.items():
                     self.check_set((*where, "set", field_name), field_name, value, what)
             for spot, metric in self.names((*where, "compute"), action.compute or []):
-                self.reference(spot, metric, parts.metric_names,
-                               f"{what} computes unknown metric '{metric}'")
+                self.reference(
+                    spot, metric, parts.metric_names, f"{what} computes unknown metric '{metric}'"
+                )
             if action.fire is not None:
                 self.check_event((*where, "fire"), action.fire, f"{what} fires")
 
@@ -255,11 +306,18 @@ class Checker:
         if channels is None:
             if channel not in self.unconfigured:  # one warning per channel, at its first use
                 self.unconfigured.add(channel)
-                self.report((*where, "channel"),
-                            f"channel '{channel}' is not configured in opsflow.yaml", "warning")
+                self.report(
+                    (*where, "channel"),
+                    f"channel '{channel}' is not configured in opsflow.yaml",
+                    "warning",
+                )
         else:
-            self.reference((*where, "channel"), channel, channels,
-                           f"{what} notifies unknown channel '{channel}'")
+            self.reference(
+                (*where, "channel"),
+                channel,
+                channels,
+                f"{what} notifies unknown channel '{channel}'",
+            )
         for key in ("to", "message", "subject"):
             template = getattr(action.notify, key)
             if template is not None:
@@ -268,11 +326,13 @@ class Checker:
         if "{{" not in to and "{%" not in to:
             check_recipients(self, (*where, "to"), to, what)
 
-    def check_template(self, where: YamlPath, template: str, what: str, *,
-                       names: bool = True) -> None:
+    def check_template(
+        self, where: YamlPath, template: str, what: str, *, names: bool = True
+    ) -> None:
         """A Jinja2 template must parse and (with ``names``) read only the case's variables."""
-        known = None if self.parts.field_names is None else (
-            self.parts.field_names | CASE_VARIABLES)
+        known = (
+            None if self.parts.field_names is None else (self.parts.field_names | CASE_VARIABLES)
+        )
         try:
             unknown = unknown_names(template, known if known is not None and names else ())
         except TemplateProblem as exc:
@@ -285,31 +345,41 @@ class Checker:
             line = template.count("\n", 0, offset) + 1
             col = offset - (template.rfind("\n", 0, offset) + 1) + 1
             at = expression_position(self.doc, where, line, col)
-            self.diagnostics.append(Diagnostic(
-                self.path, *at, "error", f"{what} reads unknown variable '{name}'"
-                + did_you_mean(name, known)))
+            self.diagnostics.append(
+                Diagnostic(
+                    self.path,
+                    *at,
+                    "error",
+                    f"{what} reads unknown variable '{name}'" + did_you_mean(name, known),
+                )
+            )
 
     def check_set(self, where: YamlPath, field_name: str, value: Any, what: str) -> None:
         """A ``set`` names a declared field; a string is an expression, else a literal."""
-        if not self.reference(where, field_name, self.parts.field_names,
-                              f"{what} sets unknown field '{field_name}'"):
+        if not self.reference(
+            where, field_name, self.parts.field_names, f"{what} sets unknown field '{field_name}'"
+        ):
             return
         if isinstance(value, str):
             self.check_expression(where, value, f"the value of '{field_name}' set by {what}")
             return
         spec = self.parts.fields.get(field_name)
         if spec is not None:
-            self.check_value(where, field_name, spec, value,
-                             f"the value of '{field_name}' set by {what}")
+            self.check_value(
+                where, field_name, spec, value, f"the value of '{field_name}' set by {what}"
+            )
 
     def check_expression(self, where: YamlPath, text: str, what: str) -> None:
         """An expression must compile against the declared fields and known functions."""
         if self.parts.field_names is None:
             return
         try:
-            compile_expression(text, names=self.parts.field_names,
-                               functions=self.ctx.functions,
-                               metrics=self.parts.metric_names)
+            compile_expression(
+                text,
+                names=self.parts.field_names,
+                functions=self.ctx.functions,
+                metrics=self.parts.metric_names,
+            )
         except ExpressionError as exc:
             self.expression_error(where, exc, what)
             return
@@ -320,17 +390,19 @@ class Checker:
     def expression_error(self, where: YamlPath, exc: ExpressionError, what: str) -> None:
         """Report an error of the expression at ``where`` at its place in the file."""
         line, col = expression_position(self.doc, where, exc.line, exc.col)
-        self.diagnostics.append(Diagnostic(self.path, line, col, "error",
-                                           f"{what}: {exc.message}"))
+        self.diagnostics.append(Diagnostic(self.path, line, col, "error", f"{what}: {exc.message}"))
 
     # metrics, rules, schedule ---------------------------------------------------------
 
     def check_metrics(self) -> None:
         """Each metric's calculator is registered (when the caller knows the registry)."""
         for name, spec in self.parts.metrics.items():
-            self.reference(("metrics", name, "calculator"), spec.calculator,
-                           self.ctx.calculators,
-                           f"metric '{name}' uses unknown calculator '{spec.calculator}'")
+            self.reference(
+                ("metrics", name, "calculator"),
+                spec.calculator,
+                self.ctx.calculators,
+                f"metric '{name}' uses unknown calculator '{spec.calculator}'",
+            )
             check_metric_params(self, name, spec)
 
     def check_rules(self) -> None:
@@ -340,8 +412,9 @@ class Checker:
             base: YamlPath = ("rules", index)
             if rule.name in seen:
                 first = self.doc.locate(("rules", seen[rule.name], "name"))[0]
-                self.report((*base, "name"),
-                            f"rule '{rule.name}' is already defined at line {first}")
+                self.report(
+                    (*base, "name"), f"rule '{rule.name}' is already defined at line {first}"
+                )
             seen.setdefault(rule.name, index)
             self.check_expression((*base, "when"), rule.when, f"'when' of rule '{rule.name}'")
             self.check_actions((*base, "do"), rule.do, f"rule '{rule.name}'")
@@ -361,8 +434,9 @@ class Checker:
             self.report(("schedule", "timezone"), f"schedule: {exc}")
         for name, value in schedule.data.items():
             where: YamlPath = ("schedule", "data", name)
-            if not self.reference(where, name, self.parts.field_names,
-                                  f"schedule data sets unknown field '{name}'"):
+            if not self.reference(
+                where, name, self.parts.field_names, f"schedule data sets unknown field '{name}'"
+            ):
                 continue
             if isinstance(value, str) and ("{{" in value or "{%" in value):
                 self.check_template(where, value, f"schedule data '{name}'", names=False)
@@ -386,8 +460,7 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def expression_position(doc: YamlDocument, where: YamlPath, line: int, col: int
-                        ) -> tuple[int, int]:
+def expression_position(doc: YamlDocument, where: YamlPath, line: int, col: int) -> tuple[int, int]:
     """Map an expression error's (line, col) in the value to a (line, col) in the file."""
     info = doc.values.get(where)
     if info is None:
@@ -396,7 +469,7 @@ def expression_position(doc: YamlDocument, where: YamlPath, line: int, col: int
         return _block_position(doc.source, info, line, col)
     if info.line != info.end_line or line != 1:
         return info.line, info.col
-    raw = doc.source[info.start_index:info.end_index]
+    raw = doc.source[info.start_index : info.end_index]
     if info.style is None:
         return info.line, info.col + col - 1
     offset = _quoted_offset(raw[1:], info.style, col - 1)

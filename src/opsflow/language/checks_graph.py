@@ -44,14 +44,16 @@ def check_graph(checker: Checker) -> None:
     if states and not initials:
         checker.report(("states",), "no initial state: mark one state with 'initial: true'")
     for extra in initials[1:]:
-        checker.report(("states", extra, "initial"), f"state '{extra}' is a second initial "
-                       f"state ('{initials[0]}' is initial too); a workflow has exactly one")
+        checker.report(
+            ("states", extra, "initial"),
+            f"state '{extra}' is a second initial "
+            f"state ('{initials[0]}' is initial too); a workflow has exactly one",
+        )
     for name, spec in states.items():
         if spec.initial and spec.final:
             checker.report(("states", name, "final"), f"state '{name}' is both initial and final")
     if states and not any(spec.final for spec in states.values()):
-        checker.report(("states",), "no final state: cases of this workflow never close",
-                       "warning")
+        checker.report(("states",), "no final state: cases of this workflow never close", "warning")
     if not parts.transitions_complete or not initials:
         return
     order = list(states)
@@ -60,8 +62,10 @@ def check_graph(checker: Checker) -> None:
     # A misspelt state name would make the graph look broken everywhere it leads: report
     # the name (the reference checks do) and judge the graph once the names resolve.
     dangling_to = any(spec.to not in states for _, spec in parts.transitions)
-    dangling_from = any(not spec.from_any and any(s not in states for s in spec.from_)
-                        for _, spec in parts.transitions)
+    dangling_from = any(
+        not spec.from_any and any(s not in states for s in spec.from_)
+        for _, spec in parts.transitions
+    )
     if not (dangling_to or dangling_from):
         _reachability(checker, initials[0], order, sources)
     if not dangling_from:
@@ -72,13 +76,18 @@ def check_graph(checker: Checker) -> None:
     _ambiguity(checker, sources)
     for index, transition in parts.transitions:
         if transition.auto and transition.when is None and not transition.approvals:
-            checker.report(("transitions", index, "auto"), f"automatic transition "
-                           f"'{transition.event}' has no 'when': it is taken as soon as its state "
-                           "is entered", "warning")
+            checker.report(
+                ("transitions", index, "auto"),
+                f"automatic transition "
+                f"'{transition.event}' has no 'when': it is taken as soon as its state "
+                "is entered",
+                "warning",
+            )
 
 
-def _reachability(checker: Checker, initial: str, order: list[str],
-                  sources: dict[int, list[str]]) -> None:
+def _reachability(
+    checker: Checker, initial: str, order: list[str], sources: dict[int, list[str]]
+) -> None:
     edges: dict[str, set[str]] = {name: set() for name in order}
     for index, spec in checker.parts.transitions:
         if spec.to in edges:
@@ -93,20 +102,27 @@ def _reachability(checker: Checker, initial: str, order: list[str],
                 queue.append(target)
     for name in order:
         if name not in seen:
-            checker.report(("states", name), f"state '{name}' cannot be reached from the "
-                           f"initial state '{initial}'", key=True)
+            checker.report(
+                ("states", name),
+                f"state '{name}' cannot be reached from the initial state '{initial}'",
+                key=True,
+            )
 
 
-def _exits(checker: Checker, order: list[str], finals: set[str],
-           sources: dict[int, list[str]]) -> None:
+def _exits(
+    checker: Checker, order: list[str], finals: set[str], sources: dict[int, list[str]]
+) -> None:
     way_out: set[str] = set()
     for index, spec in checker.parts.transitions:
         way_out.update(s for s in sources[index] if s != spec.to)
     _final_exits(checker, finals)
     for name in order:
         if name not in finals and name not in way_out:
-            checker.report(("states", name), f"state '{name}' is not final and has no "
-                           "transition out of it", key=True)
+            checker.report(
+                ("states", name),
+                f"state '{name}' is not final and has no transition out of it",
+                key=True,
+            )
 
 
 def _final_exits(checker: Checker, finals: set[str]) -> None:
@@ -116,8 +132,11 @@ def _final_exits(checker: Checker, finals: set[str]) -> None:
         many = isinstance(_raw(checker, ("transitions", index, "from")), list)
         for position, state in enumerate(spec.from_):
             if state in finals:
-                where = ("transitions", index, "from", position) if many else (
-                    "transitions", index, "from")
+                where = (
+                    ("transitions", index, "from", position)
+                    if many
+                    else ("transitions", index, "from")
+                )
                 checker.report(where, f"transition '{spec.event}' leaves final state '{state}'")
 
 
@@ -130,9 +149,12 @@ def _deadlines(checker: Checker, sources: dict[int, list[str]]) -> None:
             if deadline is None or deadline.fire not in handled:
                 continue  # an unknown event is reported by the reference checks
             if name not in handled[deadline.fire]:
-                checker.report(("states", name, kind, "fire"), f"{kind} of state '{name}' "
-                               f"fires '{deadline.fire}', but no transition on "
-                               f"'{deadline.fire}' leaves '{name}'")
+                checker.report(
+                    ("states", name, kind, "fire"),
+                    f"{kind} of state '{name}' "
+                    f"fires '{deadline.fire}', but no transition on "
+                    f"'{deadline.fire}' leaves '{name}'",
+                )
 
 
 def _unguarded(spec: TransitionSpec) -> bool:
@@ -145,7 +167,7 @@ def _ambiguity(checker: Checker, sources: dict[int, list[str]]) -> None:
         if not _unguarded(first):
             continue
         first_line = checker.doc.locate(("transitions", first_index))[0]
-        for second_index, second in transitions[position + 1:]:
+        for second_index, second in transitions[position + 1 :]:
             if second.event != first.event:
                 continue
             shared = [s for s in sources[first_index] if s in sources[second_index]]
@@ -155,20 +177,29 @@ def _ambiguity(checker: Checker, sources: dict[int, list[str]]) -> None:
             first_roles = set(first.roles) if first.roles is not None else None
             second_roles = set(second.roles) if second.roles is not None else None
             if _unguarded(second):
-                overlap = first_roles is None or second_roles is None or bool(
-                    first_roles & second_roles)
+                overlap = (
+                    first_roles is None or second_roles is None or bool(first_roles & second_roles)
+                )
                 if overlap and first.approvals == second.approvals:
-                    checker.report(where, f"transition '{second.event}' from state "
-                                   f"'{shared[0]}' is ambiguous: the transition at line "
-                                   f"{first_line} takes the same event from the same state "
-                                   "with no guard; add a 'when' or give them distinct roles")
+                    checker.report(
+                        where,
+                        f"transition '{second.event}' from state "
+                        f"'{shared[0]}' is ambiguous: the transition at line "
+                        f"{first_line} takes the same event from the same state "
+                        "with no guard; add a 'when' or give them distinct roles",
+                    )
                 continue
             covers = first_roles is None or (
-                second_roles is not None and second_roles <= first_roles)
+                second_roles is not None and second_roles <= first_roles
+            )
             if covers and first.approvals is None:
-                checker.report(where, f"transition '{second.event}' from state '{shared[0]}' "
-                               f"is never taken: the unguarded transition at line "
-                               f"{first_line} always wins", "warning")
+                checker.report(
+                    where,
+                    f"transition '{second.event}' from state '{shared[0]}' "
+                    f"is never taken: the unguarded transition at line "
+                    f"{first_line} always wins",
+                    "warning",
+                )
 
 
 def _raw(checker: Checker, path: tuple[str | int, ...]) -> object:

@@ -61,8 +61,14 @@ def check_metric_params(checker: Checker, name: str, spec: MetricSpec) -> None:
             check_operand(checker, (*base, key), key, value, label)
 
 
-def _unknown_keys(checker: Checker, base: YamlPath, params: Mapping[str, Any],
-                  fields: Mapping[str, Any], model: Any, label: str) -> set[str]:
+def _unknown_keys(
+    checker: Checker,
+    base: YamlPath,
+    params: Mapping[str, Any],
+    fields: Mapping[str, Any],
+    model: Any,
+    label: str,
+) -> set[str]:
     """Report params the model does not declare; the declared names suggested for them."""
     config = getattr(model, "model_config", {}) or {}
     if config.get("extra") != "forbid":
@@ -75,13 +81,17 @@ def _unknown_keys(checker: Checker, base: YamlPath, params: Mapping[str, Any],
         if hint:
             suggested.add(hint.split("'")[1])
         known = ", ".join(fields)
-        checker.report((*base, key), f"{label} has unknown param '{key}'{hint}; its params "
-                       f"are {known}", key=True)
+        checker.report(
+            (*base, key),
+            f"{label} has unknown param '{key}'{hint}; its params are {known}",
+            key=True,
+        )
     return suggested
 
 
-def _report_error(checker: Checker, name: str, spec: MetricSpec, error: Any,
-                  skipped: set[str], label: str) -> None:
+def _report_error(
+    checker: Checker, name: str, spec: MetricSpec, error: Any, skipped: set[str], label: str
+) -> None:
     loc = tuple(error.get("loc") or ())
     kind = error.get("type")
     key = loc[0] if loc else None
@@ -99,8 +109,10 @@ def _report_error(checker: Checker, name: str, spec: MetricSpec, error: Any,
         checker.report(("metrics", name, "params"), f"{label}: {text}")
         return
     value = spec.params.get(str(key))
-    checker.report(("metrics", name, "params", *loc),
-                   f"{label}: param '{key}' is {_show(value)}, which is refused: {text}")
+    checker.report(
+        ("metrics", name, "params", *loc),
+        f"{label}: param '{key}' is {_show(value)}, which is refused: {text}",
+    )
 
 
 def check_source(checker: Checker, where: YamlPath, value: Any, label: str) -> None:
@@ -117,16 +129,22 @@ def check_operand(checker: Checker, where: YamlPath, key: str, value: Any, label
     if value is None or (isinstance(value, _NUMBER_TYPES) and not isinstance(value, bool)):
         return
     if not isinstance(value, str):
-        checker.report(where, f"{label}: param '{key}' is {_show(value)}; it must be a number, "
-                       "a field name or a metric name")
+        checker.report(
+            where,
+            f"{label}: param '{key}' is {_show(value)}; it must be a number, "
+            "a field name or a metric name",
+        )
         return
     if _is_number_text(value):
         return
     fields, metrics = checker.parts.field_names, checker.parts.metric_names
     if fields is None or metrics is None or value in fields or value in metrics:
         return
-    checker.report(where, f"{label}: param '{key}' is '{value}', which is neither a number, a "
-                   "field nor a metric" + did_you_mean(value, fields | metrics))
+    checker.report(
+        where,
+        f"{label}: param '{key}' is '{value}', which is neither a number, a "
+        "field nor a metric" + did_you_mean(value, fields | metrics),
+    )
 
 
 def check_templates(checker: Checker, where: YamlPath, value: Any, what: str) -> None:

@@ -35,8 +35,11 @@ def declared_roles(checker: Checker) -> list[tuple[YamlPath, str]]:
     roles = [raw] if isinstance(raw, str) else raw
     if not isinstance(roles, list):
         return []
-    return [(("roles",) if isinstance(raw, str) else ("roles", i), role)
-            for i, role in enumerate(roles) if isinstance(role, str)]
+    return [
+        (("roles",) if isinstance(raw, str) else ("roles", i), role)
+        for i, role in enumerate(roles)
+        if isinstance(role, str)
+    ]
 
 
 def check_roles(checker: Checker) -> None:
@@ -45,12 +48,19 @@ def check_roles(checker: Checker) -> None:
     held = set() if team is None else {role for _, roles in team for role in roles}
     for where, role in declared_roles(checker):
         if role == SYSTEM_ROLE:
-            checker.report(where, "role 'system' is reserved for opsflow itself (timers and "
-                           "automatic steps): do not declare it; a transition may name it in "
-                           "its roles as it is")
+            checker.report(
+                where,
+                "role 'system' is reserved for opsflow itself (timers and "
+                "automatic steps): do not declare it; a transition may name it in "
+                "its roles as it is",
+            )
         elif team is not None and role not in held:
-            checker.report(where, f"no one in the team holds role '{role}'; give it to someone "
-                           "in the team section of opsflow.yaml", "warning")
+            checker.report(
+                where,
+                f"no one in the team holds role '{role}'; give it to someone "
+                "in the team section of opsflow.yaml",
+                "warning",
+            )
 
 
 def check_deadline_roles(checker: Checker) -> None:
@@ -64,11 +74,15 @@ def check_deadline_roles(checker: Checker) -> None:
         deadlines = fired.get(spec.event)
         if not deadlines or spec.roles is not None or spec.auto:
             continue
-        state, kind = next(((s, k) for s, k in deadlines if spec.from_any or s in spec.from_),
-                           deadlines[0])
-        checker.report(("transitions", index, "event"),
-                       f"transition '{spec.event}' has no roles, so anyone can fire it, and "
-                       f"the {kind} of state '{state}' fires it; add roles: [system]", "warning")
+        state, kind = next(
+            ((s, k) for s, k in deadlines if spec.from_any or s in spec.from_), deadlines[0]
+        )
+        checker.report(
+            ("transitions", index, "event"),
+            f"transition '{spec.event}' has no roles, so anyone can fire it, and "
+            f"the {kind} of state '{state}' fires it; add roles: [system]",
+            "warning",
+        )
 
 
 def check_recipients(checker: Checker, where: YamlPath, to: str, what: str) -> None:
@@ -81,8 +95,13 @@ def check_recipients(checker: Checker, where: YamlPath, to: str, what: str) -> N
     for name in (part.strip() for part in _SEPARATORS.split(to)):
         if not name or name in known or is_address(name):
             continue
-        team = "a team member" if checker.ctx.team is not None else (
-            "a team member (no team is configured)")
-        checker.report(where, f"{what} notifies '{name}', which is neither a role, {team}, "
-                       "'assignee' nor an address (an e-mail address or a URL)"
-                       + did_you_mean(name, known))
+        team = (
+            "a team member"
+            if checker.ctx.team is not None
+            else ("a team member (no team is configured)")
+        )
+        checker.report(
+            where,
+            f"{what} notifies '{name}', which is neither a role, {team}, "
+            "'assignee' nor an address (an e-mail address or a URL)" + did_you_mean(name, known),
+        )

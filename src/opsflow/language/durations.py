@@ -58,9 +58,11 @@ def _parse_compact(text: str, stripped: str) -> int:
             break
         number, unit = match.groups()
         if unit not in _UNITS:
-            hint = " (months and years have no fixed length; use days or weeks)" if unit in (
-                "M", "mo", "y", "Y", "month", "months", "year", "years"
-            ) else ""
+            hint = (
+                " (months and years have no fixed length; use days or weeks)"
+                if unit in ("M", "mo", "y", "Y", "month", "months", "year", "years")
+                else ""
+            )
             raise ValueError(f"unknown unit '{unit}' in duration '{text}'{hint}; {_HELP}")
         rank = order.index(unit)
         if rank <= last_rank:
@@ -90,8 +92,13 @@ def _parse_iso(text: str, stripped: str) -> Decimal:
     ):
         raise ValueError(f"duration '{text}': ISO 8601 weeks (PnW) cannot be combined")
     seconds = Decimal(0)
-    for name, unit in (("weeks", "w"), ("days", "d"), ("hours", "h"),
-                       ("minutes", "m"), ("seconds", "s")):
+    for name, unit in (
+        ("weeks", "w"),
+        ("days", "d"),
+        ("hours", "h"),
+        ("minutes", "m"),
+        ("seconds", "s"),
+    ):
         value = parts[name]
         if value is None:
             continue

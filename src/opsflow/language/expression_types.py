@@ -36,8 +36,9 @@ class Kind:
     literal: object = None  # the value of a literal
 
 
-def type_errors(text: str, fields: Mapping[str, FieldSpec],
-                states: Collection[str] | None = None) -> list[ExpressionError]:
+def type_errors(
+    text: str, fields: Mapping[str, FieldSpec], states: Collection[str] | None = None
+) -> list[ExpressionError]:
     """Every certain type mistake of an expression that compiled (each at its column)."""
     body = text.lstrip()
     try:
@@ -49,8 +50,9 @@ def type_errors(text: str, fields: Mapping[str, FieldSpec],
 
 
 class _Typer:
-    def __init__(self, text: str, body: str, fields: Mapping[str, FieldSpec],
-                 states: Collection[str] | None) -> None:
+    def __init__(
+        self, text: str, body: str, fields: Mapping[str, FieldSpec], states: Collection[str] | None
+    ) -> None:
         self.fields = fields
         self.states = tuple(sorted(states)) if states is not None else None
         self.lines = body.split("\n")
@@ -62,8 +64,7 @@ class _Typer:
         lineno = getattr(node, "lineno", 1)
         offset = getattr(node, "col_offset", 0)
         if 0 < lineno <= len(self.lines):
-            offset = len(self.lines[lineno - 1].encode("utf-8")[:offset].decode("utf-8",
-                                                                              "replace"))
+            offset = len(self.lines[lineno - 1].encode("utf-8")[:offset].decode("utf-8", "replace"))
         if lineno <= 1:
             return ExpressionError(message, self.lead_col + offset + 1, 1 + self.lead_lines)
         return ExpressionError(message, offset + 1, self.lead_lines + lineno)
@@ -91,8 +92,11 @@ class _Typer:
                 number = -inner.literal if isinstance(node.op, ast.USub) else inner.literal
                 return Kind("number", f"the number {number!r}", literal=number)
             return None
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and (
-                node.func.id in _NUMBER_FUNCTIONS):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and (node.func.id in _NUMBER_FUNCTIONS)
+        ):
             return Kind("number", f"{node.func.id}(...)")
         name = _field_name(node)
         if name == "state" and isinstance(node, ast.Name) and self.states is not None:
@@ -127,26 +131,33 @@ class _Typer:
                 yield from self.enum_value(left, right, right_node)
                 yield from self.enum_value(right, left, left_node)
 
-    def mismatch(self, node: ast.AST, left: Kind, right: Kind, symbol: str,
-                 ordered: bool) -> ExpressionError:
+    def mismatch(
+        self, node: ast.AST, left: Kind, right: Kind, symbol: str, ordered: bool
+    ) -> ExpressionError:
         if ordered:
-            return self.error(node, f"'{symbol}' orders {left.label} against {right.label}: "
-                              "text and numbers cannot be ordered")
-        return self.error(node, f"'{symbol}' compares {left.label} with {right.label}: text "
-                          "is never equal to a number")
+            return self.error(
+                node,
+                f"'{symbol}' orders {left.label} against {right.label}: "
+                "text and numbers cannot be ordered",
+            )
+        return self.error(
+            node,
+            f"'{symbol}' compares {left.label} with {right.label}: text is never equal to a number",
+        )
 
-    def enum_value(self, side: Kind, other: Kind, other_node: ast.AST
-                   ) -> Iterator[ExpressionError]:
+    def enum_value(self, side: Kind, other: Kind, other_node: ast.AST) -> Iterator[ExpressionError]:
         if side.values is None or not isinstance(other.literal, str):
             return
         value = other.literal
         if value in side.values:
             return
-        what = "a state of this workflow" if side.owner == "state" else (
-            f"a value of {side.owner}")
+        what = "a state of this workflow" if side.owner == "state" else (f"a value of {side.owner}")
         close = difflib.get_close_matches(value, side.values, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else (
-            f" (its values: {', '.join(side.values)})")
+        hint = (
+            f" (did you mean '{close[0]}'?)"
+            if close
+            else (f" (its values: {', '.join(side.values)})")
+        )
         yield self.error(other_node, f"'{value}' is not {what}{hint}")
 
     def membership(self, left: Kind | None, right: ast.expr) -> Iterator[ExpressionError]:
@@ -157,8 +168,11 @@ class _Typer:
             if item is None or item.literal is None:
                 continue
             if item.kind != left.kind:
-                yield self.error(element, f"'in' looks for {left.label} among values that "
-                                 f"include {item.label}: text is never equal to a number")
+                yield self.error(
+                    element,
+                    f"'in' looks for {left.label} among values that "
+                    f"include {item.label}: text is never equal to a number",
+                )
             else:
                 yield from self.enum_value(left, item, element)
 
@@ -168,23 +182,30 @@ class _Typer:
             return
         symbol = _ARITHMETIC.get(type(node.op))
         if isinstance(node.op, ast.Add) and left.kind != right.kind:
-            yield self.error(node, f"'+' adds {left.label} and {right.label}: text and numbers "
-                             "cannot be added")
+            yield self.error(
+                node, f"'+' adds {left.label} and {right.label}: text and numbers cannot be added"
+            )
         elif symbol is not None and "text" in (left.kind, right.kind):
             text_side = left if left.kind == "text" else right
-            yield self.error(node, f"'{symbol}' is arithmetic on {text_side.label}, which is "
-                             "text")
+            yield self.error(node, f"'{symbol}' is arithmetic on {text_side.label}, which is text")
 
 
 def _field_name(node: ast.expr) -> str | None:
     """The field a node reads: ``budget``, ``data.budget`` or ``data['budget']``."""
     if isinstance(node, ast.Name):
         return node.id
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and (
-            node.value.id == "data"):
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and (node.value.id == "data")
+    ):
         return node.attr
-    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and (
-            node.value.id == "data") and isinstance(node.slice, ast.Constant) and isinstance(
-            node.slice.value, str):
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and (node.value.id == "data")
+        and isinstance(node.slice, ast.Constant)
+        and isinstance(node.slice.value, str)
+    ):
         return node.slice.value
     return None

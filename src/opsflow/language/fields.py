@@ -252,9 +252,7 @@ def parse_text(name: str, spec: FieldSpec, text: str) -> Any:
     elif kind == "number":
         if not _NUMBER_TEXT.fullmatch(stripped):
             raise FieldError(name, f"must be a number (got '{_clip(text)}')")
-        value = (
-            _int_text(name, stripped) if _INTEGER_TEXT.fullmatch(stripped) else float(stripped)
-        )
+        value = _int_text(name, stripped) if _INTEGER_TEXT.fullmatch(stripped) else float(stripped)
     elif kind == "boolean":
         lowered = stripped.lower()
         if lowered not in _TRUE | _FALSE:

@@ -46,8 +46,9 @@ class LoadContext:
         return next((model for name, model in self.params_models if name == calculator), None)
 
 
-def team_context(team: Mapping[str, Sequence[str]] | None) -> tuple[
-        tuple[str, frozenset[str]], ...] | None:
+def team_context(
+    team: Mapping[str, Sequence[str]] | None,
+) -> tuple[tuple[str, frozenset[str]], ...] | None:
     """``team`` (person -> roles) as :attr:`LoadContext.team`; None when no one is listed."""
     if not team:
         return None
@@ -64,8 +65,9 @@ class LoadedWorkflow:
     hash: str  # sha256 hex of the UTF-8 text
 
 
-def _check(text: str, path: str, ctx: LoadContext
-           ) -> tuple[LoadedWorkflow | None, list[Diagnostic], YamlDocument | None]:
+def _check(
+    text: str, path: str, ctx: LoadContext
+) -> tuple[LoadedWorkflow | None, list[Diagnostic], YamlDocument | None]:
     from pydantic import ValidationError
 
     from opsflow.language.checks import Checker
@@ -84,8 +86,9 @@ def _check(text: str, path: str, ctx: LoadContext
         return None, diagnostics, None
     if not isinstance(doc.data, dict):
         line, col = doc.locate(())
-        message = ("a workflow file is a mapping with the keys workflow, version, states, "
-                   "transitions, ...")
+        message = (
+            "a workflow file is a mapping with the keys workflow, version, states, transitions, ..."
+        )
         return None, [*diagnostics, Diagnostic(path, line, col, "error", message)], doc
     diagnostics += resolve_bool_traps(doc, path)
     spec: WorkflowSpec | None = None
@@ -103,8 +106,9 @@ def _check(text: str, path: str, ctx: LoadContext
     return LoadedWorkflow(spec=spec, text=text, path=path, hash=text_hash(text)), diagnostics, doc
 
 
-def _guarded(text: str, path: str, ctx: LoadContext
-             ) -> tuple[LoadedWorkflow | None, list[Diagnostic], YamlDocument | None]:
+def _guarded(
+    text: str, path: str, ctx: LoadContext
+) -> tuple[LoadedWorkflow | None, list[Diagnostic], YamlDocument | None]:
     try:
         return _check(text, path, ctx)
     except Exception as exc:  # noqa: BLE001 - a checker bug must not crash `opsflow validate`
@@ -154,8 +158,9 @@ def _read(path: Path) -> tuple[str | None, list[Diagnostic]]:
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            message = (f"the file is {size} bytes; workflow files are limited to 1 MiB "
-                       f"({MAX_BYTES} bytes)")
+            message = (
+                f"the file is {size} bytes; workflow files are limited to 1 MiB ({MAX_BYTES} bytes)"
+            )
             return None, [Diagnostic(name, 1, 1, "error", message)]
         raw = path.read_bytes()
     except OSError as exc:
@@ -170,8 +175,9 @@ def _read(path: Path) -> tuple[str | None, list[Diagnostic]]:
         return None, [Diagnostic(name, line, col, "error", message)]
 
 
-def _load_file(path: Path, ctx: LoadContext
-               ) -> tuple[LoadedWorkflow | None, list[Diagnostic], YamlDocument | None]:
+def _load_file(
+    path: Path, ctx: LoadContext
+) -> tuple[LoadedWorkflow | None, list[Diagnostic], YamlDocument | None]:
     text, diagnostics = _read(path)
     if text is None:
         return None, diagnostics, None
@@ -179,10 +185,13 @@ def _load_file(path: Path, ctx: LoadContext
     workflow = doc.data.get("workflow") if doc is not None and isinstance(doc.data, dict) else None
     if isinstance(workflow, str) and path.stem != workflow and _IDENTIFIER.fullmatch(workflow):
         line, col = doc.locate(("workflow",)) if doc is not None else (1, 1)
-        message = (f"workflow id '{workflow}' differs from the file name '{path.name}'; "
-                   f"name the file {workflow}{path.suffix}")
-        diagnostics = sort_diagnostics([*diagnostics,
-                                        Diagnostic(str(path), line, col, "warning", message)])
+        message = (
+            f"workflow id '{workflow}' differs from the file name '{path.name}'; "
+            f"name the file {workflow}{path.suffix}"
+        )
+        diagnostics = sort_diagnostics(
+            [*diagnostics, Diagnostic(str(path), line, col, "warning", message)]
+        )
     return loaded, diagnostics, doc
 
 
@@ -203,9 +212,12 @@ def workflow_files(paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]
         if path.is_dir():
             for found in sorted(path.rglob("*")):
                 relative = found.relative_to(path).parts
-                if (found.suffix in WORKFLOW_SUFFIXES and found.is_file()
-                        and "tests" not in relative[:-1]
-                        and not any(p.startswith(".") for p in relative)):
+                if (
+                    found.suffix in WORKFLOW_SUFFIXES
+                    and found.is_file()
+                    and "tests" not in relative[:-1]
+                    and not any(p.startswith(".") for p in relative)
+                ):
                     files.append(found)
         elif path.exists():
             files.append(path)
@@ -225,8 +237,9 @@ def load_workflow_paths(
     for file in files:
         workflow, found, doc = _load_file(file, context)
         diagnostics += found
-        workflow_id = doc.data.get("workflow") if doc is not None and isinstance(
-            doc.data, dict) else None
+        workflow_id = (
+            doc.data.get("workflow") if doc is not None and isinstance(doc.data, dict) else None
+        )
         if not isinstance(workflow_id, str):
             continue
         if workflow_id in defined_in:

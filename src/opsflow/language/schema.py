@@ -25,8 +25,11 @@ _NULLABLE_SECTIONS = ("roles", "fields", "transitions", "metrics", "rules")
 def _rewrite_refs(node: Any) -> Any:
     if isinstance(node, dict):
         return {
-            key: (value.replace("#/$defs/", "#/definitions/") if key == "$ref"
-                  and isinstance(value, str) else _rewrite_refs(value))
+            key: (
+                value.replace("#/$defs/", "#/definitions/")
+                if key == "$ref" and isinstance(value, str)
+                else _rewrite_refs(value)
+            )
             for key, value in node.items()
         }
     if isinstance(node, list):
@@ -69,10 +72,14 @@ def workflow_json_schema() -> dict[str, Any]:
     props = raw["properties"]
     for key in _NULLABLE_SECTIONS:
         section = props[key]
-        props[key] = {"anyOf": [{k: v for k, v in section.items() if k not in ("title",
-                                                                                "default")},
-                                {"type": "null"}],
-                      "title": section.get("title", key.title()), "default": section["default"]}
+        props[key] = {
+            "anyOf": [
+                {k: v for k, v in section.items() if k not in ("title", "default")},
+                {"type": "null"},
+            ],
+            "title": section.get("title", key.title()),
+            "default": section["default"],
+        }
     for pattern, ref in list(props["states"]["patternProperties"].items()):
         props["states"]["patternProperties"][pattern] = {"anyOf": [ref, {"type": "null"}]}
     raw.pop("title", None)
@@ -81,7 +88,7 @@ def workflow_json_schema() -> dict[str, Any]:
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "opsflow workflow",
         "description": "One opsflow workflow file (workflows/<id>.yaml): roles, typed fields, "
-                       "states, transitions, metrics, rules and an optional schedule.",
+        "states, transitions, metrics, rules and an optional schedule.",
         **raw,
         "definitions": definitions,
     }

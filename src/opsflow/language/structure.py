@@ -37,24 +37,45 @@ _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 _NAMED_SECTIONS = {"states": "state", "fields": "field", "metrics": "metric"}
 _LISTED_SECTIONS = {"transitions": "transition", "rules": "rule"}
 _NAME_KINDS = {
-    "workflow": "workflow id", "event": "event name", "to": "state name", "from": "state name",
-    "roles": "role name", "requires": "field name", "not_by": "event name",
-    "fire": "event name", "at": "field name", "compute": "metric name", "channel": "channel name",
-    "name": "rule name", "states": "state name", "fields": "field name", "metrics": "metric name",
-    "set": "field name", "data": "field name",
+    "workflow": "workflow id",
+    "event": "event name",
+    "to": "state name",
+    "from": "state name",
+    "roles": "role name",
+    "requires": "field name",
+    "not_by": "event name",
+    "fire": "event name",
+    "at": "field name",
+    "compute": "metric name",
+    "channel": "channel name",
+    "name": "rule name",
+    "states": "state name",
+    "fields": "field name",
+    "metrics": "metric name",
+    "set": "field name",
+    "data": "field name",
 }
 _TYPE_REASONS = {
-    "string_type": "must be a string", "int_type": "must be an integer",
-    "int_parsing": "must be an integer", "int_from_float": "must be an integer",
-    "float_type": "must be a number", "float_parsing": "must be a number",
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
     "finite_number": "must be a finite number",
-    "bool_type": "must be true or false", "bool_parsing": "must be true or false",
-    "list_type": "must be a list", "dict_type": "must be a mapping (key: value)",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping (key: value)",
     "model_type": "must be a mapping (key: value)",
     "model_attributes_type": "must be a mapping (key: value)",
 }
-_BOUNDS = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=",
-           "less_than": "<"}
+_BOUNDS = {
+    "greater_than_equal": ">=",
+    "greater_than": ">",
+    "less_than_equal": "<=",
+    "less_than": "<",
+}
 
 
 def did_you_mean(name: str, known: Collection[str]) -> str:
@@ -111,8 +132,11 @@ class Describer:
             return f"{_NAMED_SECTIONS[section]} '{key}'"
         if section in _LISTED_SECTIONS and isinstance(key, int):
             item = value_at(self.data, path)
-            label = item.get("event" if section == "transitions" else "name") if isinstance(
-                item, dict) else None
+            label = (
+                item.get("event" if section == "transitions" else "name")
+                if isinstance(item, dict)
+                else None
+            )
             if section == "rules" and isinstance(label, str):
                 return f"rule '{label}'"
             suffix = f" ('{label}')" if isinstance(label, str) else ""
@@ -259,28 +283,41 @@ def _message(
     if kind == "extra_forbidden":
         parent = where[:-1]
         return f"unknown key '{last}' in {describer.describe(parent)}" + did_you_mean(
-            str(last), _known_keys(parent))
+            str(last), _known_keys(parent)
+        )
     if kind == "missing":
         return f"{describer.describe(where[:-1])} is missing the required key '{last}'"
     if kind == "string_pattern_mismatch":
         names = [p for p in where if isinstance(p, str)]
-        section = names[-2] if loc[-1] == "[key]" and len(names) >= 2 else (
-            names[-1] if names else "")
+        section = (
+            names[-2] if loc[-1] == "[key]" and len(names) >= 2 else (names[-1] if names else "")
+        )
         what = _NAME_KINDS.get(str(section), "name")
-        return (f"'{value}' is not a valid {what}: use lower-case letters, digits and '_', "
-                "starting with a letter")
+        return (
+            f"'{value}' is not a valid {what}: use lower-case letters, digits and '_', "
+            "starting with a letter"
+        )
     if kind == "literal_error":
         expected = FIELD_TYPES if last == "type" else ()
         if expected:
             hint = did_you_mean(str(value), expected) if isinstance(value, str) else ""
-            return (f"unknown field type '{value}'{hint} in {describer.describe(where[:-1])}; "
-                    f"use one of {', '.join(expected)}")
+            return (
+                f"unknown field type '{value}'{hint} in {describer.describe(where[:-1])}; "
+                f"use one of {', '.join(expected)}"
+            )
         expected_values = error.get("ctx", {}).get("expected", "")
         return f"{name} is {value!r}, which is not one of {expected_values}"
     if kind in _TYPE_REASONS:
         reason = _TYPE_REASONS[kind]
-        if kind in ("string_type", "list_type", "dict_type", "model_type", "int_type",
-                    "bool_type", "model_attributes_type"):
+        if kind in (
+            "string_type",
+            "list_type",
+            "dict_type",
+            "model_type",
+            "int_type",
+            "bool_type",
+            "model_attributes_type",
+        ):
             reason += f", not {_type_word(value)}"
         return f"{name} {reason}"
     if kind in _BOUNDS:
@@ -296,8 +333,9 @@ def _boolean_meant(path: YamlPath, data: dict[str, Any]) -> bool | None:
     last = path[-1] if path else None
     if len(path) == 3 and path[0] == "states" and last in ("initial", "final"):
         return True
-    if path[:1] == ("transitions",) and (path[2:] == ("auto",) or path[2:] == (
-            "approvals", "veto")):
+    if path[:1] == ("transitions",) and (
+        path[2:] == ("auto",) or path[2:] == ("approvals", "veto")
+    ):
         return True
     if path[:1] == ("rules",) and path[2:] == ("once",):
         return True
@@ -330,8 +368,10 @@ def resolve_bool_traps(doc: YamlDocument, path: str) -> list[Diagnostic]:
             message = f"'{trap.text}' is read as the boolean {word} by YAML 1.1; write {word}"
             out.append(Diagnostic(path, line, col, "warning", message))
         elif meant is None:
-            message = (f"'{trap.text}' is read as the boolean {word} by YAML 1.1; write {word}, "
-                       f"or quote it ('{trap.text}') if text is meant")
+            message = (
+                f"'{trap.text}' is read as the boolean {word} by YAML 1.1; write {word}, "
+                f"or quote it ('{trap.text}') if text is meant"
+            )
             out.append(Diagnostic(path, line, col, "warning", message))
         else:
             out.append(Diagnostic(path, line, col, "error", bool_trap_hint(trap.text)))
@@ -344,7 +384,8 @@ def _validated(raw: dict[Any, Any], model: type[BaseModel]) -> tuple[dict[str, A
     for name, value in raw.items():
         try:
             good[str(name)] = model.model_validate(
-                {} if value is None and model is StateSpec else value)
+                {} if value is None and model is StateSpec else value
+            )
         except ValidationError:
             continue
     return good, len(good) == len(raw)
@@ -378,8 +419,9 @@ def build_parts(data: dict[str, Any]) -> WorkflowParts:
     roles = [roles] if isinstance(roles, str) else roles
     parts.roles = {r for r in roles if isinstance(r, str)} if isinstance(roles, list) else None
 
-    raw_fields, raw_states, raw_metrics = (data.get(k) or {} for k in ("fields", "states",
-                                                                       "metrics"))
+    raw_fields, raw_states, raw_metrics = (
+        data.get(k) or {} for k in ("fields", "states", "metrics")
+    )
     if isinstance(raw_fields, dict):
         parts.fields, _ = _validated(raw_fields, FieldSpec)
         parts.field_names = {str(k) for k in raw_fields}
@@ -405,8 +447,11 @@ def build_parts(data: dict[str, Any]) -> WorkflowParts:
                 parts.transitions.append((index, TransitionSpec.model_validate(item)))
             except ValidationError:
                 parts.transitions_complete = False
-        parts.events = {i["event"] for i in raw_transitions
-                        if isinstance(i, dict) and isinstance(i.get("event"), str)}
+        parts.events = {
+            i["event"]
+            for i in raw_transitions
+            if isinstance(i, dict) and isinstance(i.get("event"), str)
+        }
     else:
         parts.events, parts.transitions_complete = None, False
     _distrust_missing_sections(data, parts)

@@ -108,13 +108,21 @@ class YamlLimitError(yaml.MarkedYAMLError):
 
 def _info(node: Node) -> NodeInfo:
     start, end = node.start_mark, node.end_mark
-    kind = "mapping" if isinstance(node, MappingNode) else (
-        "sequence" if isinstance(node, SequenceNode) else "scalar"
+    kind = (
+        "mapping"
+        if isinstance(node, MappingNode)
+        else ("sequence" if isinstance(node, SequenceNode) else "scalar")
     )
     style = node.style if isinstance(node, ScalarNode) else None
     return NodeInfo(
-        start.line + 1, start.column + 1, end.line + 1, end.column + 1,
-        start.index, end.index, style or None, kind,
+        start.line + 1,
+        start.column + 1,
+        end.line + 1,
+        end.column + 1,
+        start.index,
+        end.index,
+        style or None,
+        kind,
     )
 
 
@@ -156,7 +164,9 @@ class _Composing:
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise YamlLimitError(
-                None, None, f"the document is nested more than {MAX_DEPTH} levels deep",
+                None,
+                None,
+                f"the document is nested more than {MAX_DEPTH} levels deep",
                 event.start_mark,
             )
         before = self._count
@@ -179,7 +189,8 @@ class _Composing:
         if not loader.check_event(yaml.StreamEndEvent):
             event = loader.get_event()
             raise YamlLimitError(
-                None, None,
+                None,
+                None,
                 "a workflow file holds one YAML document, but a second one starts here",
                 event.start_mark,
             )
@@ -289,7 +300,8 @@ class _Builder:
             if key in result:
                 first = self.doc.keys[child]
                 self.error(
-                    key_info, f"duplicate key '{key}' (first defined at line {first.line})",
+                    key_info,
+                    f"duplicate key '{key}' (first defined at line {first.line})",
                     child,
                 )
                 continue
@@ -297,8 +309,9 @@ class _Builder:
             result[key] = self.build(value_node, child)
         for source in merges:
             if not isinstance(source, MappingNode):
-                self.error(_info(source), "a merge key ('<<') takes a mapping or a list of "
-                           "mappings", where)
+                self.error(
+                    _info(source), "a merge key ('<<') takes a mapping or a list of mappings", where
+                )
                 continue
             for key_node, value_node in source.value:
                 if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
@@ -341,13 +354,20 @@ def _number_trap(node: ScalarNode, value: Any) -> str | None:
     text = str(node.value)
     digits = text.lstrip("+-").replace("_", "")
     if ":" in text:
-        return (f"'{_clip(text)}' is read as the base-60 number {value} by YAML 1.1; "
-                f"quote it: '{_clip(text)}'")
-    if node.tag == f"{_TAG}int" and len(digits) > 1 and digits.startswith("0") and (
-        digits.isdigit()
+        return (
+            f"'{_clip(text)}' is read as the base-60 number {value} by YAML 1.1; "
+            f"quote it: '{_clip(text)}'"
+        )
+    if (
+        node.tag == f"{_TAG}int"
+        and len(digits) > 1
+        and digits.startswith("0")
+        and (digits.isdigit())
     ):
-        return (f"'{_clip(text)}' is read as the octal number {value} by YAML 1.1; "
-                f"write {value}, or quote it: '{_clip(text)}'")
+        return (
+            f"'{_clip(text)}' is read as the octal number {value} by YAML 1.1; "
+            f"write {value}, or quote it: '{_clip(text)}'"
+        )
     return None
 
 
@@ -362,9 +382,11 @@ def _bool_word(text: str) -> str:
 
 
 def _tag_message(tag: str) -> str:
-    short = "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
-    return (f"tag '{short}' is not allowed in a workflow file (only plain YAML values: "
-            "strings, numbers, booleans, null, lists, mappings)")
+    short = "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
+    return (
+        f"tag '{short}' is not allowed in a workflow file (only plain YAML values: "
+        "strings, numbers, booleans, null, lists, mappings)"
+    )
 
 
 def _clip(text: str, limit: int = 40) -> str:
@@ -385,8 +407,9 @@ def load_yaml(text: str, path: str = "<string>") -> tuple[YamlDocument | None, l
     """Parse one YAML document; the document is None when it could not be read at all."""
     size = len(text.encode("utf-8", errors="surrogatepass"))
     if size > MAX_BYTES:
-        message = (f"the file is {size} bytes; workflow files are limited to 1 MiB "
-                   f"({MAX_BYTES} bytes)")
+        message = (
+            f"the file is {size} bytes; workflow files are limited to 1 MiB ({MAX_BYTES} bytes)"
+        )
         return None, [Diagnostic(path, 1, 1, "error", message)]
     text = text.removeprefix("\ufeff")
     loader: Any = None
@@ -450,8 +473,10 @@ def _syntax_diagnostic(exc: yaml.MarkedYAMLError, path: str) -> Diagnostic:
         # The scanner notices a key without ':' on a later line; the key is the problem.
         mark = exc.context_mark
         line, col = mark.line + 1, mark.column + 1
-        message = ("invalid YAML: this line has no ':' after its key (a mapping entry is "
-                   "'key: value'); check the indentation of the line after it")
+        message = (
+            "invalid YAML: this line has no ':' after its key (a mapping entry is "
+            "'key: value'); check the indentation of the line after it"
+        )
         return Diagnostic(path, line, col, "error", message)
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     if isinstance(exc, YamlLimitError):
