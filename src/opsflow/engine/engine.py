@@ -445,24 +445,32 @@ class Engine:
 
         def work(conn: Connection) -> None:
             full_id = persist.resolve_case_id(conn, case_id)
-            now = self.clock()
-            case = persist.load_case(conn, full_id, lock=self.db.row_locks)
-            expected = case.row_version
-            step = Step(self._pinned(conn, case), case, self._ctx(conn, now))
-            step.record_denial(actor, event, refusal, state)
-            persist.flush(
-                conn,
-                step.wf,
-                case,
-                step.writes,
-                new=False,
-                expected_version=expected,
-                now=now,
-                touch=False,
-            )
+            self.write_note(conn, full_id, lambda s: s.record_denial(actor, event, refusal, state))
 
         with contextlib.suppress(NotFound):  # no such case: no history to write to
             self._retrying(work)
+
+    def write_note(self, conn: Connection, case_id: str, record: Callable[[Step], None]) -> None:
+        """Append what ``record`` writes to a case's history, leaving the case as it was.
+
+        For entries that change nothing (a refusal, an incident retried or resolved): the
+        case's row version (its ETag) and ``updated_at`` stay.
+        """
+        now = self.clock()
+        case = persist.load_case(conn, case_id, lock=self.db.row_locks)
+        expected = case.row_version
+        step = Step(self._pinned(conn, case), case, self._ctx(conn, now))
+        record(step)
+        persist.flush(
+            conn,
+            step.wf,
+            case,
+            step.writes,
+            new=False,
+            expected_version=expected,
+            now=now,
+            touch=False,
+        )
 
     def set(
         self,

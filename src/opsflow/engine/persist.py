@@ -277,20 +277,21 @@ def pending_deadlines(
 
 def deadlines_of(conn: Connection, case_id: str) -> list[DeadlineView]:
     names = [c.name for c in t.deadlines.columns]
-    out = []
-    for raw in fetch(conn, _DEADLINES, {"case_id": case_id}):
-        r = dict(zip(names, raw, strict=True))
-        out.append(
-            DeadlineView(
-                id=r["id"],
-                state=r["state"],
-                event=r["event"],
-                kind=r["kind"],
-                due_at=r["due_at"],
-                status=r["status"],
-            )
-        )
-    return out
+    return [
+        _deadline_view(dict(zip(names, raw, strict=True)))
+        for raw in fetch(conn, _DEADLINES, {"case_id": case_id})
+    ]
+
+
+def _deadline_view(r: Any) -> DeadlineView:
+    return DeadlineView(
+        id=r["id"],
+        state=r["state"],
+        event=r["event"],
+        kind=r["kind"],
+        due_at=r["due_at"],
+        status=r["status"],
+    )
 
 
 def pending_deadlines_by_case(conn: Connection, cases: Any) -> dict[str, list[DeadlineView]]:
@@ -305,16 +306,7 @@ def pending_deadlines_by_case(conn: Connection, cases: Any) -> dict[str, list[De
     )
     found: dict[str, list[DeadlineView]] = {}
     for r in conn.execute(query).mappings():
-        found.setdefault(r["case_id"], []).append(
-            DeadlineView(
-                id=r["id"],
-                state=r["state"],
-                event=r["event"],
-                kind=r["kind"],
-                due_at=r["due_at"],
-                status=r["status"],
-            )
-        )
+        found.setdefault(r["case_id"], []).append(_deadline_view(r))
     return found
 
 

@@ -116,21 +116,8 @@ def _note(
 ) -> None:
     """An ``incident`` entry in the case's history; the case itself does not change."""
     assert found.case_id is not None
-    now = engine.clock()
-    case = persist.load_case(conn, found.case_id, lock=engine.db.row_locks)
-    expected = case.row_version
-    step = engine._step_for(conn, case, now)
-    step.record_note("incident", actor, {"incident": found.id, "what": found.describe(), **detail})
-    persist.flush(
-        conn,
-        step.wf,
-        case,
-        step.writes,
-        new=False,
-        expected_version=expected,
-        now=now,
-        touch=False,
-    )
+    note = {"incident": found.id, "what": found.describe(), **detail}
+    engine.write_note(conn, found.case_id, lambda step: step.record_note("incident", actor, note))
 
 
 def _retry_deadline(engine: Engine, row: Any, actor: str) -> str | None:
