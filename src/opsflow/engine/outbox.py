@@ -20,7 +20,7 @@ spread out. After :data:`MAX_ATTEMPTS` (12) failed attempts the row is ``failed`
     at (min)  0  0.5  1.5  3.5   7.5  15.5  31.5  63.5  127.5  255.5  511.5  871.5
 
 so the 12th attempt comes 14 h 31.5 min after the first without jitter and at most
-18 h 9 min with it (:func:`schedule_bounds`): a notification gives up within 24 hours.
+18 h 9 min with it (:func:`schedule_bounds`), after which the notification is failed.
 A notifier's exception with a true ``permanent`` attribute (HTTP 4xx, SMTP 5xx) marks
 the row ``failed`` at once. ``retry_notification`` queues a failed row again with a fresh
 schedule: ``attempts`` restarts at 0 (it counts the attempts of the current round; the
