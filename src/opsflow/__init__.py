@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 
 if typing.TYPE_CHECKING:
     from opsflow.engine import Engine
-    from opsflow.engine.results import Case, FireResult, HistoryEntry
+    from opsflow.engine.results import Case, FireResult, HistoryEntry, Incident
     from opsflow.hookspecs import hookimpl
 
 _LAZY = {
@@ -33,6 +33,7 @@ _LAZY = {
     "Case": ("opsflow.engine.results", "Case"),
     "FireResult": ("opsflow.engine.results", "FireResult"),
     "HistoryEntry": ("opsflow.engine.results", "HistoryEntry"),
+    "Incident": ("opsflow.engine.results", "Incident"),
     "hookimpl": ("opsflow.hookspecs", "hookimpl"),
 }
 
@@ -56,6 +57,7 @@ __all__ = [
     "Engine",
     "FireResult",
     "HistoryEntry",
+    "Incident",
     "Invalid",
     "NotFound",
     "NotPermitted",
