@@ -35,7 +35,7 @@ class NotPermitted(OpsflowError):
 
 
 class Refused(OpsflowError):
-    """The event is not available: wrong state, guard false, a required field missing."""
+    """Not available: wrong state, guard false, a field missing, a key reused with other input."""
 
     exit_code = 4
     code = "refused"
@@ -49,7 +49,7 @@ class NotFound(OpsflowError):
 
 
 class Conflict(OpsflowError):
-    """The case changed underneath and the retry budget ran out, or an idempotency key clash."""
+    """The case changed underneath and the retry budget ran out."""
 
     exit_code = 6
     code = "conflict"

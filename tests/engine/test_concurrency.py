@@ -73,3 +73,67 @@ def test_errors_are_opsflow_errors(make_engine: Any) -> None:
     engine = make_engine()
     with pytest.raises(OpsflowError):
         engine.fire("0" * 32, "submit", actor="ann")
+
+
+def _wait_for_blocked(db: Any, locker: Any, count: int) -> None:
+    """Until ``count`` sessions wait, directly or in line, on a lock ``locker`` holds."""
+    import time
+
+    from sqlalchemy import text
+
+    query = text(
+        "SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    )
+    pid = locker.execute(text("SELECT pg_backend_pid()")).scalar()
+    deadline = time.monotonic() + 30
+    while True:
+        with db.connect() as conn:  # a new transaction: the activity view is a snapshot
+            waiting = dict(conn.execute(query).all())
+        blocked = {pid}
+        while grown := {w for w, by in waiting.items() if w not in blocked and blocked & set(by)}:
+            blocked |= grown
+        if len(blocked) > count:
+            return
+        assert time.monotonic() < deadline, "the fires never waited on the row lock"
+        time.sleep(0.05)
+
+
+def test_keyed_fires_waiting_on_a_held_row_lock_replay(make_engine: Any, db_url: str) -> None:
+    """Two fires with one key wait on a locked case: one is taken, the other is replayed."""
+    from sqlalchemy import create_engine, select
+
+    from opsflow.store import tables as t
+
+    engines = [make_engine() for _ in range(2)]
+    if not engines[0].db.row_locks:
+        pytest.skip("SQLite takes the write lock before the key is looked up")
+    case = engines[0].start("review", {"title": "held"}, actor="ann")
+    outcomes: list[str] = []
+    other = create_engine(db_url)
+    try:
+        with other.connect() as locker:
+            locker.execute(select(t.cases.c.id).where(t.cases.c.id == case.id).with_for_update())
+
+            errors: list[BaseException] = []
+
+            def fire(index: int) -> None:
+                try:
+                    result = engines[index].fire(case.id, "submit", actor="ann", key="K")
+                except BaseException as exc:  # asserted below
+                    errors.append(exc)
+                else:
+                    outcomes.append(result.outcome)
+
+            threads = [threading.Thread(target=fire, args=(i,)) for i in range(2)]
+            for thread in threads:
+                thread.start()
+            _wait_for_blocked(other, locker, 2)
+            locker.rollback()  # releases the row
+            for thread in threads:
+                thread.join(timeout=60)
+    finally:
+        other.dispose()
+    assert errors == []
+    assert sorted(outcomes) == ["replayed", "transitioned"]
+    transitions = [e for e in engines[0].history(case.id) if e.kind == "transition"]
+    assert len(transitions) == 1

@@ -377,6 +377,9 @@ class Engine:
                     "comment": comment,
                     "actor": name,
                 }
+            # Looked up once the row is locked: a fire with the same key that held the
+            # lock before us has committed its key by now.
+            case = persist.load_case(conn, full_id, lock=self.db.row_locks)
             replay = idempotency.first_result(conn, key, "fire", request)
             if replay is not None:
                 approvals = replay[1].get("approvals")
@@ -386,7 +389,6 @@ class Engine:
                     approvals=tuple(approvals) if approvals else None,
                 )
             now = self.clock()
-            case = persist.load_case(conn, full_id, lock=self.db.row_locks)
             expected = case.row_version
             wf = self._pinned(conn, case)
             step = Step(wf, case, self._ctx(conn, now))
