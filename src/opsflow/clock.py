@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from opsflow.errors import Usage
 
 Clock = Callable[[], datetime]
+END_OF_TIME = datetime.max.replace(tzinfo=UTC)
+START_OF_TIME = datetime.min.replace(tzinfo=UTC)
 
 
 def parse_instant(text: str) -> datetime:
@@ -19,7 +21,18 @@ def parse_instant(text: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is not in years 1 to 9999 in UTC") from None
+
+
+def later(moment: datetime, delay: timedelta) -> datetime:
+    """``moment + delay``, held at the end of time: a clock at 9999-12-31 never overflows."""
+    try:
+        return moment + delay
+    except OverflowError:
+        return END_OF_TIME if delay > timedelta() else START_OF_TIME
 
 
 def system_now() -> datetime:
@@ -29,7 +42,8 @@ def system_now() -> datetime:
         try:
             return parse_instant(fixed)
         except ValueError as exc:
-            raise Usage(f"OPSFLOW_NOW is not an ISO 8601 timestamp: {fixed!r}") from exc
+            message = f"OPSFLOW_NOW is not an ISO 8601 timestamp in years 1 to 9999: {fixed!r}"
+            raise Usage(message) from exc
     return datetime.now(UTC)
 
 

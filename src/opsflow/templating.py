@@ -2,13 +2,13 @@
 
 One immutable sandboxed environment: no autoescaping (the output is plain text), a missing
 or unset field renders as empty text, templates are compiled once per source text and cached, and
-the operations that could exhaust memory (``"x" * 10**9``, huge powers) are bounded.
+the rendered text is at most ``MAX_OUTPUT`` characters; the sandbox (opsflow.template_sandbox)
+bounds what a template builds, its loops and calls, and its time.
 Every template error is :class:`~opsflow.errors.Invalid`.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Mapping
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
@@ -18,35 +18,18 @@ from opsflow.errors import Invalid
 if TYPE_CHECKING:  # Jinja2 is imported when a text holds template markup
     import jinja2
 
-MAX_REPEAT = 100_000  # longest string or list a template may build with `*`
-MAX_EXPONENT = 1_000
+MAX_OUTPUT = 65_536  # characters of one rendered message, subject or param
 _MARKERS = ("{{", "{%", "{#")
 
 
 @cache
 def _environment() -> jinja2.Environment:
-    """The sandbox, with `*` and `**` checked so a template cannot exhaust the process."""
+    """The bounded sandbox (opsflow.template_sandbox), built on first use."""
     import jinja2
-    from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-    class _BoundedEnvironment(ImmutableSandboxedEnvironment):
-        intercepted_binops = frozenset({"*", "**"})
+    from opsflow.template_sandbox import BoundedEnvironment
 
-        def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
-            if operator_name == "**":
-                if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-                    raise SecurityError(f"exponent {right} is too large")
-                return operator.pow(left, right)
-            for seq, times in ((left, right), (right, left)):
-                if (
-                    isinstance(seq, str | list | tuple)
-                    and isinstance(times, int)
-                    and len(seq) * times > MAX_REPEAT
-                ):
-                    raise SecurityError("the result would be too long")
-            return operator.mul(left, right)
-
-    return _BoundedEnvironment(
+    return BoundedEnvironment(
         autoescape=False, undefined=jinja2.ChainableUndefined, finalize=_unset_is_empty
     )
 
@@ -81,11 +64,33 @@ def render_message(template: str, variables: Mapping[str, Any]) -> str:
     from jinja2.sandbox import SecurityError
 
     try:
-        return compiled.render(dict(variables))
+        return _bounded_render(compiled, variables)
     except (jinja2.TemplateError, SecurityError) as exc:
         raise Invalid(f"template error: {exc}") from None
+    except RecursionError:
+        raise Invalid("template error: macros nested too deeply") from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
         raise Invalid(f"template error: {type(exc).__name__}: {exc}") from None
+
+
+def _bounded_render(compiled: jinja2.Template, variables: Mapping[str, Any]) -> str:
+    """Render chunk by chunk, within the sandbox's budget and at most MAX_OUTPUT characters."""
+    from opsflow.template_sandbox import budget
+
+    parts: list[str] = []
+    size = 0
+    with budget() as spent:
+        for chunk in compiled.generate(dict(variables)):
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                message = (
+                    f"template error: the rendered text is longer than {MAX_OUTPUT:,} characters"
+                )
+                raise Invalid(message)
+            if spent.out_of_time():
+                raise Invalid("template error: the template takes too long to render")
+            parts.append(chunk)
+    return "".join(parts)
 
 
 def render_params(params: Mapping[str, Any], variables: Mapping[str, Any]) -> dict[str, Any]:
@@ -106,4 +111,4 @@ def _render(value: Any, variables: Mapping[str, Any], where: str) -> Any:
     return value
 
 
-__all__ = ["compile_template", "is_template", "render_message", "render_params"]
+__all__ = ["MAX_OUTPUT", "compile_template", "is_template", "render_message", "render_params"]

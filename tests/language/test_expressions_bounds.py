@@ -37,7 +37,7 @@ def evaluate(text: str, **values: Any) -> Any:
         ("big / 3", {"big": 2**4096 - 1}, "cannot compute /"),
         ("f * f", {"f": 1e308}, "not a finite number"),
         ("f ** 2", {"f": 1e308}, "cannot compute **"),
-        ("price ** 100 * price ** 100", {"price": Decimal("1e999999")}, "cannot compute"),
+        ("price ** 100 * price ** 100", {"price": Decimal("1e999999")}, "number too large"),
         ("'x' * n", {"n": 10**9}, "string too long"),
         ("s * n", {"s": "abc", "n": 10**9}, "string too long"),
         ("n * s", {"s": "abc", "n": 2**4000}, "string too long"),

@@ -27,6 +27,18 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
+def _undecodable(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate: bytes of the command line that were not UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+_NOT_UTF8 = "is not valid UTF-8 text (check the terminal's encoding)"
+
+
 def check_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A click callback for ``--as`` and ``--key``: non-empty, one line, at most MAX_NAME."""
     if value is None:
@@ -39,6 +51,8 @@ def check_name(ctx: click.Context, param: click.Parameter, value: str | None) ->
         )
     if _has_control(value):
         raise click.BadParameter("must not contain control characters", ctx, param)
+    if _undecodable(value):
+        raise click.BadParameter(_NOT_UTF8, ctx, param)
     return value
 
 
@@ -48,6 +62,8 @@ def check_comment(ctx: click.Context, param: click.Parameter, value: str | None)
         raise click.BadParameter(
             f"is {len(value):,} characters long; the limit is {MAX_COMMENT:,}", ctx, param
         )
+    if value is not None and _undecodable(value):
+        raise click.BadParameter(_NOT_UTF8, ctx, param)
     return value
 
 
@@ -110,6 +126,8 @@ def read_data_file(stream: IO[str] | None) -> dict[str, Any]:
         raise Invalid(f"{name}: not UTF-8 text") from exc
     except RecursionError:
         raise Invalid(f"{name}: the JSON is nested too deeply") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise Invalid(f"{name}: not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         kind = type(document).__name__
         raise Invalid(f"{name}: expected a JSON object of field values, got {kind}")

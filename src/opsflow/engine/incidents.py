@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from opsflow.clock import later
 from opsflow.engine.results import Incident
 from opsflow.store import tables as t
 
@@ -29,7 +30,7 @@ def next_attempt(now: datetime, attempts: int) -> datetime | None:
     """When to try again after ``attempts`` failures; None once the tries are used up."""
     if attempts >= MAX_ATTEMPTS:
         return None
-    return now + FIRST_RETRY * 2 ** (attempts - 1)
+    return later(now, FIRST_RETRY * 2 ** (attempts - 1))
 
 
 def retry_window() -> timedelta:

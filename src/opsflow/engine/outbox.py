@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Row
 
+from opsflow.clock import later
 from opsflow.engine import persist
 from opsflow.engine.results import OutboxRow, WorkerReport
 from opsflow.engine.worker import worker_id
@@ -111,8 +112,9 @@ def _claim(engine: Engine, token: str) -> Row[Any] | None:
         row = conn.execute(query).first()
         if row is None:
             return None
+        lease = later(now, LEASE)
         conn.execute(
-            update(t.outbox).where(c.id == row.id).values(claimed_by=token, lease_until=now + LEASE)
+            update(t.outbox).where(c.id == row.id).values(claimed_by=token, lease_until=lease)
         )
     return row
 
@@ -170,7 +172,7 @@ def _record(
     elif permanent or attempts >= MAX_ATTEMPTS:
         values.update(status="failed", last_error=error)
     else:
-        values.update(last_error=error, next_attempt_at=now + backoff(attempts))
+        values.update(last_error=error, next_attempt_at=later(now, backoff(attempts)))
     c = t.outbox.c
     with engine.db.write() as conn:
         written = conn.execute(

@@ -226,6 +226,8 @@ class _Compiler:
             value = program(Run({}, NO_FUNCTIONS))
         except EvaluationError as exc:
             raise self.error(node, exc.message) from None
+        except (ArithmeticError, ValueError, TypeError, LookupError, RecursionError) as exc:
+            raise self.error(node, f"cannot evaluate: {type(exc).__name__}: {exc}") from None
         if type(value) in _FOLDABLE:
             return (lambda run: value), True
         return program, True  # a list: built afresh on each evaluation

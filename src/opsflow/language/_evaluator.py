@@ -18,6 +18,7 @@ MAX_TEXT_LENGTH = 2_000  # characters of expression text
 MAX_DEPTH = 50  # levels of the syntax tree
 MAX_NODES = 1_000  # nodes of the syntax tree
 MAX_INT_BITS = 4_096  # size of any integer, literal or computed
+MAX_DECIMAL_DIGITS = 1_233  # digits before the point of a money value: 10**1233 ~ 2**4096
 MAX_EXPONENT = 100  # |exponent| of **
 MAX_LENGTH = 100_000  # characters of one string, elements of one list
 MAX_ALLOCATION = 1_000_000  # characters and elements built by one evaluation
@@ -109,6 +110,8 @@ def checked(result: Any) -> Any:
     elif kind_ is Decimal:
         if not result.is_finite():
             raise EvaluationError("result is not a finite number")
+        if result and result.adjusted() >= MAX_DECIMAL_DIGITS:
+            raise EvaluationError(f"number too large (limit {MAX_DECIMAL_DIGITS:,} digits)")
     elif kind_ is complex:
         raise EvaluationError("result is not a real number")
     return result
@@ -221,11 +224,11 @@ def multiply(a: Any, b: Any) -> Any:
     if isinstance(b, str | list) and isinstance(a, int):
         a, b = b, a
     if isinstance(a, str | list) and isinstance(b, int):
-        size = len(a) * max(b, 0) if a else 0
+        _check_length(len(a) * max(b, 0), "string" if isinstance(a, str) else "list")
+        if abs(b) > MAX_LENGTH:  # even for an empty value: Python cannot repeat 2**70 times
+            raise EvaluationError(f"repeat count too large (limit {MAX_LENGTH:,})")
         if isinstance(a, str):
-            _check_length(size, "string")
             return a * b
-        _check_length(size, "list")
         # Repeating a list of lists would share one inner list many times over: a small
         # object whose comparison costs grow exponentially. Only plain values repeat.
         if any(isinstance(item, list | Mapping) for item in a):
@@ -252,7 +255,16 @@ def power(a: Any, b: Any) -> Any:
     ):
         # The result has more than (bits - 1) * exponent bits: refuse before computing.
         raise EvaluationError(f"integer result too large (limit {MAX_INT_BITS} bits)")
+    if isinstance(base, Decimal) and _decimal_power_too_large(base, exponent):
+        raise EvaluationError(f"number too large (limit {MAX_DECIMAL_DIGITS:,} digits)")
     return _compute(_power, base, exponent, "**")
+
+
+def _decimal_power_too_large(base: Decimal, exponent: Any) -> bool:
+    """Whether |base ** exponent| has MAX_DECIMAL_DIGITS digits or more (checked first)."""
+    if not base.is_finite() or not base or exponent <= 0:
+        return False
+    return base.adjusted() * exponent >= MAX_DECIMAL_DIGITS
 
 
 def negative(a: Any) -> Any:

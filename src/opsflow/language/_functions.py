@@ -85,6 +85,7 @@ def _round(run: Run, value: Any, digits: Any = None) -> Any:
         return None
     if not isinstance(value, int | float | Decimal):
         raise EvaluationError(f"round() needs a number, not {kind(value)}")
+    checked(value)  # a money value past the bound would turn into a huge integer here
     if digits is None:
         try:
             return checked(round(value))
@@ -110,16 +111,24 @@ def _now(run: Run) -> datetime:
 def _moment(name: str, value: Any) -> date | datetime | None:
     """A date or aware datetime from a date, a datetime or an ISO 8601 string."""
     if value is None or isinstance(value, date):
-        return as_utc(value) if isinstance(value, datetime) else value
+        return utc_moment(value) if isinstance(value, datetime) else value
     if isinstance(value, str) and len(value) <= _MAX_DATE_TEXT:
         try:
             if _ISO_DATE.fullmatch(value):
                 return date.fromisoformat(value)
-            return as_utc(datetime.fromisoformat(value))
+            return utc_moment(datetime.fromisoformat(value))
         except ValueError:
             pass
         raise EvaluationError(f"{name}() cannot read {value!r} as a date or datetime")
     raise EvaluationError(f"{name}() needs a date or datetime, not {kind(value)}")
+
+
+def utc_moment(value: datetime) -> datetime:
+    """``as_utc``, with a moment that has no UTC equivalent (year 0 or 10000) an error."""
+    try:
+        return as_utc(value)
+    except OverflowError:
+        raise EvaluationError(f"{value.isoformat()} is out of range in UTC") from None
 
 
 def _days_since(run: Run, value: Any) -> Any:
@@ -149,7 +158,7 @@ def _date(run: Run, value: Any) -> date | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return as_utc(value).date()
+        return utc_moment(value).date()
     if isinstance(value, date):
         return value
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):

@@ -65,7 +65,12 @@ class Expression:
         functions: Mapping[str, Callable[..., Any]] = NO_FUNCTIONS,
     ) -> Any:
         """The value of the expression; `EvaluationError` when it cannot be computed."""
-        return self._program(Run(scope, functions))
+        try:
+            return self._program(Run(scope, functions))
+        except (ArithmeticError, ValueError, TypeError, LookupError, RecursionError) as exc:
+            # The operators raise EvaluationError themselves; this keeps a gap in them (a
+            # datetime a plugin built, say) from becoming a crash of fire, status or inbox.
+            raise EvaluationError(f"cannot evaluate: {type(exc).__name__}: {exc}") from None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Closures do not pickle: recompile from the source, which is checked again.

@@ -122,9 +122,19 @@ def _coerce_money(name: str, spec: FieldSpec, value: Any) -> str:
     return str(amount.quantize(_CENT))
 
 
+def _check_text(name: str, value: str) -> None:
+    """Refuse text that is not valid Unicode (a lone surrogate, as from undecodable bytes)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        reason = f"must be valid UTF-8 text (undecodable character at position {exc.start})"
+        raise FieldError(name, reason) from None
+
+
 def _coerce_string(name: str, spec: FieldSpec, value: Any) -> str:
     if not isinstance(value, str):
         raise FieldError(name, "must be a string")
+    _check_text(name, value)
     if spec.max_length is not None and len(value) > spec.max_length:
         raise FieldError(name, f"must be at most {spec.max_length} characters")
     if len(value) > MAX_LENGTH:
@@ -173,7 +183,12 @@ def _coerce_datetime(name: str, value: Any) -> str:
         raise FieldError(name, "must be a date and time in ISO 8601 (2026-01-05T09:00:00Z)")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
+    try:
+        return moment.astimezone(UTC).isoformat()
+    except OverflowError:
+        # 0001-01-01T00:30:00+01:00 is in year 0 in UTC, 9999-12-31T23:59:59-01:00 in 10000
+        reason = f"is out of range ('{_clip(str(value))}' is not in years 1 to 9999 in UTC)"
+        raise FieldError(name, reason) from None
 
 
 def _coerce_enum(name: str, spec: FieldSpec, value: Any) -> str:
@@ -201,6 +216,8 @@ def _coerce_list(name: str, spec: FieldSpec, value: Any) -> list[Any]:
         if isinstance(item, str) and len(item) > MAX_LENGTH:
             limit = f"limit {MAX_LENGTH:,} characters"
             raise FieldError(name, f"has an item that is too long ({limit})")
+        if isinstance(item, str):
+            _check_text(name, item)
         if isinstance(item, int):
             _check_int_size(name, item)
     if spec.max_length is not None and len(items) > spec.max_length:
@@ -280,6 +297,8 @@ def _parse_list_text(name: str, text: str) -> list[Any]:
     if text.startswith("["):
         try:
             parsed = json.loads(text)
+        except RecursionError:
+            raise FieldError(name, "must be a flat list (the JSON is nested too deeply)") from None
         except ValueError:
             raise FieldError(name, "must be a list: a,b,c or a JSON list") from None
         if not isinstance(parsed, list):

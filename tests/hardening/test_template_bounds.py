@@ -1,0 +1,86 @@
+"""Templates are bounded in output, loop iterations, calls and time (docs/security.md).
+
+Each hostile template must fail fast with a plain `Invalid` naming the bound, instead of
+building megabytes or running for seconds while a fire holds the database's write lock.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from opsflow.errors import Invalid
+from opsflow.templating import MAX_OUTPUT, render_message, render_params
+
+VARIABLES = {"title": "Taxi", "amount": 40, "tags": ["a", "b"], "note": "n" * 100_000}
+
+HOSTILE = [
+    ("{{ title|center(20000000) }}", "too long"),
+    ("{{ title|indent(20000000, true) }}", "too long"),
+    ("{{ title|wordwrap(20000000) }}", "too long"),
+    ("{{ 'x'.center(20000000) }}", "too long"),
+    ("{{ 'x'.ljust(20000000) }}", "too long"),
+    ("{{ '%20000000d' % 1 }}", "too long"),
+    ("{{ '{:>20000000}'.format(1) }}", "too long"),
+    ("{{ '%s'|format('x' * 100000) * 2 }}", "too long"),
+    ("{{ (note ~ note ~ note)|length }}", "too long"),
+    ("{{ ('x' * 100000)|replace('x', 'x' * 100000)|length }}", "too long"),
+    ("{{ (['x' * 100000] * 1000) | join }}", "too long"),
+    ("{{ range(10000) | join('x' * 100000) }}", "too long"),
+    (
+        "{% set ns = namespace(s='xx') %}{% for i in range(40) %}"
+        "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+        "too long",
+    ),
+    (
+        "{% set ns = namespace(s='xx') %}{% for i in range(40) %}"
+        "{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s|length }}",
+        "too long",
+    ),
+    ("{% for i in range(1000) %}{{ 'x' * 100000 }}{% endfor %}", "longer than"),
+    ("{{ note }}", "longer than"),
+    ("{% for i in range(20000) %}{% for j in range(20000) %}{% endfor %}{% endfor %}", "loop"),
+    ("{% for i in 'x' * 100000 %}{% for j in 'x' * 100000 %}{% endfor %}{% endfor %}", "loop"),
+    ("{{ range(10 ** 9)|list|length }}", "range"),
+    ("{{ lipsum(n=100000) }}", "lipsum"),
+    (
+        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
+        "{{ f(40) }}",
+        "calls",
+    ),
+    ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "nested"),
+]
+
+
+@pytest.mark.parametrize(("template", "words"), HOSTILE)
+def test_hostile_template_is_refused_fast(template: str, words: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(Invalid) as caught:
+        render_message(template, VARIABLES)
+    elapsed = time.perf_counter() - started
+    assert caught.value.message.startswith("template error: ")
+    assert words in caught.value.message
+    assert elapsed < 2.0, elapsed
+
+
+def test_ordinary_templates_still_render() -> None:
+    text = render_message(
+        "{% for t in tags %}[{{ t|upper }}]{% endfor %} {{ title|center(10) }} {{ amount * 2 }}",
+        VARIABLES,
+    )
+    assert text == "[A][B]    Taxi    80"
+    assert render_message("{{ missing }}|{{ title ~ '!' }}", VARIABLES) == "|Taxi!"
+    assert render_message("{{ range(3)|join(',') }}", VARIABLES) == "0,1,2"
+
+
+def test_output_just_under_the_bound_renders() -> None:
+    template = f"{{{{ 'x' * {MAX_OUTPUT} }}}}"
+    assert len(render_message(template, VARIABLES)) == MAX_OUTPUT
+    with pytest.raises(Invalid, match="longer than"):
+        render_message(template + "!", VARIABLES)
+
+
+def test_params_are_bounded_too() -> None:
+    with pytest.raises(Invalid, match="param 'p'"):
+        render_params({"p": "{{ title|center(20000000) }}"}, VARIABLES)
