@@ -76,6 +76,13 @@ class ConfigError(OpsflowError):
     code = "error"
 
 
+class Damaged(OpsflowError):
+    """A stored row holds a value opsflow cannot read (edited by hand, or a damaged file)."""
+
+    exit_code = 1
+    code = "damaged"
+
+
 class Usage(OpsflowError):
     """A command-line value is malformed (exit 2, like click's own usage errors)."""
 
@@ -87,6 +94,7 @@ __all__ = [
     "Busy",
     "ConfigError",
     "Conflict",
+    "Damaged",
     "Invalid",
     "NotFound",
     "NotPermitted",

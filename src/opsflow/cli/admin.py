@@ -439,30 +439,49 @@ def outbox_retry(notification_id: int, as_json: bool) -> None:
 
 @click.group()
 def audit() -> None:
-    """Check the tamper-evident history.
+    """Check the tamper-evident history; take digests to keep outside the database.
 
     Examples:
 
     \b
       opsflow audit verify
+      opsflow audit digest > digests/$(date +%F).json
+      opsflow audit verify --against digests/2026-01-05.json
     """
 
 
 @audit.command()
+@click.option(
+    "--against",
+    "digest_file",
+    metavar="FILE",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A digest taken earlier ('opsflow audit digest'): also find truncated or "
+    "rewritten histories and deleted cases.",
+)
 @json_option
-def verify(as_json: bool) -> None:
-    """Check the hash chain of every case's history; name the first broken entry.
+def verify(digest_file: Path | None, as_json: bool) -> None:
+    """Check every case: its history's hash chain, and its row against a replay of it.
 
-    Exits 0 when every chain is intact, 1 otherwise.
+    Names the first problem of each case: a broken or unreadable entry, or a case row
+    (state, data, closed, approvals) that its history does not lead to. With --against,
+    also a history shorter than, or different from, the digest, and cases deleted since.
+    Exits 0 when every case is intact, 1 otherwise.
 
     Examples:
 
     \b
       opsflow audit verify
+      opsflow audit verify --against digests/2026-01-05.json
       opsflow --db postgresql+psycopg://ops@db/opsflow audit verify --json
     """
+    from opsflow.engine.digest import Digest
+
     engine = app().engine()
-    checked, problems = engine.audit_verify()
+    against = None
+    if digest_file is not None:
+        against = Digest.parse(digest_file.read_text(encoding="utf-8"), str(digest_file))
+    checked, problems = engine.audit_verify(against)
     if as_json:
         out.emit_json(
             {
@@ -475,10 +494,30 @@ def verify(as_json: bool) -> None:
         for p in problems:
             out.echo(f"{p.case} seq {p.seq}: {p.reason}")
         if not problems:
-            out.success(f"ok: {checked} case(s) checked, every history chain is intact")
+            out.success(
+                f"ok: {checked} case(s) checked, every history chain is intact and matches its case"
+            )
     if problems:
         out.print_error(f"the history of {len(problems)} case(s) is broken")
         raise click.exceptions.Exit(1)
+
+
+@audit.command()
+def digest() -> None:
+    """Print a digest: each case's last history entry (seq, hash) and one root hash.
+
+    Keep it where the database's admins cannot change it (write-once storage, a
+    ticket), and take one at least as often as you could afford to lose history.
+    'opsflow audit verify --against FILE' then finds histories cut back or rewritten
+    since, and cases deleted with their history. The root hash alone, kept elsewhere,
+    shows whether the file itself was edited.
+
+    Examples:
+
+    \b
+      opsflow audit digest > digests/$(date +%F).json
+    """
+    out.emit_json(app().engine().audit_digest().to_json())
 
 
 @click.command()

@@ -281,6 +281,8 @@ def list_cases(
         raise click.UsageError("--open and --closed exclude each other")
     open_ = True if only_open else False if only_closed else None
     found = app().engine().cases(workflow=workflow, state=state, open=open_, limit=limit)
+    for problem in found.unreadable:
+        out.note(out.safe(f"warning: unreadable case left out: {problem}"))
     if as_json:
         out.emit_json([c.to_json() for c in found])
         return
@@ -317,6 +319,8 @@ def inbox(as_json: bool) -> None:
     ctx = app()
     actor = ctx.current_actor()
     found = ctx.engine().inbox(actor=actor)
+    for problem in found.unreadable:
+        out.note(out.safe(f"warning: unreadable case left out: {problem}"))
     if as_json:
         out.emit_json([c.to_json() for c in found])
         return

@@ -25,25 +25,32 @@ def db() -> None:
 
 
 @db.command()
+@click.option(
+    "--adopt",
+    is_flag=True,
+    help="Add opsflow's tables to a database that holds other applications' tables.",
+)
 @json_option
-def upgrade(as_json: bool) -> None:
+def upgrade(adopt: bool, as_json: bool) -> None:
     """Apply the schema migrations this opsflow ships (one transaction; safe to repeat).
 
     Back up the database first (docs/operations.md). A database whose schema is newer
-    than this opsflow is left alone: upgrade opsflow instead.
+    than this opsflow is left alone: upgrade opsflow instead. A database with no opsflow
+    schema but other tables (another application's) is refused unless you give --adopt.
 
     Examples:
 
     \b
       opsflow db upgrade
       opsflow --db postgresql+psycopg://ops@db/opsflow db upgrade --json
+      opsflow --db sqlite:///shared.db db upgrade --adopt
     """
     from opsflow.store import Database, redact_url
 
     url = app().settings().db_url
     database = Database(url)
     try:
-        result = database.upgrade()
+        result = database.upgrade(adopt=adopt)
     finally:
         database.dispose()
     if as_json:

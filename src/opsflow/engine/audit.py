@@ -1,14 +1,24 @@
-"""Checking the tamper-evident history: every case's hash chain (SPEC §6)."""
+"""Checking the tamper-evident history (SPEC §6): every case's hash chain, its replay
+against the case row, and, given a digest taken earlier, truncation and deleted cases."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from opsflow.engine.digest import Digest
 from opsflow.engine.persist import entry_payload
+from opsflow.engine.replay import differences, replay
 from opsflow.engine.results import AuditProblem
 from opsflow.store import tables as t
 from opsflow.store.hashing import GENESIS, chain_hash
+from opsflow.store.rows import readable_rows
+
+FinalsOf = Callable[[str, int], frozenset[str] | None]  # (workflow, version) -> final states
+ROW = 0  # the "seq" of a problem with a row rather than a history entry
 
 
 def verify_case(
@@ -25,19 +35,7 @@ def verify_case(
             return AuditProblem(
                 case_id, seq, "previous-hash link broken (entry removed or reordered)"
             )
-        payload = {
-            "seq": seq,
-            "at": row["at"],
-            "actor": row["actor"],
-            "kind": row["kind"],
-            "event": row["event"],
-            "from_state": row["from_state"],
-            "to_state": row["to_state"],
-            "data_changes": row["data_changes"],
-            "comment": row["comment"],
-            "detail": row["detail"],
-        }
-        if chain_hash(prev, case_id, entry_payload(payload)) != row["hash"]:
+        if chain_hash(prev, case_id, entry_payload(_payload(row))) != row["hash"]:
             return AuditProblem(case_id, seq, "hash mismatch: the entry was changed")
         prev = str(row["hash"])
         expected_seq += 1
@@ -50,31 +48,79 @@ def verify_case(
     return None
 
 
-def verify_all(conn: Connection) -> tuple[int, list[AuditProblem]]:
-    """Check every case; returns (cases checked, problems)."""
-    problems: list[AuditProblem] = []
-    cases = conn.execute(
-        select(t.cases.c.id, t.cases.c.seq, t.cases.c.last_hash).order_by(t.cases.c.id)
-    ).all()
-    for case_id, last_seq, last_hash in cases:
-        rows = [
-            dict(r._mapping)
-            for r in conn.execute(
-                select(t.history).where(t.history.c.case_id == case_id).order_by(t.history.c.seq)
-            )
-        ]
-        problem = verify_case(case_id, last_seq, last_hash, rows)
+def _payload(row: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("seq", "at", "actor", "kind", "event", "from_state", "to_state")
+    return {k: row[k] for k in (*keys, "data_changes", "comment", "detail")}
+
+
+def verify_all(
+    conn: Connection, finals_of: FinalsOf | None = None, against: Digest | None = None
+) -> tuple[int, list[AuditProblem]]:
+    """Check every case (and the digest ``against``, if given); returns (cases, problems)."""
+    cases, problems = readable_rows(conn, select(t.cases).order_by(t.cases.c.id))
+    found = [AuditProblem(str(raw.get("id")), ROW, str(error)) for raw, error in problems]
+    approvals = _by_case(conn, t.approvals, found)
+    _by_case(conn, t.deadlines, found)  # only unreadable rows matter here
+    for case in cases:
+        problem = _check_case(conn, case, approvals.get(case["id"], []), finals_of, against)
         if problem is not None:
-            problems.append(problem)
-    known = {c[0] for c in cases}
-    orphans = conn.execute(
-        select(t.history.c.case_id, t.history.c.seq).where(t.history.c.case_id.not_in(known))
-        if known
-        else select(t.history.c.case_id, t.history.c.seq)
-    ).all()
+            found.append(problem)
+    known = {c["id"] for c in cases} | {p.case for p in found}
+    found += _orphans(conn, known)
+    if against is not None:
+        found += against.deleted(known)
+    return len(cases) + len(problems), found
+
+
+def _check_case(
+    conn: Connection,
+    case: dict[str, Any],
+    approvals: list[dict[str, Any]],
+    finals_of: FinalsOf | None,
+    against: Digest | None,
+) -> AuditProblem | None:
+    """The first problem of one case: an unreadable entry, a broken chain, a row that
+    disagrees with the replay, or a history the digest says was longer or different."""
+    case_id = case["id"]
+    query = select(t.history).where(t.history.c.case_id == case_id).order_by(t.history.c.seq)
+    rows, damaged = readable_rows(conn, query)
+    if damaged:
+        raw, error = damaged[0]
+        return AuditProblem(case_id, int(raw.get("seq") or ROW), str(error))
+    problem = verify_case(case_id, case["seq"], case["last_hash"], rows)
+    if problem is None and against is not None:
+        problem = against.check(case_id, rows)
+    if problem is not None:
+        return problem
+    finals = finals_of(case["workflow"], case["version"]) if finals_of else None
+    found = differences(replay(rows), case, approvals, finals)
+    if found:
+        return AuditProblem(
+            case_id, ROW, "case row disagrees with its history: " + "; ".join(found)
+        )
+    return None
+
+
+def _by_case(conn: Connection, table: Any, found: list[AuditProblem]) -> dict[str, list[Any]]:
+    """The readable rows of ``table`` by case; each unreadable one added to ``found``."""
+    rows, damaged = readable_rows(conn, select(table))
+    for raw, error in damaged:
+        found.append(AuditProblem(str(raw.get("case_id", raw.get("id"))), ROW, str(error)))
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row["case_id"], []).append(row)
+    return grouped
+
+
+def _orphans(conn: Connection, known: set[str]) -> list[AuditProblem]:
+    h = t.history.c
+    query = select(h.case_id, h.seq).order_by(h.case_id, h.seq)
+    if known:
+        query = query.where(h.case_id.not_in(known))
     seen: set[str] = set()
-    for case_id, seq in orphans:
+    found = []
+    for case_id, seq in conn.execute(query).all():
         if case_id not in seen:
             seen.add(case_id)
-            problems.append(AuditProblem(case_id, seq, "history of a case that no longer exists"))
-    return len(cases), problems
+            found.append(AuditProblem(case_id, seq, "history of a case that no longer exists"))
+    return found

@@ -26,6 +26,7 @@ from opsflow.engine.hookviews import HookView, actor_view, transition_view
 from opsflow.engine.results import (
     AuditProblem,
     Case,
+    CaseList,
     EventStatus,
     FireResult,
     HistoryEntry,
@@ -54,6 +55,7 @@ from opsflow.store import tables as t
 from opsflow.store.database import SerializationFailure, StaleConnection
 
 if TYPE_CHECKING:
+    from opsflow.engine.digest import Digest
     from opsflow.engine.migrate import MigrationReport  # imported by Engine.migrate
 
 MAX_NAME = 200  # actors and idempotency keys, as the database columns hold them
@@ -591,8 +593,11 @@ class Engine:
         state: str | None = None,
         open: bool | None = None,
         limit: int | None = None,
-    ) -> list[Case]:
-        """Cases, newest first, filtered by workflow, state and open/closed; deadlines included."""
+    ) -> CaseList:
+        """Cases, newest first, filtered by workflow, state and open/closed; deadlines included.
+
+        A case whose row cannot be read is left out and named in ``unreadable``.
+        """
         query = select(t.cases)
         if workflow:
             query = query.where(t.cases.c.workflow == workflow)
@@ -604,29 +609,32 @@ class Engine:
         if limit is not None:
             query = query.limit(limit)
         with self._reading() as conn:
-            rows = conn.execute(query).all()
+            rows, damaged = persist.readable_cases(conn, query)
             ids = query.with_only_columns(t.cases.c.id)
             deadlines = persist.pending_deadlines_by_case(conn, ids) if rows else {}
-        found = [WorkingCase.from_row(r).view(deadlines=deadlines.get(r.id, [])) for r in rows]
-        if workflow and not found and workflow not in self.definitions.ids():
+        found = CaseList(r.view(deadlines=deadlines.get(r.id, [])) for r in rows)
+        found.unreadable = [str(d) for d in damaged]
+        if workflow and not found and not damaged and workflow not in self.definitions.ids():
             raise NotFound(f"no workflow '{workflow}'")
         return found
 
-    def inbox(self, actor: str | None = None, limit: int | None = None) -> list[Case]:
+    def inbox(self, actor: str | None = None, limit: int | None = None) -> CaseList:
         """Open cases where ``actor`` can fire an event now.
 
         Events that only a deadline is meant to fire (they name no roles) are left out.
+        A case whose row cannot be read is left out and named in ``unreadable``.
         """
         name = self._actor_name(actor)
-        found: list[Case] = []
+        found = CaseList()
         with self._reading() as conn:
-            rows = conn.execute(
+            rows, damaged = persist.readable_cases(
+                conn,
                 select(t.cases)
                 .where(t.cases.c.closed.is_(False))
-                .order_by(t.cases.c.updated_at.desc())
-            ).all()
-            for row in rows:
-                case = WorkingCase.from_row(row)
+                .order_by(t.cases.c.updated_at.desc()),
+            )
+            found.unreadable = [str(d) for d in damaged]
+            for case in rows:
                 wf = self._pinned(conn, case)
                 # A deadline's event open to anyone is the worker's job, not an inbox item.
                 timed = {
@@ -683,12 +691,27 @@ class Engine:
         _loaded, diagnostics = load_workflow_paths(targets, self.load_context())
         return diagnostics
 
-    def audit_verify(self) -> tuple[int, list[AuditProblem]]:
-        """Check every case's hash chain; the first broken entry of each case."""
+    def audit_verify(self, against: Digest | None = None) -> tuple[int, list[AuditProblem]]:
+        """Check every case's hash chain and replay it against the case row; the first
+        problem of each case (and, given a digest, truncation and deleted cases)."""
         from opsflow.engine.audit import verify_all
 
         with self._reading() as conn:
-            return verify_all(conn)
+
+            def finals_of(workflow: str, version: int) -> frozenset[str] | None:
+                try:
+                    return self.definitions.pinned(conn, workflow, version).finals
+                except OpsflowError:
+                    return None  # a version that no longer loads: closed is not checked
+
+            return verify_all(conn, finals_of, against)
+
+    def audit_digest(self) -> Digest:
+        """Each case's last history entry and their root hash, to keep outside the database."""
+        from opsflow.engine.digest import Digest
+
+        with self._reading() as conn:
+            return Digest.take(conn, self.clock())
 
     def migrate(
         self,

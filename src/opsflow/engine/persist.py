@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, date, datetime
 from typing import Any
@@ -14,11 +15,13 @@ from opsflow.engine import incidents
 from opsflow.engine.compiled import CompiledWorkflow, DeadlineSpec
 from opsflow.engine.results import DeadlineView, HistoryEntry
 from opsflow.engine.working import WorkingCase, Writes
-from opsflow.errors import NotFound, Usage
+from opsflow.errors import Damaged, NotFound, Usage
 from opsflow.store import tables as t
 from opsflow.store.hashing import chain_hash
 from opsflow.store.prepared import Statement, fetch, run, run_many
+from opsflow.store.rows import readable_rows
 
+LOG = logging.getLogger("opsflow.store")
 ID_ALPHABET = set("0123456789abcdef")
 _WHOLE_ID = re.compile("[0-9a-f]{32}")
 MIN_PREFIX = 6
@@ -92,7 +95,31 @@ def load_case(conn: Connection, case_id: str, *, lock: bool = False) -> WorkingC
     rows = fetch(conn, _CASE_FOR_UPDATE if lock else _CASE, {"case_id": case_id})
     if not rows:
         raise NotFound(f"no case '{case_id}'")
-    return WorkingCase.from_mapping(dict(zip(_CASE_COLUMNS, rows[0], strict=True)), owned=True)
+    return case_from_values(dict(zip(_CASE_COLUMNS, rows[0], strict=True)))
+
+
+def case_from_values(values: dict[str, Any]) -> WorkingCase:
+    """A case from its decoded column values; Damaged when they are not a case's shape."""
+    try:
+        return WorkingCase.from_mapping(values, owned=True)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise Damaged(
+            f"damaged data: case {values.get('id')!r} has a column opsflow cannot read "
+            f"({type(exc).__name__}: {exc}); run 'opsflow audit verify'"
+        ) from exc
+
+
+def readable_cases(conn: Connection, query: Any) -> tuple[list[WorkingCase], list[Damaged]]:
+    """The cases ``query`` (a select of whole case rows) finds, and the unreadable ones."""
+    rows, unreadable = readable_rows(conn, query)
+    damaged: list[Damaged] = []
+    found = []
+    for values in rows:
+        try:
+            found.append(case_from_values(values))
+        except Damaged as exc:
+            damaged.append(exc)
+    return found, [error for _raw, error in unreadable] + damaged
 
 
 def approvals_of(conn: Connection, case_id: str, visit: int, event: str) -> set[str]:
@@ -217,7 +244,7 @@ def flush(
                 .values(status="cancelled", done_at=now, note="state left")
             )
             incidents.cancel_left_visits(conn, case.id, case.visit, now)
-        rows = _deadline_rows(case, wf)
+        rows = _not_fired_yet(conn, _deadline_rows(case, wf))
         if rows:
             conn.execute(insert(t.deadlines), rows)
     elif writes.changed_fields:
@@ -256,9 +283,30 @@ def _move_field_deadlines(
             )
             .values(status="cancelled", done_at=now, note=f"field '{spec.at_field}' changed")
         )
-        rows = _deadline_rows(case, wf, only_field=spec.at_field)
+        rows = _not_fired_yet(conn, _deadline_rows(case, wf, only_field=spec.at_field))
         if rows:
             conn.execute(insert(t.deadlines), rows)
+
+
+def _not_fired_yet(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows to arm: an ``at:`` timer fires once per instant, however often its state is
+    entered (a timer whose event re-enters its state would otherwise fire for ever)."""
+    d = t.deadlines
+    kept = []
+    for row in rows:
+        if row["field"] is not None:
+            fired = select(d.c.id).where(
+                d.c.case_id == row["case_id"],
+                d.c.status == "fired",
+                d.c.state == row["state"],
+                d.c.event == row["event"],
+                d.c.field == row["field"],
+                d.c.due_at == row["due_at"],
+            )
+            if conn.execute(fired.limit(1)).first() is not None:
+                continue
+        kept.append(row)
+    return kept
 
 
 def pending_deadlines(
@@ -276,11 +324,18 @@ def pending_deadlines(
 
 
 def deadlines_of(conn: Connection, case_id: str) -> list[DeadlineView]:
+    """The case's pending deadlines; an unreadable one is left out with a warning logged."""
     names = [c.name for c in t.deadlines.columns]
-    return [
-        _deadline_view(dict(zip(names, raw, strict=True)))
-        for raw in fetch(conn, _DEADLINES, {"case_id": case_id})
-    ]
+    try:
+        rows = fetch(conn, _DEADLINES, {"case_id": case_id})
+    except Damaged:
+        d = t.deadlines.c
+        query = select(t.deadlines).where(d.case_id == case_id, d.status == "pending")
+        found, damaged = readable_rows(conn, query.order_by(d.due_at))
+        for _raw, problem in damaged:
+            LOG.warning("%s (deadline left out)", problem)
+        return [_deadline_view(r) for r in found]
+    return [_deadline_view(dict(zip(names, raw, strict=True))) for raw in rows]
 
 
 def _deadline_view(r: Any) -> DeadlineView:
@@ -305,7 +360,10 @@ def pending_deadlines_by_case(conn: Connection, cases: Any) -> dict[str, list[De
         .order_by(t.deadlines.c.due_at, t.deadlines.c.id)
     )
     found: dict[str, list[DeadlineView]] = {}
-    for r in conn.execute(query).mappings():
+    rows, damaged = readable_rows(conn, query)
+    for _raw, problem in damaged:
+        LOG.warning("%s (deadline left out)", problem)
+    for r in rows:
         found.setdefault(r["case_id"], []).append(_deadline_view(r))
     return found
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -116,6 +116,16 @@ class Case:
 
 
 _ALL_BUT_EVENTS = frozenset(f.name for f in fields(Case)) - {"events"}
+
+
+class CaseList(list[Case]):
+    """Cases as a listing found them, and the rows it could not read (one message each)."""
+
+    unreadable: list[str]
+
+    def __init__(self, cases: Iterable[Case] = ()) -> None:
+        super().__init__(cases)
+        self.unreadable = []
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError,
+    DatabaseError,
     DataError,
     DBAPIError,
     NoSuchModuleError,
@@ -24,7 +25,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.pool import PoolProxiedConnection
 
-from opsflow.errors import Busy, ConfigError, Invalid
+from opsflow.errors import Busy, ConfigError, Damaged, Invalid
 from opsflow.store import dialects, migrate
 from opsflow.store.prepared import raise_driver_error
 from opsflow.store.urls import checked_url
@@ -87,9 +88,12 @@ class Database:
                 with conn.begin():
                     version = migrate.stored_version(conn)
                     empty = version is None and not migrate.has_opsflow_tables(conn)
+                    foreign = migrate.foreign_tables(conn) if empty else []
                 if version != migrate.HEAD:
                     if version is None and not empty:
                         raise ConfigError(migrate.UNVERSIONED)
+                    if empty and foreign:
+                        raise ConfigError(migrate.foreign_problem(self.name, foreign))
                     if not (self.is_sqlite or empty):
                         raise ConfigError(migrate.problem(version) or "unknown schema version")
                     # SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock (in upgrade_on).
@@ -100,14 +104,18 @@ class Database:
                 conn.close()
         self._schema_ready = True
 
-    def upgrade(self) -> migrate.UpgradeResult:
-        """Apply the shipped migrations (``opsflow db upgrade``), in one transaction."""
+    def upgrade(self, *, adopt: bool = False) -> migrate.UpgradeResult:
+        """Apply the shipped migrations (``opsflow db upgrade``), in one transaction.
+
+        ``adopt``: add opsflow's tables even to a database that holds another
+        application's tables (refused otherwise: the URL is more likely a mistake).
+        """
         with self._translate():
             conn = self._connect()
             try:
                 conn = conn.execution_options(opsflow_write=True)
                 with conn.begin():
-                    result = migrate.upgrade_on(conn)
+                    result = migrate.upgrade_on(conn, adopt=adopt, name=self.name)
             finally:
                 conn.close()
         self._schema_ready = True
@@ -123,12 +131,25 @@ class Database:
             finally:
                 conn.close()
 
+    @property
+    def name(self) -> str:
+        """The database as a person knows it: the SQLite file, else the redacted URL."""
+        if self.is_sqlite and not self.in_memory:
+            return str(self.engine.url.database)
+        return redact_url(self.url)
+
     def _connect(self) -> Connection:
         try:
             return self.engine.connect()
-        except OperationalError as exc:
+        except DatabaseError as exc:
+            if not isinstance(exc, OperationalError):
+                if translatable(exc):
+                    raise self._translated(exc) from exc
+                raise
             if dialects.is_busy_error(exc):
                 raise Busy(BUSY_MESSAGE) from exc
+            if dialects.is_damaged_file(exc):
+                raise self._translated(exc) from exc
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise ConfigError(f"cannot open database {redact_url(self.url)}: {reason}") from exc
 
@@ -136,16 +157,28 @@ class Database:
     def _translate(self) -> Iterator[None]:
         try:
             yield
-        except (OperationalError, DataError) as exc:
+        except DatabaseError as exc:
+            if not translatable(exc):
+                raise
             raise self._translated(exc) from exc
 
-    def _translated(self, exc: OperationalError | DataError) -> Exception:
+    def _translated(self, exc: DatabaseError) -> Exception:
         """The one translation of database errors into opsflow's (busy, read-only, full, …).
 
         A PostgreSQL serialization failure or deadlock becomes :class:`SerializationFailure`,
         which the engine's unit of work retries with backoff.
         """
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        if dialects.is_damaged_file(exc):
+            return ConfigError(
+                f"{self.name} is not a readable opsflow database ({reason}): "
+                "restore it from a backup, or point --db at the right file"
+            )
+        if dialects.is_undecodable_text(exc):
+            return Damaged(
+                f"a stored value of {self.name} is not readable text ({reason}): "
+                "run 'opsflow audit verify' to find the damaged rows"
+            )
         if isinstance(exc, DataError):  # a value the database column cannot hold
             return Invalid(f"a value does not fit in the database: {reason}")
         if dialects.is_serialization_error(exc):
@@ -273,6 +306,13 @@ def _end(conn: Connection, pooled: PoolProxiedConnection | None, commit: bool) -
         raise_driver_error(conn, "COMMIT" if commit else "ROLLBACK", (), exc)
 
 
+def translatable(exc: BaseException) -> bool:
+    """Whether ``Database._translated`` has a message for ``exc`` (else it is raised as is)."""
+    if isinstance(exc, OperationalError | DataError):
+        return True
+    return isinstance(exc, DatabaseError) and dialects.is_damaged_file(exc)
+
+
 class StaleConnection(Exception):
     """A kept connection turned out to be dead before anything was written: run the
     transaction again on a new connection."""
@@ -368,7 +408,9 @@ class _Transaction:
                 if exc.connection_invalidated and self.stale_ok:
                     raise StaleConnection() from exc
                 raise
-        except (OperationalError, DataError) as exc:
+        except DatabaseError as exc:
+            if not translatable(exc):
+                raise
             raise db._translated(exc) from exc
         return kept.conn
 
@@ -400,8 +442,8 @@ class _Transaction:
                 _end(conn, self.pooled, commit=True)
             except BaseException as error:
                 self._discard()
-                if isinstance(error, OperationalError | DataError):
-                    raise self.db._translated(error) from error
+                if translatable(error):
+                    raise self.db._translated(error) from error  # type: ignore[arg-type]
                 raise
             self._release()
             return False
@@ -422,6 +464,6 @@ class _Transaction:
             # The kept connection died while idle (server restart, network): nothing of
             # this transaction was committed, so it can run again on a new connection.
             raise StaleConnection() from exc
-        if isinstance(exc, OperationalError | DataError):
-            raise self.db._translated(exc) from exc
+        if translatable(exc):
+            raise self.db._translated(exc) from exc  # type: ignore[arg-type]
         return False

@@ -131,3 +131,18 @@ def is_serialization_error(exc: BaseException) -> bool:
     """A PostgreSQL serialization failure or deadlock: safe to retry the whole step."""
     code = getattr(getattr(exc, "orig", None), "sqlstate", None)
     return code in ("40001", "40P01")
+
+
+# What SQLite says when a file is not a database, or its pages are damaged.
+_DAMAGED_FILE = ("file is not a database", "disk image is malformed", "malformed database schema")
+
+
+def is_damaged_file(exc: Exception) -> bool:
+    """Whether ``exc`` says the SQLite file is not a database, or a damaged one."""
+    text = str(getattr(exc, "orig", None) or exc)
+    return any(marker in text for marker in _DAMAGED_FILE)
+
+
+def is_undecodable_text(exc: Exception) -> bool:
+    """Whether ``exc`` is SQLite failing to read a stored text value as UTF-8."""
+    return "Could not decode to UTF-8" in str(getattr(exc, "orig", None) or exc)

@@ -8,6 +8,9 @@ Policy (docs/operations.md):
   so there is nothing an admin would want to schedule or back up first. A database that
   has a schema behind or ahead of this opsflow is refused by every command, naming both
   versions, until an admin runs ``opsflow db upgrade`` (or installs the newer opsflow).
+- A database that has no opsflow schema but holds other tables (another application's
+  file, a wrong ``--db``) is refused by every command, ``db upgrade`` included, unless
+  the admin runs ``opsflow db upgrade --adopt``: opsflow never quietly adds its tables.
 - Concurrent first users are serialised: SQLite by ``BEGIN IMMEDIATE``, PostgreSQL by a
   transaction-scoped advisory lock; the loser finds the schema in place.
 """
@@ -69,6 +72,26 @@ def has_opsflow_tables(conn: Connection) -> bool:
     return bool(names & set(t.metadata.tables))
 
 
+def foreign_tables(conn: Connection) -> list[str]:
+    """The tables of a database that are not opsflow's (SQLite's own excepted)."""
+    ours = set(t.metadata.tables) | {VERSION_TABLE}
+    return sorted(
+        name
+        for name in inspect(conn).get_table_names()
+        if name not in ours and not name.startswith("sqlite_")
+    )
+
+
+def foreign_problem(name: str, tables: list[str]) -> str:
+    """Why a database holding another application's tables is not set up for opsflow."""
+    shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+    return (
+        f"{name} is not an opsflow database: it has no opsflow schema but other tables "
+        f"({shown}); check --db, or run 'opsflow db upgrade --adopt' to add opsflow's "
+        "tables to it"
+    )
+
+
 def problem(version: str | None) -> str | None:
     """Why a database at ``version`` cannot be used by this opsflow (None: it can)."""
     if version == HEAD:
@@ -95,9 +118,12 @@ def check(conn: Connection) -> None:
         raise ConfigError(message)
 
 
-def upgrade_on(conn: Connection, *, fast_create: bool = False) -> UpgradeResult:
+def upgrade_on(
+    conn: Connection, *, fast_create: bool = False, adopt: bool = False, name: str = "database"
+) -> UpgradeResult:
     """Bring the database on ``conn`` (inside the caller's transaction) to ``HEAD``.
 
+    ``adopt`` allows a database that holds other applications' tables (refused otherwise).
     ``fast_create`` lets an empty SQLite database be created straight from the tables and
     stamped, which equals running every migration there (a test compares the two schemas)
     and keeps first use of a fresh file or ``sqlite://`` quick.
@@ -113,6 +139,10 @@ def upgrade_on(conn: Connection, *, fast_create: bool = False) -> UpgradeResult:
         raise ConfigError(problem(previous) or "unknown schema version")
     if previous is None and has_opsflow_tables(conn):
         raise ConfigError(UNVERSIONED)
+    if previous is None and not adopt:
+        foreign = foreign_tables(conn)
+        if foreign:
+            raise ConfigError(foreign_problem(name, foreign))
     if previous is None and fast_create and conn.dialect.name == "sqlite":
         t.metadata.create_all(conn)
         _stamp(conn, HEAD)

@@ -21,6 +21,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from opsflow.errors import Damaged
+
 Processor = Callable[[Any], Any] | None
 _GIVEN = object()  # the bind's value comes from the caller
 
@@ -67,6 +69,7 @@ class Prepared:
             self.binds.append((name, literal, processor))
         columns = getattr(statement, "selected_columns", None)
         self.results: list[Processor] = [_result_processor(c.type, dialect) for c in columns or ()]
+        self.columns: list[str] = [column_name(c) for c in columns or ()]
         # Per parameter: (name, None, converter) for a given value, or (None, the converted
         # literal, None) for a literal of the statement, converted once here.
         self._plan: list[tuple[str | None, Any, Processor]] = [
@@ -105,9 +108,35 @@ class Prepared:
         if len(raw) != len(self.results):
             raise ValueError("a row of another shape than the statement's columns")
         values = list(raw)
-        for i, proc in self._converted:
-            values[i] = proc(values[i])
+        try:
+            for i, proc in self._converted:
+                values[i] = proc(values[i])
+        except (ValueError, TypeError) as exc:
+            raise unreadable(self.columns, raw, i, exc) from exc
         return tuple(values)
+
+
+def column_name(column: Any) -> str:
+    """``table.column`` for a table's column, else the column's name."""
+    name = getattr(column, "name", None) or str(column)
+    table = getattr(getattr(column, "table", None), "name", None)
+    return f"{table}.{name}" if table else str(name)
+
+
+def unreadable(columns: Sequence[str], raw: Sequence[Any], index: int, exc: Exception) -> Damaged:
+    """The error for a stored value that cannot be read, naming its row and column."""
+    keys = [
+        f"{c.rpartition('.')[2]} {raw[i]!r}"
+        for i, c in enumerate(columns)
+        if c.rpartition(".")[2] in ("id", "case_id") and isinstance(raw[i], str | int)
+    ]
+    where = f" ({', '.join(keys)})" if keys else ""
+    value = repr(raw[index])
+    shown = value if len(value) <= 40 else value[:37] + "..."
+    return Damaged(
+        f"damaged data: {columns[index]}{where} holds {shown}, which opsflow cannot read "
+        f"({type(exc).__name__}); run 'opsflow audit verify' to list the damaged rows"
+    )
 
 
 class Statement:

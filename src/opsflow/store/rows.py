@@ -1,0 +1,102 @@
+"""Reading rows one at a time, so one damaged row does not hide every other one.
+
+A listing or the audit reads many rows. Core converts them all as it fetches, and one value
+opsflow cannot read (a hand-edited ``data`` that is not JSON, a ``due_at`` that is not a
+time, bytes that are not UTF-8) would fail the whole query. Here the query fetches the raw
+column values and each row is converted on its own: the readable rows are returned, and
+the others are named with the column that could not be read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, type_coerce
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import NullType
+
+from opsflow.errors import Damaged
+from opsflow.store import dialects
+from opsflow.store.prepared import column_name, unreadable
+
+Unreadable = tuple[dict[str, Any], Damaged]  # the row's raw values by column, and why
+
+
+def readable_rows(
+    conn: Connection, query: Select[Any]
+) -> tuple[list[dict[str, Any]], list[Unreadable]]:
+    """The rows of ``query`` as dicts by column name, and the raw values of unreadable ones.
+
+    ``query`` selects whole columns of one table that has an ``id`` column.
+    """
+    columns = list(query.selected_columns)
+    names = [column_name(c) for c in columns]
+    raw_query = query.with_only_columns(
+        *(type_coerce(c, NullType()).label(c.name) for c in columns)
+    )
+    keys = [c.name for c in columns]
+    processors = [
+        c.type.dialect_impl(conn.dialect).result_processor(conn.dialect, None) for c in columns
+    ]
+    try:
+        raws: Sequence[Any] = conn.execute(raw_query).all()
+    except DBAPIError as exc:
+        if not dialects.is_undecodable_text(exc):
+            raise
+        raws, found, damaged = _one_by_one(conn, query, raw_query, names)
+    else:
+        found, damaged = [], []
+    for raw in raws:
+        try:
+            values = [
+                value if proc is None else proc(value)
+                for proc, value in zip(processors, raw, strict=True)
+            ]
+        except (ValueError, TypeError) as exc:
+            error = _first_unreadable(names, processors, raw, exc)
+            damaged.append((dict(zip(keys, raw, strict=True)), error))
+            continue
+        found.append(dict(zip(keys, values, strict=True)))
+    return found, damaged
+
+
+def _first_unreadable(
+    names: list[str], processors: list[Any], raw: Sequence[Any], exc: Exception
+) -> Damaged:
+    for i, (proc, value) in enumerate(zip(processors, raw, strict=True)):
+        if proc is None:
+            continue
+        try:
+            proc(value)
+        except (ValueError, TypeError) as error:
+            return unreadable(names, raw, i, error)
+    return unreadable(names, raw, 0, exc)
+
+
+def _one_by_one(
+    conn: Connection, query: Select[Any], raw_query: Any, names: list[str]
+) -> tuple[list[Any], list[dict[str, Any]], list[Unreadable]]:
+    """Rows fetched by id, for when a stored text is not UTF-8 and fails the whole fetch."""
+    id_column = next((c for c in query.selected_columns if c.name == "id"), None)
+    if id_column is None:
+        table = names[0].partition(".")[0]
+        raise Damaged(f"damaged data: {table} holds text that is not UTF-8")
+    ids = conn.execute(query.with_only_columns(id_column)).scalars().all()
+    raws: list[Any] = []
+    damaged: list[Unreadable] = []
+    for row_id in ids:
+        try:
+            raws.append(conn.execute(raw_query.where(id_column == row_id)).one())
+        except DBAPIError as exc:
+            if not dialects.is_undecodable_text(exc):
+                raise
+            reason = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+            table = names[0].partition(".")[0]
+            error = Damaged(
+                f"damaged data: {table} (id {row_id!r}) holds text that is not UTF-8 "
+                f"({reason}); run 'opsflow audit verify' to list the damaged rows"
+            )
+            damaged.append(({"id": row_id}, error))
+    return raws, [], damaged
