@@ -215,3 +215,37 @@ def test_sigterm_mid_pass_finishes_the_item_and_exits_0(root: Path, tmp_path: Pa
     fired = [c for c in ids if any(h.kind == "timer" for h in engine.history(c))]
     assert len(fired) == 1  # the item in hand was finished; the rest wait for the next worker
     assert engine.audit_verify()[1] == []
+
+
+NAG = """\
+workflow: nag
+version: 1
+fields:
+  title: {type: string}
+  remind_at: {type: datetime}
+states:
+  open: {initial: true, timer: {at: remind_at, fire: remind}}
+  done: {final: true}
+transitions:
+  - event: remind
+    from: open
+    to: open
+    do: [{notify: {channel: chat, to: ann, message: "reminder {{ title }}"}}]
+  - {event: finish, from: open, to: done}
+"""
+
+
+def test_worker_once_returns_when_a_timer_re_enters_its_state(root: Path) -> None:
+    """An ``at:`` timer in the past whose event re-enters its state fires once; the pass ends."""
+    (root / "workflows" / "nag.yaml").write_text(NAG, encoding="utf-8")
+    engine = _engine(root)
+    case = engine.start("nag", {"title": "x", "remind_at": _at(days=-1)}, actor="ann")
+    worker = _process(root, "worker", "--once", "--json", OPSFLOW_NOW=_at(hours=1))
+    try:
+        stdout, stderr = worker.communicate(timeout=60)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, stderr
+    report = json.loads(stdout)
+    assert (report["deadlines_fired"], report["delivered"]) == (1, 1)
+    assert [e.kind for e in engine.history(case.id)] == ["start", "timer"]
