@@ -73,6 +73,7 @@ def check_graph(checker: Checker) -> None:
     else:
         _final_exits(checker, finals)
     _deadlines(checker, sources)
+    _timer_re_entries(checker, sources)
     _ambiguity(checker, sources)
     for index, transition in parts.transitions:
         if transition.auto and transition.when is None and not transition.approvals:
@@ -155,6 +156,28 @@ def _deadlines(checker: Checker, sources: dict[int, list[str]]) -> None:
                     f"fires '{deadline.fire}', but no transition on "
                     f"'{deadline.fire}' leaves '{name}'",
                 )
+
+
+def _timer_re_entries(checker: Checker, sources: dict[int, list[str]]) -> None:
+    """Warn when a timer's event re-enters the timer's own state."""
+    for index, spec in checker.parts.transitions:
+        for name in sources[index]:
+            timer = checker.parts.states[name].timer if name in checker.parts.states else None
+            if timer is None or timer.fire != spec.event or spec.to != name:
+                continue
+            again = (
+                f"it fires once per moment of '{timer.at}'"
+                if timer.at
+                else f"it is armed again and fires every {timer.after}"
+            )
+            checker.report(
+                ("transitions", index, "to"),
+                f"transition '{spec.event}' re-enters state '{name}', whose timer fires it: "
+                f"each firing leaves '{name}' and enters it again (on_exit and on_enter run, "
+                f"approvals are cleared) and {again}; if that is not meant, send the case on "
+                "to another state",
+                "warning",
+            )
 
 
 def _unguarded(spec: TransitionSpec) -> bool:
