@@ -213,3 +213,26 @@ def test_verify_reports_an_unreadable_approval_row(
     assert verify.exit_code == 1
     assert "internal error" not in verify.stderr
     assert good in {p["case"] for p in json.loads(verify.stdout)["problems"]}
+
+
+def test_the_worker_sets_a_damaged_due_deadline_aside(
+    engine: Any, db_url: str, workflows_dir: Path
+) -> None:
+    _sqlite_only(db_url)
+    good, bad = _two_cases(engine)
+    # text that sorts before any real time: the claim picks it first, then cannot read it
+    _raw_sql(engine, "UPDATE deadlines SET due_at = '0garbage' WHERE case_id = :i", i=bad)
+    _run(db_url, workflows_dir, "cases")  # writes the project's opsflow.yaml
+    config = str(workflows_dir.parent / "opsflow.yaml")
+    base = ["--db", db_url, "--workflows", str(workflows_dir), "--config", config]
+    later = {"OPSFLOW_NOW": "2027-06-01T00:00:00+00:00"}
+    worker = CliRunner().invoke(cli, [*base, "worker", "--once", "--json"], env=later)
+    assert "internal error" not in worker.output + worker.stderr
+    assert worker.exit_code == 0, worker.output
+    assert json.loads(worker.stdout)["deadlines_fired"] == 1, worker.output
+    with engine.db.read() as conn:
+        rows = conn.execute(
+            text("SELECT status FROM deadlines WHERE case_id = :i"), {"i": bad}
+        ).all()
+    assert [r.status for r in rows] == ["unreadable"]
+    assert "kind=deadline outcome=unreadable" in worker.stderr

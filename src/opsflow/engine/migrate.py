@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from opsflow.engine import incidents, persist
@@ -296,6 +296,4 @@ def _move(
     conn.execute(delete(t.approvals).where(t.approvals.c.case_id == case.id))
     incidents.cancel_left_visits(conn, case.id, case.visit, now, deadlines_only=False)
     persist.flush(conn, target, case, step.writes, new=False, expected_version=expected, now=now)
-    deadlines = persist._deadline_rows(case, target)
-    if deadlines:
-        conn.execute(insert(t.deadlines), deadlines)
+    persist.arm_deadlines(conn, case, target)

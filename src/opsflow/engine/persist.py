@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from opsflow.clock import iso, parse_instant
+from opsflow.clock import iso, later, parse_instant
 from opsflow.engine import incidents
 from opsflow.engine.compiled import CompiledWorkflow, DeadlineSpec
 from opsflow.engine.results import DeadlineView, HistoryEntry
@@ -146,7 +146,7 @@ def entry_payload(entry: dict[str, Any]) -> dict[str, Any]:
 
 def _due_at(spec: DeadlineSpec, case: WorkingCase, wf: CompiledWorkflow) -> datetime | None:
     if spec.after is not None:
-        return case.entered_at + spec.after
+        return later(case.entered_at, spec.after)
     assert spec.at_field is not None
     value = case.data.get(spec.at_field)
     if value in (None, ""):
@@ -244,9 +244,7 @@ def flush(
                 .values(status="cancelled", done_at=now, note="state left")
             )
             incidents.cancel_left_visits(conn, case.id, case.visit, now)
-        rows = _not_fired_yet(conn, _deadline_rows(case, wf))
-        if rows:
-            conn.execute(insert(t.deadlines), rows)
+        arm_deadlines(conn, case, wf)
     elif writes.changed_fields:
         _move_field_deadlines(conn, wf, case, writes.changed_fields, now)
     if writes.outbox:
@@ -286,6 +284,13 @@ def _move_field_deadlines(
         rows = _not_fired_yet(conn, _deadline_rows(case, wf, only_field=spec.at_field))
         if rows:
             conn.execute(insert(t.deadlines), rows)
+
+
+def arm_deadlines(conn: Connection, case: WorkingCase, wf: CompiledWorkflow) -> None:
+    """Arm the deadlines of the case's current visit (an ``at:`` timer once per instant)."""
+    rows = _not_fired_yet(conn, _deadline_rows(case, wf))
+    if rows:
+        conn.execute(insert(t.deadlines), rows)
 
 
 def _not_fired_yet(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -33,13 +33,15 @@ from opsflow.engine import incidents, persist
 from opsflow.engine.decide import SYSTEM
 from opsflow.engine.results import WorkerReport
 from opsflow.engine.step import failure_text
-from opsflow.errors import Busy, ConfigError, Conflict
+from opsflow.errors import Busy, ConfigError, Conflict, Damaged
 from opsflow.store import tables as t
+from opsflow.store.rows import readable_rows
 
 if TYPE_CHECKING:
     from opsflow.engine.engine import Engine
 
 LOG = logging.getLogger("opsflow.worker")
+UNREADABLE_PER_CLAIM = 20  # damaged deadline rows set aside before a claim gives up
 OUTBOX_BATCH = 20  # notifications per delivery call: a stop request is honoured between
 # Deadline steps one case may take in one pass: a workflow whose timer keeps arming itself
 # due again cannot hold the pass (and the outbox after it) for ever; the rest wait.
@@ -200,7 +202,28 @@ def _claim(
         # Lock the case too and skip it when someone holds it: a worker that waited on a
         # case whose step cancels this very deadline would deadlock with that step.
         query = query.with_for_update(skip_locked=True, of=[d, c])
-    return conn.execute(query).first()
+    for _ in range(UNREADABLE_PER_CLAIM):
+        try:
+            return conn.execute(query).first()
+        except (ValueError, TypeError):  # a damaged (hand-edited) row: set it aside, go on
+            _set_aside_unreadable(conn, query, now)
+    return None
+
+
+def _set_aside_unreadable(conn: Connection, query: Any, now: datetime) -> None:
+    """Mark the unreadable deadline rows ``query`` finds: kept for the audit, never fired."""
+    _found, damaged = readable_rows(conn, query)
+    for raw, error in damaged:
+        conn.execute(
+            update(t.deadlines)
+            .where(t.deadlines.c.id == raw["id"])
+            .values(status="unreadable", note=error.message[:500])
+        )
+        log_item(
+            "deadline", "unreadable", logging.ERROR, case=raw.get("case_id"), detail=error.message
+        )
+    if not damaged:
+        raise Damaged("a deadline row could not be read")
 
 
 def _fire_one(
