@@ -63,6 +63,16 @@ def test_an_unknown_filter_or_test_in_a_template_is_a_diagnostic() -> None:
         assert message in problem.message
 
 
+def test_lipsum_is_an_unknown_name_in_a_template() -> None:
+    # opsflow refuses lipsum() when rendering (unbounded text): validate says so first
+    text = TEXT.replace("{{ title }}", "{{ lipsum(n=100000) }}")
+    loaded, diagnostics = load_workflow_text(text, "w.yaml", CHANNELS)
+    assert loaded is None
+    [problem] = diagnostics
+    assert "lipsum" in problem.message
+    assert problem.format().startswith("w.yaml:38:")
+
+
 def test_calculators_and_functions_come_from_the_context() -> None:
     text = TEXT.replace('when: "claims"', 'when: "claims and shout(title)"') + (
         "metrics:\n  reach: {calculator: reach_count}\n")
