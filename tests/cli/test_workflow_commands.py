@@ -133,3 +133,27 @@ def test_cases_open_and_closed_exclude_each_other(run: Run) -> None:
     assert "exclude each other" in result.stderr
     unknown = run("cases", "--workflow", "nosuch")
     assert unknown.exit_code == 5
+
+
+NOTES = """\
+workflow: notes
+version: 1
+fields: {note: {type: string}}
+states:
+  open: {initial: true}
+  closed: {final: true}
+transitions:
+  - {event: comment, from: open, do: [set: {note: "'seen'"}]}
+  - {event: close, from: open, to: closed}
+"""
+
+
+def test_show_and_graph_mark_internal_transitions(run: Run, project: Project) -> None:
+    (project.root / "workflows" / "notes.yaml").write_text(NOTES, encoding="utf-8")
+    shown = run("show", "notes")
+    assert shown.exit_code == 0, shown.output
+    [row] = [line for line in shown.stdout.splitlines() if line.startswith("comment")]
+    assert row.split()[:3] == ["comment", "open", "(internal)"]
+    assert "    open --> open : comment (internal)" in run("graph", "notes").stdout.splitlines()
+    dot = run("graph", "notes", "--format", "dot").stdout
+    assert 'open -> open [label="comment (internal)"];' in dot

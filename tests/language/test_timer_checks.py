@@ -19,7 +19,7 @@ states:
   open: {initial: true, timer: TIMER}
   done: {final: true}
 transitions:
-  - {event: remind, from: open, to: TARGET, roles: [system]}
+  - {event: remind, from: open, TARGET roles: [system]}
   - {event: finish, from: open, to: done}
 """
 
@@ -32,6 +32,10 @@ def _warnings(tmp_path: Path, timer: str, target: str) -> list[str]:
     return [f"{d.line}:{d.col}: {d.severity}: {d.message}" for d in diagnostics]
 
 
+def _to(state: str) -> str:
+    return f"to: {state}," if state else ""
+
+
 @pytest.mark.parametrize(
     ("timer", "how"),
     [
@@ -42,12 +46,17 @@ def _warnings(tmp_path: Path, timer: str, target: str) -> list[str]:
 def test_a_timer_event_that_re_enters_its_state_is_warned_about(
     tmp_path: Path, timer: str, how: str
 ) -> None:
-    assert _warnings(tmp_path, timer, "open") == [
+    assert _warnings(tmp_path, timer, _to("open")) == [
         "9:37: warning: transition 'remind' re-enters state 'open', whose timer fires it: "
         "each firing leaves 'open' and enters it again (on_exit and on_enter run, approvals "
-        f"are cleared) and {how}; if that is not meant, send the case on to another state"
+        f"are cleared) and {how}; if that is not meant, make it internal: remove 'to'"
     ]
 
 
 def test_a_timer_event_that_moves_the_case_on_is_not(tmp_path: Path) -> None:
-    assert _warnings(tmp_path, "{at: remind_at, fire: remind}", "done") == []
+    assert _warnings(tmp_path, "{at: remind_at, fire: remind}", _to("done")) == []
+
+
+@pytest.mark.parametrize("timer", ["{at: remind_at, fire: remind}", "{after: 3d, fire: remind}"])
+def test_an_internal_timer_event_is_not(tmp_path: Path, timer: str) -> None:
+    assert _warnings(tmp_path, timer, "") == []

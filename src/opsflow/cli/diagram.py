@@ -11,14 +11,17 @@ FORMATS = ("mermaid", "dot")
 
 
 def _edges(spec: WorkflowSpec) -> list[tuple[str, str, str]]:
-    """(from, to, label) once each, ``from: "*"`` expanded to every non-final state."""
+    """(from, to, label) once each, ``from: "*"`` expanded to every non-final state.
+
+    An internal transition is drawn as a loop on its state, labelled ``(internal)``.
+    """
     finals = spec.final_states
     seen: set[tuple[str, str, str]] = set()
     edges: list[tuple[str, str, str]] = []
     for t in spec.transitions:
         sources = [s for s in spec.states if s not in finals] if t.from_any else t.from_
         for source in sources:
-            edge = (source, t.to, _label(t))
+            edge = (source, source if t.to is None else t.to, _label(t))
             if edge not in seen:
                 seen.add(edge)
                 edges.append(edge)
@@ -27,6 +30,8 @@ def _edges(spec: WorkflowSpec) -> list[tuple[str, str, str]]:
 
 def _label(t: TransitionSpec) -> str:
     label = t.event
+    if t.internal:
+        label += " (internal)"
     if t.auto:
         label += " (auto)"
     if t.approvals:

@@ -97,7 +97,8 @@ def print_spec(spec: WorkflowSpec) -> None:
                 extra.append(f"not by {out.show(t.not_by)}")
             if t.auto:
                 extra.append("automatic")
-            rows.append((t.event, t.from_, t.to, who, t.when, "; ".join(extra)))
+            to = "(internal)" if t.to is None else t.to
+            rows.append((t.event, t.from_, to, who, t.when, "; ".join(extra)))
         out.table(["event", "from", "to", "roles", "when", "also"], rows)
     if spec.metrics:
         out.heading("Metrics")

@@ -50,7 +50,7 @@ class CompiledTransition:
     spec: TransitionSpec
     event: str
     sources: frozenset[str]
-    to: str
+    to: str | None  # None: internal, the case stays in its state and visit
     when: Expression | None
     roles: frozenset[str] | None
     requires: tuple[str, ...]
@@ -60,8 +60,12 @@ class CompiledTransition:
     actions: tuple[CompiledAction, ...]
     auto: bool
 
+    @property
+    def internal(self) -> bool:
+        return self.to is None
+
     def describe(self) -> str:
-        return f"{self.event} → {self.to}"
+        return f"{self.event} (internal)" if self.to is None else f"{self.event} → {self.to}"
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,7 @@ def compile_workflow(loaded: LoadedWorkflow, functions: Collection[str] = ()) ->
                 auto.setdefault(source, []).append(ct)
             else:
                 table.setdefault((source, t.event), []).append(ct)
+                # dest=None is the machine's internal transition: no exit, no entry.
                 machine.add_transition(t.event, source, t.to)
         if not t.auto and t.event not in events:
             events.append(t.event)

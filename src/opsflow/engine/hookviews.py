@@ -37,9 +37,13 @@ class HookView(Mapping[str, Any]):
 
 
 def transition_view(spec: Any, source: str) -> HookView:
-    """A transition as hooks see it: its definition plus the state it leaves."""
+    """A transition as hooks see it: its definition plus the state it leaves.
+
+    An internal transition's ``to`` is its source: the state the case stays in.
+    """
     data = spec.model_dump(by_alias=True, mode="json", exclude_none=True)
     data["source"] = source
+    data.setdefault("to", source)
     return HookView(data)
 
 

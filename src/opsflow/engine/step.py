@@ -337,7 +337,11 @@ class Step:
         kind: str = "transition",
         detail: dict[str, Any] | None = None,
     ) -> None:
-        """Leave the state, run the transition's actions, enter the target state."""
+        """Leave the state, run the transition's actions, enter the target state.
+
+        An internal transition (no ``to``) only runs its actions: the case keeps its state
+        and visit, so the visit's approvals and deadlines stay as they are.
+        """
         source = self.case.state
         seq = self._reserve_seq()
         entry = self._entry(
@@ -346,11 +350,16 @@ class Step:
             actor.name,
             event=t.event,
             from_state=source,
-            to_state=t.to,
+            to_state=source if t.to is None else t.to,
             changes=changes,
             comment=comment,
             detail=detail,
         )
+        if t.to is None:
+            self._remember_actor(t.event, actor)
+            self.run_actions(t.actions, actor, t.event, seq, entry)
+            self.transitions_taken.append((t, actor, entry))
+            return
         self.run_actions(self.wf.on_exit.get(source, ()), actor, t.event, seq, entry)
         self.writes.left.add(source)
         self._pending_approvals.clear()

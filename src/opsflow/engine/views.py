@@ -64,7 +64,8 @@ def dry_run(
     """What firing ``event`` would do; raises the refusal a real fire would raise.
 
     The actions are those of leaving the state, the transition and entering the target,
-    in that order; plugin guards are asked too. Nothing is written.
+    in that order (an internal transition's own only); plugin guards are asked too.
+    Nothing is written.
     """
     case, wf = step.case, step.wf
     if case.closed:
@@ -75,7 +76,7 @@ def dry_run(
         raise decision.error()
     ct = decision.transition
     step._before(ct, actor)
-    would: dict[str, Any] = {"to": ct.to, "actions": []}
+    would: dict[str, Any] = {"to": case.state if ct.to is None else ct.to, "actions": []}
     if ct.approvals is not None:
         have = len(step._approvals(event)) + 1
         need = ct.approvals.required
@@ -83,6 +84,9 @@ def dry_run(
         if have < need:
             would["to"] = case.state
             return FireResult(case=view, outcome="dry_run", would=would, from_state=case.state)
+    if ct.to is None:  # internal: no leaving, no entering
+        would["actions"] = _described(step, ct.actions, actor, event)
+        return FireResult(case=view, outcome="dry_run", would=would, from_state=case.state)
     would["actions"] = (
         _described(step, wf.on_exit.get(case.state, ()), actor, event)
         + _described(step, ct.actions, actor, event)

@@ -236,12 +236,20 @@ class Checker:
                         parts.state_names,
                         f"transition '{event}' starts from unknown state '{state}'",
                     )
-            self.reference(
-                (*base, "to"),
-                spec.to,
-                parts.state_names,
-                f"transition '{event}' goes to unknown state '{spec.to}'",
-            )
+            if spec.to is not None:
+                self.reference(
+                    (*base, "to"),
+                    spec.to,
+                    parts.state_names,
+                    f"transition '{event}' goes to unknown state '{spec.to}'",
+                )
+            elif spec.approvals is not None:
+                self.report(
+                    (*base, "approvals"),
+                    f"internal transition '{event}' takes approvals: approvals are kept "
+                    "until the state is left, and an internal transition never leaves it; "
+                    "give it a 'to'",
+                )
             may_act = None if parts.roles is None else parts.roles | {SYSTEM_ROLE}
             for where, role in self.names((*base, "roles"), spec.roles or []):
                 self.reference(

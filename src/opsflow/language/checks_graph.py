@@ -6,7 +6,8 @@ Rules, exactly:
 - ``from: "*"`` means every non-final state; a transition's *sources* are its ``from``
   states that exist (or every non-final state for ``"*"``);
 - a state is *reachable* when a chain of transitions leads to it from the initial state;
-- a non-final state needs a transition to a *different* state (a self-loop is no way out);
+- a non-final state needs a transition to a *different* state (a self-loop or an internal
+  transition, one without ``to``, is no way out);
 - a final state is left by no transition: naming one in ``from`` is an error (``"*"`` never
   includes finals);
 - an ``sla``/``timer`` fires an event that some transition handles from that very state;
@@ -16,7 +17,8 @@ Rules, exactly:
   the first would always win and the second is dead. When only the first is unguarded and
   its roles cover the second's (and it takes no approvals), the second is never taken: a
   warning;
-- an ``auto`` transition without ``when`` is taken as soon as its state is entered: a warning.
+- an ``auto`` transition without ``when`` is taken as soon as its state is entered: a warning
+  (an error when it is internal: it would be taken again and again).
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ def check_graph(checker: Checker) -> None:
     sources = {index: _sources(spec, order, finals) for index, spec in parts.transitions}
     # A misspelt state name would make the graph look broken everywhere it leads: report
     # the name (the reference checks do) and judge the graph once the names resolve.
-    dangling_to = any(spec.to not in states for _, spec in parts.transitions)
+    dangling_to = any(
+        spec.to is not None and spec.to not in states for _, spec in parts.transitions
+    )
     dangling_from = any(
         not spec.from_any and any(s not in states for s in spec.from_)
         for _, spec in parts.transitions
@@ -76,7 +80,13 @@ def check_graph(checker: Checker) -> None:
     _timer_re_entries(checker, sources)
     _ambiguity(checker, sources)
     for index, transition in parts.transitions:
-        if transition.auto and transition.when is None and not transition.approvals:
+        if transition.auto and transition.when is None and transition.internal:
+            checker.report(
+                ("transitions", index, "auto"),
+                f"automatic internal transition '{transition.event}' has no 'when': it would "
+                "be taken again and again, since it never leaves its state",
+            )
+        elif transition.auto and transition.when is None and not transition.approvals:
             checker.report(
                 ("transitions", index, "auto"),
                 f"automatic transition "
@@ -115,7 +125,8 @@ def _exits(
 ) -> None:
     way_out: set[str] = set()
     for index, spec in checker.parts.transitions:
-        way_out.update(s for s in sources[index] if s != spec.to)
+        if spec.to is not None:
+            way_out.update(s for s in sources[index] if s != spec.to)
     _final_exits(checker, finals)
     for name in order:
         if name not in finals and name not in way_out:
@@ -174,8 +185,8 @@ def _timer_re_entries(checker: Checker, sources: dict[int, list[str]]) -> None:
                 ("transitions", index, "to"),
                 f"transition '{spec.event}' re-enters state '{name}', whose timer fires it: "
                 f"each firing leaves '{name}' and enters it again (on_exit and on_enter run, "
-                f"approvals are cleared) and {again}; if that is not meant, send the case on "
-                "to another state",
+                f"approvals are cleared) and {again}; if that is not meant, make it "
+                "internal: remove 'to'",
                 "warning",
             )
 

@@ -135,12 +135,13 @@ def _as_list(value: Any) -> Any:
 class TransitionSpec(_Model):
     """One transition (SPEC §2.3).
 
-    ``from`` is kept as a list; ``["*"]`` means any non-final state.
+    ``from`` is kept as a list; ``["*"]`` means any non-final state. Without ``to`` the
+    transition is *internal*: it runs its ``do`` and the case stays in the same visit.
     """
 
     event: Identifier
     from_: list[str] = Field(alias="from")
-    to: Identifier
+    to: Identifier | None = None
     title: str | None = None
     description: str | None = None
     when: str | None = None
@@ -158,6 +159,11 @@ class TransitionSpec(_Model):
     @property
     def from_any(self) -> bool:
         return self.from_ == ["*"]
+
+    @property
+    def internal(self) -> bool:
+        """No ``to``: the transition stays in its state (no on_exit/on_enter, visit kept)."""
+        return self.to is None
 
 
 class MetricSpec(_Model):
