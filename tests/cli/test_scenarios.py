@@ -86,3 +86,53 @@ def test_standard_workflows_pass(run: Run, tmp_path: Path) -> None:
     result = run("--config", str(config), "test")
     assert result.exit_code == 0, result.output
     assert "FAIL" not in result.stdout
+
+
+NAG = """\
+workflow: nag
+version: 1
+roles: [author, editor]
+fields:
+  title: {type: string, required: true}
+  reminded: {type: integer, default: 0}
+states:
+  review:
+    initial: true
+    sla: {within: 1d, fire: remind}
+    on_enter: [notify: {channel: chat, to: editor, message: "entered"}]
+  done: {final: true}
+transitions:
+  - event: remind
+    from: review
+    roles: [system]
+    do:
+      - set: {reminded: "reminded + 1"}
+      - notify: {channel: chat, to: editor, message: "reminder"}
+  - {event: approve, from: review, to: done, roles: [editor]}
+"""
+
+NAG_SCENARIO = """\
+workflow: nag
+now: "2026-01-05T09:00:00+00:00"
+team:
+  ann: [author]
+  ed: [editor]
+cases:
+  - name: the SLA reminds once and the case stays in review
+    start: {as: ann, data: {title: Plan}}
+    steps:
+      - {advance: 25h, expect_notified: {channel: chat, to: editor, message_contains: reminder}}
+      - {expect_state: review, expect_data: {reminded: 1}}
+      - {advance: 3d, expect_no_notification: true}
+      - {expect_data: {reminded: 1}}
+      - {fire: approve, as: ed, expect: done}
+"""
+
+
+def test_a_scenario_with_an_internal_reminder(run: Run, project: Project) -> None:
+    (project.root / "workflows" / "nag.yaml").write_text(NAG, encoding="utf-8")
+    path = project.root / "nag.test.yaml"
+    path.write_text(NAG_SCENARIO, encoding="utf-8")
+    result = run("test", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "1 passed, 0 failed"

@@ -92,11 +92,14 @@ def test_an_internal_transition_runs_its_actions_and_keeps_the_visit(
     assert (entry.kind, entry.event, entry.actor) == ("transition", "comment", "ed")
     assert entry.from_state == entry.to_state == "review"
     assert entry.data_changes == {"note": {"from": None, "to": "seen by ed"}}
+    assert entry.detail == {"internal": True}
     # the SLA armed on entering review is still the one pending, due when it was
     assert [(d.id, d.due_at) for d in nag.status(case_id).deadlines] == [
         (d.id, d.due_at) for d in before.deadlines
     ]
     assert len(_deadlines(nag, case_id)) == 1
+    # a replay of the history agrees: the internal entry did not start a new visit
+    assert nag.audit_verify() == (1, [])
 
 
 def test_an_internal_transition_keeps_the_visits_approvals(nag: Any) -> None:
@@ -107,6 +110,7 @@ def test_an_internal_transition_keeps_the_visits_approvals(nag: Any) -> None:
     approve = next(e for e in status.events if e.event == "approve")
     assert not approve.allowed
     assert "already approved" in approve.reasons[0]
+    assert nag.audit_verify() == (1, [])  # the open approval is still the replay's
     done = nag.fire(case_id, "approve", actor="eve")
     assert done.case.state == "done"
     assert nag.history(case_id)[-1].detail["approvals"] == ["ed", "eve"]

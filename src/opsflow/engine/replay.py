@@ -2,7 +2,8 @@
 
 What each kind of entry does (see ``engine.step`` and ``engine.migrate``): ``start``
 enters the first state; ``transition``, ``timer`` and ``migration`` enter ``to_state`` in
-a new visit, which drops the approvals given so far; ``approval`` records one approval of
+a new visit, which drops the approvals given so far, except an internal transition's
+(``detail.internal``), which stays in the visit; ``approval`` records one approval of
 the current visit; every entry applies its ``data_changes`` (``to: null`` unsets a field);
 ``metric``, ``denied`` and ``incident`` entries change neither state nor data.
 """
@@ -34,7 +35,7 @@ def replay(entries: Iterable[Mapping[str, Any]]) -> Replayed:
     result = Replayed()
     for entry in entries:
         kind = entry["kind"]
-        if kind not in STAY_KINDS and entry["to_state"] is not None:
+        if kind not in STAY_KINDS and entry["to_state"] is not None and not _internal(entry):
             result.state = entry["to_state"]
             result.visit = 1 if kind == "start" else result.visit + 1
             result.approvals.clear()
@@ -47,6 +48,11 @@ def replay(entries: Iterable[Mapping[str, Any]]) -> Replayed:
             else:
                 result.data[name] = value
     return result
+
+
+def _internal(entry: Mapping[str, Any]) -> bool:
+    detail = entry.get("detail")
+    return isinstance(detail, Mapping) and detail.get("internal") is True
 
 
 def differences(

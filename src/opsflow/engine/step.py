@@ -353,7 +353,8 @@ class Step:
             to_state=source if t.to is None else t.to,
             changes=changes,
             comment=comment,
-            detail=detail,
+            # Marked, so that a replay of the history keeps the visit (from == to either way).
+            detail=detail if t.to is not None else {**(detail or {}), "internal": True},
         )
         if t.to is None:
             self._remember_actor(t.event, actor)
