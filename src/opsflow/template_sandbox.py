@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import operator
 import re
+import string
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 MAX_TEXT = 100_000  # characters of a string, items of a list, built by a template
 MAX_EXPONENT = 1_000
+MAX_INT_BITS = 100_000  # of an integer a template computes (about 30,000 digits)
 MAX_STEPS = 100_000  # loop iterations and calls of one render, together
 MAX_SECONDS = 1.0  # of one render
 MAX_TAB = 8  # the default tab size of str.expandtabs (larger sizes are big integers anyway)
@@ -96,6 +98,28 @@ def _check_format(template: str, args: Any) -> None:
     _refuse_if(_DIGITS.search(template) is not None and _wide(template))
     values = args if isinstance(args, tuple | list) else (args,)
     _refuse_if(any(_big_int(v) for v in values))
+
+
+def _bounded_concat(parts: Iterable[str]) -> str:
+    """``"".join(parts)``, refused before joining more than ``MAX_TEXT`` characters."""
+    listed = parts if isinstance(parts, list) else list(parts)
+    _refuse_if(sum(map(len, listed)) > MAX_TEXT)
+    return "".join(listed)
+
+
+def _refuse_nested_widths(template: str) -> None:
+    """A ``str.format`` template whose width comes from an argument (``{:{}}``) is refused:
+    its size could only be known once the text is built."""
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError:
+        return  # str.format itself reports the malformed template
+    if any(spec and "{" in spec for _, _, spec, _ in fields):
+        raise SecurityError("a format width or precision taken from an argument is not allowed")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _wide(template: str) -> bool:
@@ -211,12 +235,17 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         self.filters[_TEXT] = _text
         self.globals["range"] = _bounded_range
         self.globals["lipsum"] = _no_lipsum
+        # Jinja joins the body of a {% set %} or {% filter %} block, a macro or a call
+        # with the environment's concat: counted before it is joined.
+        self.concat = _bounded_concat  # type: ignore[method-assign]
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         """``*``, ``**``, ``+`` and ``%``, refused before they build too much."""
         if operator_name == "**":
             if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
                 raise SecurityError(f"exponent {right} is too large")
+            if _is_int(left) and _is_int(right) and left.bit_length() * right > MAX_INT_BITS:
+                raise SecurityError("number too large: the result of ** would be huge")
             return operator.pow(left, right)
         if operator_name == "%":
             if isinstance(left, str):
@@ -229,7 +258,27 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         for seq, times in ((left, right), (right, left)):
             if isinstance(seq, str | list | tuple) and isinstance(times, int):
                 _refuse_if(len(seq) * times > MAX_TEXT or abs(times) > MAX_TEXT)
+        if _is_int(left) and _is_int(right) and left.bit_length() + right.bit_length() > (
+            MAX_INT_BITS
+        ):
+            raise SecurityError("number too large: the result of * would be huge")
         return operator.mul(left, right)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """``str.format``/``format_map`` as the sandbox gives them, the template checked first."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        template: str = value.__self__
+        inner = wrapped
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            _check_format(template, ())
+            _refuse_nested_widths(template)
+            _refuse_if(any(_big_int(v) for v in (*args, *kwargs.values())))
+            return sized(inner(*args, **kwargs))
+
+        return checked
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         """A call in a template: counted, and a string method's arguments checked."""
@@ -247,6 +296,7 @@ def _check_string_method(
     _refuse_if(any(_big_int(v) for v in (*args, *kwargs.values())))
     if name in ("format", "format_map"):
         _check_format(text, ())
+        _refuse_nested_widths(text)  # (the sandbox wraps these at access: wrap_str_format)
     elif name == "replace" and len(args) >= 2:
         _check_replace(text, args[0], args[1])
     elif name == "join" and args:

@@ -71,6 +71,8 @@ def render_message(template: str, variables: Mapping[str, Any]) -> str:
         raise Invalid("template error: macros nested too deeply") from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
         raise Invalid(f"template error: {type(exc).__name__}: {exc}") from None
+    except MemoryError:  # a last line: the bounds refuse what they can see coming
+        raise Invalid("template error: the template builds too much text") from None
 
 
 def _bounded_render(compiled: jinja2.Template, variables: Mapping[str, Any]) -> str:

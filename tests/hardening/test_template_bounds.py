@@ -50,6 +50,33 @@ HOSTILE = [
         "calls",
     ),
     ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "nested"),
+    # a block's body is joined by Jinja itself: counted before it is joined
+    (
+        "{% set b = 'x' * 100000 %}{% set a %}{% for i in range(50000) %}{{ b }}{% endfor %}"
+        "{% endset %}{{ a|length }}",
+        "too long",
+    ),
+    (
+        "{% set b = 'x' * 100000 %}{% filter length %}{% for i in range(2000) %}{{ b }}"
+        "{% endfor %}{% endfilter %}",
+        "too long",
+    ),
+    (
+        "{% macro m() %}{% for i in range(2000) %}{{ 'x' * 100000 }}{% endfor %}{% endmacro %}"
+        "{{ m()|length }}",
+        "too long",
+    ),
+    # a width taken from an argument could only be judged once the text is built
+    ("{{ '{:{}}'.format('a', '100000000') }}", "width"),
+    ("{{ '{0:{1[0]}}'.format('a', [100000000]) }}", "width"),
+    ("{{ '{:\U0001F600>{}}'.format('a', '2000000000') }}", "width"),
+    # integers are bounded before they are computed
+    ("{{ ((9 ** 1000) ** 1000) ** 30 > 0 }}", "too large"),
+    (
+        "{% set ns = namespace(n=9 ** 1000) %}{% for i in range(40) %}"
+        "{% set ns.n = ns.n * ns.n %}{% endfor %}{{ ns.n > 0 }}",
+        "result of *",
+    ),
 ]
 
 
