@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
 import pytest
 
 from opsflow.errors import OpsflowError, Refused
+
+POSTGRES = os.environ.get("OPSFLOW_TEST_POSTGRES_URL")
 
 
 def _run_threads(target: Any, count: int) -> list[BaseException]:
@@ -98,6 +101,8 @@ def _wait_for_blocked(db: Any, locker: Any, count: int) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.skipif(not POSTGRES, reason="OPSFLOW_TEST_POSTGRES_URL is not set")
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite locks before the key
 def test_keyed_fires_waiting_on_a_held_row_lock_replay(make_engine: Any, db_url: str) -> None:
     """Two fires with one key wait on a locked case: one is taken, the other is replayed."""
     from sqlalchemy import create_engine, select
@@ -105,8 +110,7 @@ def test_keyed_fires_waiting_on_a_held_row_lock_replay(make_engine: Any, db_url:
     from opsflow.store import tables as t
 
     engines = [make_engine() for _ in range(2)]
-    if not engines[0].db.row_locks:
-        pytest.skip("SQLite takes the write lock before the key is looked up")
+    assert engines[0].db.row_locks
     case = engines[0].start("review", {"title": "held"}, actor="ann")
     outcomes: list[str] = []
     other = create_engine(db_url)

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -131,7 +132,7 @@ def test_worker_killed_while_delivering_loses_nothing(
     early = fault_project.cli("worker", "--once", "--json", env={"OPSFLOW_NOW": now})
     assert early.returncode == 0, early.stderr
     assert json.loads(early.stdout)["delivered"] == 0
-    later = "2026-03-02T09:30:00+00:00"
+    later = (datetime.fromisoformat(now) + timedelta(minutes=30)).isoformat()  # past the lease
     done = fault_project.cli("worker", "--once", "--json", env={"OPSFLOW_NOW": later})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["delivered"] == 1
