@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 
 class OpsflowError(Exception):
@@ -90,15 +91,79 @@ class Usage(OpsflowError):
     code = "usage"
 
 
+class PluginRefusal(Refused):
+    """A ``before_transition`` hook refused the event; the refusal is audited as ``denied``."""
+
+    def __init__(self, message: str, reasons: list[str], event: str, state: str) -> None:
+        super().__init__(message, reasons)
+        self.event = event
+        self.state = state
+
+
+class MigrationRefused(Refused):
+    """Some open cases cannot move to the target version; none was moved (exit 4).
+
+    ``report`` is the ``opsflow.engine.migrate.MigrationReport`` (typed ``Any`` because
+    errors, the bottom layer, imports nothing of opsflow).
+    """
+
+    def __init__(self, report: Any) -> None:
+        count = len(report.refused)
+        verb = "would refuse" if report.dry_run else "refused"
+        super().__init__(
+            f"migration of '{report.workflow}' to version {report.to_version} {verb}: "
+            f"{count} case(s) cannot move, so no case was moved",
+            [f"case {r.case} in state '{r.state}': {r.reason}" for r in report.refused],
+        )
+        self.report: Any = report
+
+
+class AutomationFailed(OpsflowError):
+    """The retried automation failed again (its step was rolled back)."""
+
+
+class FieldError(ValueError):
+    """A value refused for a field; ``str()`` is ``field 'budget': must be >= 0``."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"field '{field}': {reason}")
+        self.field = field
+        self.reason = reason
+
+
+# Internal signals of the store and the engine: caught and retried, never shown.
+
+
+class StaleCase(Exception):
+    """The case's row version moved between read and write: retry the step."""
+
+
+class StaleConnection(Exception):
+    """A kept connection turned out to be dead before anything was written: run the
+    transaction again on a new connection."""
+
+
+class SerializationFailure(Exception):
+    """PostgreSQL rolled the transaction back (40001 serialization failure, 40P01
+    deadlock): nothing was written, and the whole transaction may run again."""
+
+
 __all__ = [
+    "AutomationFailed",
     "Busy",
     "ConfigError",
     "Conflict",
     "Damaged",
+    "FieldError",
     "Invalid",
+    "MigrationRefused",
     "NotFound",
     "NotPermitted",
     "OpsflowError",
+    "PluginRefusal",
     "Refused",
+    "SerializationFailure",
+    "StaleCase",
+    "StaleConnection",
     "Usage",
 ]

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from opsflow.engine.migrate import MigrationRefused
-from opsflow.errors import Invalid, NotFound, Usage
+from opsflow.errors import Invalid, MigrationRefused, NotFound, Usage
 from opsflow.store import tables as t
 
 V1 = """\

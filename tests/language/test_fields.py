@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from opsflow.language.fields import FieldError, coerce_value, is_empty, parse_text, to_python
+from opsflow.errors import FieldError
+from opsflow.language.fields import coerce_value, is_empty, parse_text, to_python
 from opsflow.language.models import FieldSpec
 
 

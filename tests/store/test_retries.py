@@ -76,8 +76,8 @@ def test_a_step_that_keeps_deadlocking_is_a_conflict(
 def test_the_store_names_a_serialization_failure(db_url: str) -> None:
     from sqlalchemy import text
 
+    from opsflow.errors import SerializationFailure
     from opsflow.store import Database
-    from opsflow.store.database import SerializationFailure
 
     db = Database(db_url)
     try:

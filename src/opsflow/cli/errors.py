@@ -11,7 +11,7 @@ from typing import NoReturn
 import click
 
 from opsflow.cli.output import emit_json, print_error
-from opsflow.errors import Invalid, OpsflowError
+from opsflow.errors import FieldError, Invalid, OpsflowError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -29,7 +29,7 @@ def translate(exc: BaseException, *, db_url: str | None = None) -> OpsflowError 
     """The opsflow error an exception stands for, or None when it is a bug."""
     if isinstance(exc, OpsflowError):
         return exc
-    if type(exc).__name__ == "FieldError" and isinstance(exc, ValueError):
+    if isinstance(exc, FieldError):
         return Invalid(str(exc), [str(exc)])
     if isinstance(exc, UnicodeDecodeError):
         return Invalid(f"not UTF-8 text: {exc}")

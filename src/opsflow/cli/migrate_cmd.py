@@ -91,7 +91,7 @@ def migrate(
       opsflow --as ops_lead migrate expense --to 2 --json
     """
     from opsflow.cli.errors import fail
-    from opsflow.engine.migrate import MigrationRefused
+    from opsflow.errors import MigrationRefused
 
     ctx = app()
     mapping = parse_maps(maps)

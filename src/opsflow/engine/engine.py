@@ -45,6 +45,8 @@ from opsflow.errors import (
     NotPermitted,
     OpsflowError,
     Refused,
+    SerializationFailure,
+    StaleConnection,
     Usage,
 )
 from opsflow.language.diagnostics import Diagnostic
@@ -52,7 +54,6 @@ from opsflow.language.loader import LoadContext, load_workflow_paths, team_conte
 from opsflow.language.models import WorkflowSpec
 from opsflow.store import Database
 from opsflow.store import tables as t
-from opsflow.store.database import SerializationFailure, StaleConnection
 
 if TYPE_CHECKING:
     from opsflow.engine.digest import Digest

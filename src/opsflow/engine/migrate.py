@@ -29,8 +29,8 @@ from opsflow.engine import incidents, persist
 from opsflow.engine.compiled import CompiledWorkflow
 from opsflow.engine.step import Step
 from opsflow.engine.working import WorkingCase
-from opsflow.errors import NotFound, Refused, Usage
-from opsflow.language.fields import FieldError, coerce_value, is_empty
+from opsflow.errors import FieldError, MigrationRefused, NotFound, Usage
+from opsflow.language.fields import coerce_value, is_empty
 from opsflow.store import tables as t
 
 if TYPE_CHECKING:
@@ -87,20 +87,6 @@ class MigrationReport:
             "dry_run": self.dry_run,
             "warnings": list(self.warnings),
         }
-
-
-class MigrationRefused(Refused):
-    """Some open cases cannot move to the target version; none was moved (exit 4)."""
-
-    def __init__(self, report: MigrationReport) -> None:
-        count = len(report.refused)
-        verb = "would refuse" if report.dry_run else "refused"
-        super().__init__(
-            f"migration of '{report.workflow}' to version {report.to_version} {verb}: "
-            f"{count} case(s) cannot move, so no case was moved",
-            [f"case {r.case} in state '{r.state}': {r.reason}" for r in report.refused],
-        )
-        self.report = report
 
 
 @dataclass

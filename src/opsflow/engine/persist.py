@@ -15,7 +15,7 @@ from opsflow.engine import incidents
 from opsflow.engine.compiled import CompiledWorkflow, DeadlineSpec
 from opsflow.engine.results import DeadlineView, HistoryEntry
 from opsflow.engine.working import WorkingCase, Writes
-from opsflow.errors import Damaged, NotFound, Usage
+from opsflow.errors import Damaged, NotFound, StaleCase, Usage
 from opsflow.store import tables as t
 from opsflow.store.hashing import chain_hash
 from opsflow.store.prepared import Statement, fetch, run, run_many
@@ -55,10 +55,6 @@ _APPROVERS = select(t.approvals.c.actor).where(
     t.approvals.c.visit == bindparam("visit"),
     t.approvals.c.event == bindparam("event"),
 )
-
-
-class StaleCase(Exception):
-    """The case's row version moved between read and write: retry the step."""
 
 
 def resolve_case_id(conn: Connection, prefix: str) -> str:

@@ -27,15 +27,18 @@ from opsflow.engine.worker import (
     report_step_failures,
     worker_id,
 )
-from opsflow.errors import Busy, ConfigError, Conflict, NotFound, OpsflowError, Refused
+from opsflow.errors import (
+    AutomationFailed,
+    Busy,
+    ConfigError,
+    Conflict,
+    NotFound,
+    Refused,
+)
 from opsflow.store import tables as t
 
 if TYPE_CHECKING:
     from opsflow.engine.engine import Engine
-
-
-class AutomationFailed(OpsflowError):
-    """The retried automation failed again (its step was rolled back)."""
 
 
 def retry_due(engine: Engine, stop: Callable[[], bool] | None = None) -> WorkerReport:

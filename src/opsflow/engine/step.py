@@ -23,22 +23,13 @@ from opsflow.engine.decide import SYSTEM, Actor, decide
 from opsflow.engine.hookviews import HookView, actor_view, transition_view
 from opsflow.engine.metrics import run_metric
 from opsflow.engine.working import WorkingCase, Writes, copy_json
-from opsflow.errors import Busy, Invalid, OpsflowError, Refused
+from opsflow.errors import Busy, FieldError, Invalid, OpsflowError, PluginRefusal, Refused
 from opsflow.language.expressions import EvaluationError
-from opsflow.language.fields import FieldError, coerce_value
+from opsflow.language.fields import coerce_value
 from opsflow.templating import render_message
 
 _NO_SCOPE: Mapping[str, Any] = MappingProxyType({})
 MAX_CHAIN = 50  # automatic transitions, rule rounds and follow-up fires per step
-
-
-class PluginRefusal(Refused):
-    """A ``before_transition`` hook refused the event; the refusal is audited as ``denied``."""
-
-    def __init__(self, message: str, reasons: list[str], event: str, state: str) -> None:
-        super().__init__(message, reasons)
-        self.event = event
-        self.state = state
 
 
 @dataclass

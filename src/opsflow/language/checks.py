@@ -13,6 +13,7 @@ import re
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
+from opsflow.errors import FieldError
 from opsflow.language.checks_params import check_metric_params
 from opsflow.language.checks_roles import (
     SYSTEM_ROLE,
@@ -25,7 +26,7 @@ from opsflow.language.diagnostics import Diagnostic, Severity
 from opsflow.language.durations import parse_duration
 from opsflow.language.expression_types import type_errors
 from opsflow.language.expressions import ExpressionError, compile_expression
-from opsflow.language.fields import LENGTH_TYPES, NUMERIC_TYPES, FieldError, coerce_value
+from opsflow.language.fields import LENGTH_TYPES, NUMERIC_TYPES, coerce_value
 from opsflow.language.models import Action, FieldSpec
 from opsflow.language.structure import Describer, WorkflowParts, did_you_mean, value_at
 from opsflow.language.template_names import (

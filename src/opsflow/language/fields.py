@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from opsflow.errors import FieldError
 from opsflow.language._evaluator import MAX_INT_BITS, MAX_LENGTH
 from opsflow.language.models import FieldSpec
 
@@ -40,15 +41,6 @@ _TRUE = frozenset({"true", "yes", "y", "on", "1"})
 _FALSE = frozenset({"false", "no", "n", "off", "0"})
 _CENT = Decimal("0.01")
 _MONEY_LIMIT = Decimal(10) ** 18
-
-
-class FieldError(ValueError):
-    """A value refused for a field; ``str()`` is ``field 'budget': must be >= 0``."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"field '{field}': {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def is_empty(value: Any) -> bool:

@@ -25,7 +25,14 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.pool import PoolProxiedConnection
 
-from opsflow.errors import Busy, ConfigError, Damaged, Invalid
+from opsflow.errors import (
+    Busy,
+    ConfigError,
+    Damaged,
+    Invalid,
+    SerializationFailure,
+    StaleConnection,
+)
 from opsflow.store import dialects, migrate
 from opsflow.store.prepared import raise_driver_error
 from opsflow.store.urls import checked_url
@@ -311,16 +318,6 @@ def translatable(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | DataError):
         return True
     return isinstance(exc, DatabaseError) and dialects.is_damaged_file(exc)
-
-
-class StaleConnection(Exception):
-    """A kept connection turned out to be dead before anything was written: run the
-    transaction again on a new connection."""
-
-
-class SerializationFailure(Exception):
-    """PostgreSQL rolled the transaction back (40001 serialization failure, 40P01
-    deadlock): nothing was written, and the whole transaction may run again."""
 
 
 _pid = os.getpid
