@@ -10,7 +10,6 @@ hides them.
 
 from __future__ import annotations
 
-import difflib
 import getpass
 import os
 import re
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from opsflow.errors import ConfigError
+from opsflow.suggest import did_you_mean
 
 CONFIG_FILE = "opsflow.yaml"
 DEFAULT_DB_FILE = "opsflow.db"
@@ -233,8 +233,7 @@ def _check_keys(
 ) -> None:
     for key in section:
         if key not in known:
-            hint = difflib.get_close_matches(str(key), known, n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            suggestion = did_you_mean(str(key), known)
             name = f"{where}.{key}" if where else str(key)
             problems.append(f"unknown key '{name}'{suggestion}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 from opsflow.clock import parse_instant
 from opsflow.language.diagnostics import Diagnostic
 from opsflow.language.yamlio import YamlDocument, YamlPath, load_yaml
+from opsflow.suggest import did_you_mean
 
 DEFAULT_NOW = "2026-01-05T09:00:00+00:00"
 FILE_KEYS = ("workflow", "team", "now", "cases")
@@ -38,12 +38,6 @@ STEP_KEYS = (
 ERROR_NAMES = ("not_permitted", "refused", "not_found", "invalid", "conflict")
 OUTCOMES = ("transitioned", "approval_recorded")
 NOTIFIED_KEYS = ("channel", "to", "subject", "message_contains")
-
-
-def did_you_mean(name: str, choices: tuple[str, ...] | list[str]) -> str:
-    """`` (did you mean 'x'?)`` for a close match, else ``""``."""
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 @dataclass(frozen=True)

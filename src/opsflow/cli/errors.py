@@ -12,17 +12,11 @@ import click
 
 from opsflow.cli.output import emit_json, print_error
 from opsflow.errors import FieldError, Invalid, OpsflowError
+from opsflow.redact import redact_url
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://[^:/@\s]*):(?P<pw>[^@\s]*)@")
-
-
-def redact_url(text: str) -> str:
-    """Hide the password of any database URL in ``text``."""
-    return _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}:***@", text)
 
 
 def translate(exc: BaseException, *, db_url: str | None = None) -> OpsflowError | None:

@@ -26,6 +26,7 @@ from opsflow.engine.working import WorkingCase, Writes, copy_json
 from opsflow.errors import Busy, FieldError, Invalid, OpsflowError, PluginRefusal, Refused
 from opsflow.language.expressions import EvaluationError
 from opsflow.language.fields import coerce_value
+from opsflow.suggest import did_you_mean
 from opsflow.templating import render_message
 
 _NO_SCOPE: Mapping[str, Any] = MappingProxyType({})
@@ -683,11 +684,7 @@ def failure_text(exc: BaseException) -> str:
 
 
 def _unknown_field(name: str, fields: Mapping[str, Any]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(fields), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown field '{name}'{hint}"
+    return f"unknown field '{name}'{did_you_mean(name, fields)}"
 
 
 def _jsonable(value: Any) -> Any:

@@ -7,10 +7,9 @@ their errors (`9**9**9**9`, `'x' * 10**9`) are load-time errors.
 from __future__ import annotations
 
 import ast
-import difflib
 import math
 import types
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +43,7 @@ from opsflow.language._evaluator import (
     subtract,
 )
 from opsflow.language._functions import BUILTINS
+from opsflow.suggest import did_you_mean
 
 BUILTIN_FUNCTIONS: frozenset[str] = frozenset(BUILTINS)
 CONTEXT_NAMES: frozenset[str] = frozenset(
@@ -256,7 +256,7 @@ class _Compiler:
             if name not in CONTEXT_NAMES:
                 self.fields.add(name)
             return (lambda run: run.scope.get(name)), False
-        hint = _did_you_mean(name, self.names | CONTEXT_NAMES | set(ALIASES))
+        hint = did_you_mean(name, self.names | CONTEXT_NAMES | set(ALIASES))
         if not hint and (name in BUILTIN_FUNCTIONS or name in self.functions):
             hint = f" ({name} is a function: call it as {name}(...))"
         raise self.error(node, f"unknown name '{name}'{hint}")
@@ -283,11 +283,11 @@ class _Compiler:
         """data.x must name a field, metrics.x a metric (when known); actor has name, roles."""
         if root == "data":
             if key not in self.names:
-                hint = _did_you_mean(key, self.names)
+                hint = did_you_mean(key, self.names)
                 raise self.error(node, f"unknown field '{key}' in data.{key}{hint}")
             self.fields.add(key)
         elif root == "metrics" and self.metrics is not None and key not in self.metrics:
-            hint = _did_you_mean(key, self.metrics)
+            hint = did_you_mean(key, self.metrics)
             raise self.error(node, f"unknown metric '{key}' in metrics.{key}{hint}")
         elif root == "actor" and key not in ACTOR_ATTRIBUTES:
             raise self.error(node, f"actor has only .name and .roles, not .{key}")
@@ -333,7 +333,7 @@ class _Compiler:
             return _call_builtin(builtin.fn, arguments), False
         if name in self.functions:
             return _call_plugin(name, arguments), False
-        hint = _did_you_mean(name, BUILTIN_FUNCTIONS | self.functions)
+        hint = did_you_mean(name, BUILTIN_FUNCTIONS | self.functions)
         raise self.error(node, f"unknown function '{name}'{hint}")
 
     def _BinOp(self, node: ast.BinOp) -> tuple[Program, bool]:
@@ -515,11 +515,6 @@ def _constant_key(node: ast.expr) -> str | int | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str | int):
         return None if isinstance(node.value, bool) else node.value
     return None
-
-
-def _did_you_mean(name: str, candidates: Collection[str]) -> str:
-    matches = difflib.get_close_matches(name, sorted(candidates), n=1)
-    return f" (did you mean '{matches[0]}'?)" if matches else ""
 
 
 def _call_builtin(fn: Callable[..., Any], arguments: list[Program]) -> Program:

@@ -28,7 +28,7 @@ from opsflow.language.expression_types import type_errors
 from opsflow.language.expressions import ExpressionError, compile_expression
 from opsflow.language.fields import LENGTH_TYPES, NUMERIC_TYPES, coerce_value
 from opsflow.language.models import Action, FieldSpec
-from opsflow.language.structure import Describer, WorkflowParts, did_you_mean, value_at
+from opsflow.language.structure import Describer, WorkflowParts, value_at
 from opsflow.language.template_names import (
     CASE_VARIABLES,
     TemplateProblem,
@@ -36,6 +36,7 @@ from opsflow.language.template_names import (
     unknown_names,
 )
 from opsflow.language.yamlio import NodeInfo, YamlDocument, YamlPath
+from opsflow.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from opsflow.language.loader import LoadContext

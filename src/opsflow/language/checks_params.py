@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from opsflow.language.models import MetricSpec
-from opsflow.language.structure import did_you_mean
 from opsflow.language.template_names import is_template
 from opsflow.language.yamlio import YamlPath
+from opsflow.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from opsflow.language.checks import Checker

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from opsflow.language.structure import did_you_mean, value_at
+from opsflow.language.structure import value_at
 from opsflow.language.yamlio import YamlPath
+from opsflow.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from opsflow.language.checks import Checker

@@ -10,12 +10,12 @@ known statically (a metric, a function's result) is never judged.
 from __future__ import annotations
 
 import ast
-import difflib
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 
 from opsflow.language.expressions import ExpressionError
 from opsflow.language.models import FieldSpec
+from opsflow.suggest import did_you_mean
 
 _TEXT_FIELDS = frozenset({"string", "text", "enum"})
 _NUMBER_FIELDS = frozenset({"integer", "number"})
@@ -152,12 +152,7 @@ class _Typer:
         if value in side.values:
             return
         what = "a state of this workflow" if side.owner == "state" else (f"a value of {side.owner}")
-        close = difflib.get_close_matches(value, side.values, n=1)
-        hint = (
-            f" (did you mean '{close[0]}'?)"
-            if close
-            else (f" (its values: {', '.join(side.values)})")
-        )
+        hint = did_you_mean(value, side.values) or f" (its values: {', '.join(side.values)})"
         yield self.error(other_node, f"'{value}' is not {what}{hint}")
 
     def membership(self, left: Kind | None, right: ast.expr) -> Iterator[ExpressionError]:

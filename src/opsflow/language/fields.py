@@ -20,7 +20,6 @@ bits, so no stored value can make a guard fail or a history entry balloon.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -31,6 +30,7 @@ from typing import Any
 from opsflow.errors import FieldError
 from opsflow.language._evaluator import MAX_INT_BITS, MAX_LENGTH
 from opsflow.language.models import FieldSpec
+from opsflow.suggest import did_you_mean
 
 NUMERIC_TYPES = frozenset({"integer", "number", "money"})
 LENGTH_TYPES = frozenset({"string", "text", "list"})
@@ -190,9 +190,7 @@ def _coerce_enum(name: str, spec: FieldSpec, value: Any) -> str:
     shown = f"'{_clip(value)}'" if isinstance(value, str) else _clip(repr(value))
     reason = f"{shown} is not one of {', '.join(values)}"
     if isinstance(value, str):
-        close = difflib.get_close_matches(value, values, n=1)
-        if close:
-            reason += f" (did you mean '{close[0]}'?)"
+        reason += did_you_mean(value, values)
     raise FieldError(name, reason)
 
 

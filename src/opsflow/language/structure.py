@@ -10,10 +10,8 @@ transition does not hide an unknown state named by another.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import re
 import types
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -32,6 +30,7 @@ from opsflow.language.models import (
     WorkflowSpec,
 )
 from opsflow.language.yamlio import YamlDocument, YamlPath, bool_trap_hint
+from opsflow.suggest import closest, did_you_mean
 
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 _NAMED_SECTIONS = {"states": "state", "fields": "field", "metrics": "metric"}
@@ -76,12 +75,6 @@ _BOUNDS = {
     "less_than_equal": "<=",
     "less_than": "<",
 }
-
-
-def did_you_mean(name: str, known: Collection[str]) -> str:
-    """Return `` (did you mean 'x'?)`` for the closest of ``known``, or an empty string."""
-    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 @dataclass
@@ -254,8 +247,9 @@ def translate_errors(
     for error in errors:
         extra: YamlPath = tuple(error["loc"])
         if error["type"] == "extra_forbidden" and extra:
-            close = difflib.get_close_matches(str(extra[-1]), _known_keys(extra[:-1]), n=1)
-            misspelt.update((*extra[:-1], c) for c in close)
+            close = closest(str(extra[-1]), _known_keys(extra[:-1]))
+            if close is not None:
+                misspelt.add((*extra[:-1], close))
     for error in errors:
         loc: YamlPath = tuple(error["loc"])
         kind = error["type"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import threading
 import time
 import weakref
@@ -13,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import (
     ArgumentError,
     DatabaseError,
@@ -33,20 +32,13 @@ from opsflow.errors import (
     SerializationFailure,
     StaleConnection,
 )
+from opsflow.redact import redact_url
 from opsflow.store import dialects, migrate
 from opsflow.store.prepared import raise_driver_error
 from opsflow.store.urls import checked_url
 
 IDLE_PING_S = 1.0  # a kept PostgreSQL connection idle this long is pinged before use
 BUSY_MESSAGE = "the database is busy (locked by another process past the busy timeout); try again"
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password hidden."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 class Database:
