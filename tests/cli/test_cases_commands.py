@@ -436,3 +436,52 @@ def test_unexpected_exception_is_internal_error(run: Run, monkeypatch: Any) -> N
     assert debug.exit_code == 1
     assert "Traceback" in debug.stderr
     assert json.loads(debug.stdout)["error"] == "internal"
+
+
+def _transactions(monkeypatch: Any) -> list[str]:
+    """Record every read and write transaction the CLI's engine opens, in order."""
+    from opsflow.store.database import Database
+
+    calls: list[str] = []
+    for kind in ("read", "write"):
+        method = getattr(Database, kind)
+
+        def counted(self: Any, _kind: str = kind, _method: Any = method) -> Any:
+            calls.append(_kind)
+            return _method(self)
+
+        monkeypatch.setattr(Database, kind, counted)
+    return calls
+
+
+def test_fire_with_set_is_one_write_and_reads_no_case_of_its_own(
+    run: Run, project: Project, monkeypatch: Any
+) -> None:
+    """The engine parses --set in the step: no status or definition read before the fire.
+
+    The one read is the engine's warm-up before it takes the write lock, which a fresh
+    process makes for every fire, with or without --set (before, --set read the case and
+    its definition first: read, read, write).
+    """
+    case_id = run("--as", "rita", "start", "expense", "--set", "title=Taxi").stdout.strip()
+    other = run("--as", "rita", "start", "expense", "--set", "title=Bus").stdout.strip()
+    assert run("--as", "rita", "fire", other, "submit", "--set", "amount=1").exit_code == 0
+    calls = _transactions(monkeypatch)
+    plain = run("--as", "mia", "fire", other, "approve")
+    assert plain.exit_code == 0, plain.output
+    without_set = list(calls)
+    calls.clear()
+    result = run("--as", "rita", "fire", case_id, "submit", "--set", "amount=9")
+    assert result.exit_code == 0, result.output
+    assert calls == without_set == ["read", "write"]
+    assert project.engine().status(case_id).data["amount"] == 9
+
+
+def test_fire_with_bad_set_writes_nothing(run: Run, project: Project, monkeypatch: Any) -> None:
+    case_id = run("--as", "rita", "start", "expense", "--set", "title=Taxi").stdout.strip()
+    before = project.engine().history(case_id)
+    result = run("--as", "rita", "fire", case_id, "submit", "--set", "amount=abc")
+    assert result.exit_code == 65
+    assert result.stderr == "error: field 'amount': must be a number (got 'abc')\n"
+    assert project.engine().history(case_id) == before
+    assert project.engine().status(case_id).state == "draft"

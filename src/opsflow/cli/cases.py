@@ -15,7 +15,6 @@ from opsflow.cli.values import (
     check_name,
     read_data_file,
     split_assignments,
-    typed_data,
 )
 
 if TYPE_CHECKING:
@@ -65,11 +64,10 @@ def start(
       opsflow start content_approval --set title=Hello --json
     """
     ctx = app()
-    pairs = split_assignments(assignments)
+    text = dict(split_assignments(assignments))
     data = read_data_file(data_file)
     engine = ctx.engine()
-    data.update(typed_data(engine, workflow, None, pairs))
-    case = engine.start(workflow, data=data, actor=ctx.current_actor(), key=key)
+    case = engine.start(workflow, data=data, actor=ctx.current_actor(), key=key, text=text)
     if as_json:
         out.emit_json(case.to_json())
     else:
@@ -135,19 +133,15 @@ def fire(
     """
     ctx = app()
     engine = ctx.engine()
-    pairs = split_assignments(assignments)
-    data: dict[str, Any] = {}
-    if pairs:
-        current = engine.status(case_id)
-        data = typed_data(engine, current.workflow, current.version, pairs)
+    text = dict(split_assignments(assignments))
     result = engine.fire(
         case_id,
         event,
         actor=ctx.current_actor(),
-        data=data or None,
         comment=comment,
         key=key,
         dry_run=dry_run,
+        text=text or None,
     )
     if as_json:
         out.emit_json(result.to_json())
@@ -176,10 +170,8 @@ def set_data(
     """
     ctx = app()
     engine = ctx.engine()
-    pairs = split_assignments(assignments, option="set")
-    current = engine.status(case_id)
-    data = typed_data(engine, current.workflow, current.version, pairs)
-    case = engine.set(case_id, data, actor=ctx.current_actor(), comment=comment)
+    text = dict(split_assignments(assignments, option="set"))
+    case = engine.set(case_id, actor=ctx.current_actor(), comment=comment, text=text)
     if as_json:
         out.emit_json(case.to_json())
     else:

@@ -1,20 +1,18 @@
-"""Turning command-line text (``--set K=V``, ``--data FILE.json``) into case data."""
+"""Checking command-line text: names, comments, ``--set K=V`` pairs, ``--data FILE.json``.
+
+The values of ``--set`` are parsed by the engine, by the case's field types (SPEC §6).
+"""
 
 from __future__ import annotations
 
-import difflib
 import json
 import unicodedata
 from collections.abc import Sequence
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import click
 
 from opsflow.errors import Invalid, Usage
-
-if TYPE_CHECKING:
-    from opsflow.engine import Engine
-
 
 MAX_NAME = 200  # characters of an actor name or an idempotency key (their database columns)
 MAX_COMMENT = 100_000  # characters of a comment, as for any text value (SPEC §2.6 bounds)
@@ -77,40 +75,6 @@ def split_assignments(pairs: Sequence[str], option: str = "--set") -> list[tuple
             raise Usage(f"{option} expects FIELD=VALUE, got {pair!r}")
         out.append((key, value))
     return out
-
-
-def did_you_mean(name: str, choices: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` when a close match exists, else an empty string."""
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def typed_data(
-    engine: Engine, workflow: str, version: int | None, pairs: Sequence[tuple[str, str]]
-) -> dict[str, Any]:
-    """Parse each value by its field's declared type; every problem is reported at once (65)."""
-    if not pairs:
-        return {}
-    from opsflow.language.fields import FieldError, parse_text
-
-    spec = engine.workflow_spec(workflow, version)
-    data: dict[str, Any] = {}
-    problems: list[str] = []
-    for key, text in pairs:
-        field = spec.fields.get(key)
-        if field is None:
-            hint = did_you_mean(key, list(spec.fields))
-            problems.append(f"unknown field '{key}' in workflow {workflow}{hint}")
-            continue
-        try:
-            data[key] = parse_text(key, field, text)
-        except FieldError as exc:
-            problems.append(str(exc))
-        except ValueError as exc:
-            problems.append(f"field '{key}': {exc}")
-    if problems:
-        raise Invalid(problems[0] if len(problems) == 1 else "invalid data", problems)
-    return data
 
 
 def read_data_file(stream: IO[str] | None) -> dict[str, Any]:

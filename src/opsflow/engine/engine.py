@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from opsflow.clock import Clock, system_now
 from opsflow.engine import idempotency, incidents, persist, views
+from opsflow.engine import text as typed_text
 from opsflow.engine.compiled import CompiledWorkflow
 from opsflow.engine.decide import SYSTEM, Actor
 from opsflow.engine.definitions import Definitions
@@ -321,19 +322,27 @@ class Engine:
         data: Mapping[str, Any] | None = None,
         actor: str | None = None,
         key: str | None = None,
+        text: Mapping[str, str] | None = None,
     ) -> Case:
-        """Start a case of ``workflow`` (its current version) and return it."""
+        """Start a case of ``workflow`` (its current version) and return it.
+
+        ``text`` holds values as a person typed them (``--set``, a form), parsed by the
+        fields' declared types; they win over ``data``. A key's request is the text as given.
+        """
         name = self._member(actor)
         wf = self.definitions.current(workflow)
         request = {"workflow": workflow, "data": dict(data or {}), "actor": name}
+        if text:
+            request["text"] = dict(text)
         holder: dict[str, Step] = {}
 
         def work(conn: Connection) -> Case:
             replay = idempotency.first_result(conn, key, "start", request)
             if replay is not None:
                 return self._case(conn, replay[0])
+            values = typed_text.merged(data, wf.id, wf.fields, text)
             now = self.clock()
-            step = self._start_case(conn, wf, data or {}, name, now)
+            step = self._start_case(conn, wf, values or {}, name, now)
             case = step.case
             idempotency.remember(conn, key, "start", request, case.id, {"outcome": "started"}, now)
             holder["step"] = step
@@ -353,10 +362,12 @@ class Engine:
         comment: str | None = None,
         key: str | None = None,
         dry_run: bool = False,
+        text: Mapping[str, str] | None = None,
     ) -> FireResult:
         """Fire ``event`` on a case as ``actor``; raises NotPermitted/Refused/… when it cannot.
 
         A refusal (not a dry run's) is recorded in the case's history as ``denied``.
+        ``text`` is parsed by the case's pinned field types in the step (see ``start``).
         """
         name = self._actor_name(actor)
         if dry_run:
@@ -364,9 +375,10 @@ class Engine:
                 full_id = persist.resolve_case_id(conn, case_id)
                 case = persist.load_case(conn, full_id)
                 step = Step(self._pinned(conn, case), case, self._ctx(conn, self.clock()))
+                values = typed_text.merged(data, step.wf.id, step.wf.fields, text)
                 view = self._view(conn, step, name)
                 probe = Step(step.wf, case.fork(), step.ctx)  # the view's step stays unchanged
-                return views.dry_run(probe, event, probe.actor(name), data or {}, view)
+                return views.dry_run(probe, event, probe.actor(name), values or {}, view)
         holder: dict[str, Any] = {}
 
         def work(conn: Connection) -> FireResult:
@@ -380,6 +392,8 @@ class Engine:
                     "comment": comment,
                     "actor": name,
                 }
+                if text:
+                    request["text"] = dict(text)
             # Looked up once the row is locked: a fire with the same key that held the
             # lock before us has committed its key by now.
             case = persist.load_case(conn, full_id, lock=self.db.row_locks)
@@ -394,10 +408,11 @@ class Engine:
             now = self.clock()
             expected = case.row_version
             wf = self._pinned(conn, case)
+            values = typed_text.merged(data, wf.id, wf.fields, text) if text else data
             step = Step(wf, case, self._ctx(conn, now))
             source = case.state
             try:
-                outcome = step.fire(event, step.actor(name), data, comment)
+                outcome = step.fire(event, step.actor(name), values, comment)
             except (NotPermitted, Refused) as refusal:  # the decision said no: audit it
                 holder["refused"] = (refusal, source)
                 raise
@@ -480,11 +495,15 @@ class Engine:
     def set(
         self,
         case_id: str,
-        data: Mapping[str, Any],
+        data: Mapping[str, Any] | None = None,
         actor: str | None = None,
         comment: str | None = None,
+        text: Mapping[str, str] | None = None,
     ) -> Case:
-        """Change a case's data (audited as a ``data`` entry); rules and auto transitions run."""
+        """Change a case's data (audited as a ``data`` entry); rules and auto transitions run.
+
+        ``text`` is parsed by the case's pinned field types in the step (see ``start``).
+        """
         name = self._member(actor)
 
         def work(conn: Connection) -> Case:
@@ -492,13 +511,14 @@ class Engine:
             now = self.clock()
             case = persist.load_case(conn, full_id, lock=self.db.row_locks)
             expected = case.row_version
+            wf = self._pinned(conn, case)
+            values = typed_text.merged(data, wf.id, wf.fields, text)  # bad text: 65 first
             if case.closed:
                 raise Refused(
                     f"case is closed (state '{case.state}' is final); its data can't change"
                 )
-            wf = self._pinned(conn, case)
             step = Step(wf, case, self._ctx(conn, now))
-            changes = step.apply_data(data)
+            changes = step.apply_data(values or {})
             step._entry(step._reserve_seq(), "data", name, changes=changes, comment=comment)
             step.settle()
             self._commit_step(conn, step, new=False, expected=expected, now=now)
