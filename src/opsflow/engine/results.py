@@ -5,9 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from opsflow.clock import iso
+
+# The words the engine answers with, each defined once (SPEC §3).
+StepOutcome = Literal["transitioned", "approval_recorded"]  # what a fire that ran did
+FireOutcomeName = Literal["transitioned", "approval_recorded", "replayed", "dry_run"]
+DeadlineKind = Literal["sla", "timer"]
+DeadlineStatus = Literal["pending", "fired", "cancelled", "failed"]
+IncidentKind = Literal["timer", "sla", "schedule", "auto", "fire", "compute", "rule"]
+IncidentStatus = Literal["retrying", "open", "recovered", "resolved", "cancelled"]
+OutboxStatus = Literal["pending", "delivered", "failed"]
 
 
 @dataclass(frozen=True)
@@ -29,9 +38,9 @@ class DeadlineView:
     id: int
     state: str
     event: str
-    kind: str  # "sla" or "timer"
+    kind: DeadlineKind
     due_at: datetime
-    status: str  # "pending", "fired", "cancelled"
+    status: DeadlineStatus
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -181,7 +190,7 @@ class FireResult:
     """The outcome of one fire: transitioned, approval_recorded, replayed or dry_run."""
 
     case: Case
-    outcome: str
+    outcome: FireOutcomeName
     approvals: tuple[int, int] | None = None  # (have, need) when an approval was recorded
     would: dict[str, Any] | None = None  # dry run: {"to": STATE, "actions": [...]}
     from_state: str | None = None
@@ -191,7 +200,7 @@ class FireResult:
     def of_fire(
         cls,
         case: Case,
-        outcome: str,
+        outcome: FireOutcomeName,
         approvals: tuple[int, int] | None,
         from_state: str,
         notices: list[Notice],
@@ -264,7 +273,7 @@ class OutboxRow:
     message: str
     event: str | None
     dedupe_key: str
-    status: str  # pending delivered failed
+    status: OutboxStatus
     attempts: int
     last_error: str | None
     created_at: datetime
@@ -327,7 +336,7 @@ class Incident:
     """Automation that failed: what, on which case, the error, and where it stands."""
 
     id: int
-    kind: str  # timer sla schedule auto fire compute rule
+    kind: IncidentKind
     target: str
     workflow: str
     case_id: str | None
@@ -336,7 +345,7 @@ class Incident:
     actor: str
     error: str
     attempts: int
-    status: str  # retrying open recovered resolved cancelled
+    status: IncidentStatus
     next_attempt_at: datetime | None
     created_at: datetime
     updated_at: datetime

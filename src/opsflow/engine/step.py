@@ -22,6 +22,7 @@ from opsflow.engine.compiled import CompiledAction, CompiledTransition, Compiled
 from opsflow.engine.decide import SYSTEM, Actor, decide
 from opsflow.engine.hookviews import HookView, actor_view, transition_view
 from opsflow.engine.metrics import run_metric
+from opsflow.engine.results import StepOutcome
 from opsflow.engine.working import WorkingCase, Writes, copy_json
 from opsflow.errors import Busy, FieldError, Invalid, OpsflowError, PluginRefusal, Refused
 from opsflow.language.expressions import EvaluationError
@@ -71,7 +72,7 @@ class _Savepoint:
 
 @dataclass
 class FireOutcome:
-    outcome: str  # transitioned approval_recorded
+    outcome: StepOutcome
     transition: CompiledTransition
     approvals: tuple[int, int] | None = None
 
