@@ -15,9 +15,11 @@ from opsflow.errors import (
     Conflict,
     Damaged,
     Invalid,
+    MigrationRefused,
     NotFound,
     NotPermitted,
     OpsflowError,
+    PluginRefusal,
     Refused,
     Usage,
 )
@@ -26,15 +28,53 @@ __version__ = "0.1.0"
 
 if typing.TYPE_CHECKING:
     from opsflow.engine import Engine
-    from opsflow.engine.results import Case, FireResult, HistoryEntry, Incident
+    from opsflow.engine.digest import Digest
+    from opsflow.engine.migrate import MigrationReport, MovedCase, RefusedCase
+    from opsflow.engine.results import (
+        AuditProblem,
+        Case,
+        CaseList,
+        DeadlineView,
+        EventStatus,
+        FireResult,
+        HistoryEntry,
+        Incident,
+        Notice,
+        OutboxRow,
+        WorkerReport,
+        WorkflowSummary,
+    )
     from opsflow.hookspecs import hookimpl
+    from opsflow.language.diagnostics import Diagnostic
+    from opsflow.language.loader import LoadContext
+    from opsflow.language.models import WorkflowSpec
 
+# What the Engine's public methods return, loaded on first use (tests/test_public_api.py
+# checks that this covers every type their signatures name).
+_RESULTS = (
+    "AuditProblem",
+    "Case",
+    "CaseList",
+    "DeadlineView",
+    "EventStatus",
+    "FireResult",
+    "HistoryEntry",
+    "Incident",
+    "Notice",
+    "OutboxRow",
+    "WorkerReport",
+    "WorkflowSummary",
+)
 _LAZY = {
     "Engine": ("opsflow.engine", "Engine"),
-    "Case": ("opsflow.engine.results", "Case"),
-    "FireResult": ("opsflow.engine.results", "FireResult"),
-    "HistoryEntry": ("opsflow.engine.results", "HistoryEntry"),
-    "Incident": ("opsflow.engine.results", "Incident"),
+    **{name: ("opsflow.engine.results", name) for name in _RESULTS},
+    "Digest": ("opsflow.engine.digest", "Digest"),
+    "MigrationReport": ("opsflow.engine.migrate", "MigrationReport"),
+    "MovedCase": ("opsflow.engine.migrate", "MovedCase"),
+    "RefusedCase": ("opsflow.engine.migrate", "RefusedCase"),
+    "Diagnostic": ("opsflow.language.diagnostics", "Diagnostic"),
+    "LoadContext": ("opsflow.language.loader", "LoadContext"),
+    "WorkflowSpec": ("opsflow.language.models", "WorkflowSpec"),
     "hookimpl": ("opsflow.hookspecs", "hookimpl"),
 }
 
@@ -51,21 +91,38 @@ def __getattr__(name: str) -> typing.Any:
 
 
 __all__ = [
+    "AuditProblem",
     "Busy",
     "Case",
+    "CaseList",
     "ConfigError",
     "Conflict",
     "Damaged",
+    "DeadlineView",
+    "Diagnostic",
+    "Digest",
     "Engine",
+    "EventStatus",
     "FireResult",
     "HistoryEntry",
     "Incident",
     "Invalid",
+    "LoadContext",
+    "MigrationRefused",
+    "MigrationReport",
+    "MovedCase",
     "NotFound",
     "NotPermitted",
+    "Notice",
     "OpsflowError",
+    "OutboxRow",
+    "PluginRefusal",
+    "RefusedCase",
     "Refused",
     "Usage",
+    "WorkerReport",
+    "WorkflowSpec",
+    "WorkflowSummary",
     "__version__",
     "hookimpl",
 ]
