@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opsflow.errors import Invalid
-from opsflow.language.fields import FieldError, parse_text
+from opsflow.errors import FieldError, Invalid
+from opsflow.language.fields import parse_text
 from opsflow.language.models import FieldSpec
-from opsflow.language.structure import did_you_mean
+from opsflow.suggest import did_you_mean
 
 
 def parse(
