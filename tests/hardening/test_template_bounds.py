@@ -88,7 +88,9 @@ def test_hostile_template_is_refused_fast(template: str, words: str) -> None:
     elapsed = time.perf_counter() - started
     assert caught.value.message.startswith("template error: ")
     assert words in caught.value.message
-    assert elapsed < 2.0, elapsed
+    # A guard against the unbounded behaviour (17.9 s to minutes), not a speed figure: the
+    # render budget is 1 s, and a loaded CI machine may take several times longer.
+    assert elapsed < 10.0, elapsed
 
 
 def test_ordinary_templates_still_render() -> None:
