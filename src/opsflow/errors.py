@@ -122,6 +122,15 @@ class AutomationFailed(OpsflowError):
     """The retried automation failed again (its step was rolled back)."""
 
 
+class IncidentClosed(Refused):
+    """An incident asked to be retried is no longer retrying or open."""
+
+    def __init__(self, incident_id: int, status: str) -> None:
+        super().__init__(
+            f"incident {incident_id} is {status}; only a retrying or open one is retried"
+        )
+
+
 class FieldError(ValueError):
     """A value refused for a field; ``str()`` is ``field 'budget': must be >= 0``."""
 
@@ -155,6 +164,7 @@ __all__ = [
     "Conflict",
     "Damaged",
     "FieldError",
+    "IncidentClosed",
     "Invalid",
     "MigrationRefused",
     "NotFound",

@@ -803,7 +803,11 @@ class Engine:
     def retry_incident(
         self, incident_id: int, actor: str | None = None
     ) -> tuple[Incident, str | None]:
-        """Try an incident's automation again now; the incident, and the error if it failed."""
+        """Try an incident's automation again now; the incident, and the error if it failed.
+
+        Raises ``NotFound`` when there is no such incident and ``IncidentClosed`` when it is
+        no longer retrying or open.
+        """
         from opsflow.engine.recovery import retry
 
         return retry(self, incident_id, self._member(actor))

@@ -32,6 +32,7 @@ from opsflow.errors import (
     Busy,
     ConfigError,
     Conflict,
+    IncidentClosed,
     NotFound,
     Refused,
 )
@@ -67,9 +68,7 @@ def retry(engine: Engine, incident_id: int, actor: str) -> tuple[Incident, str |
         raise NotFound(f"no incident {incident_id}")
     found = incidents.view(row)
     if not found.unresolved:
-        raise Refused(
-            f"incident {incident_id} is {found.status}; only a retrying or open one is retried"
-        )
+        raise IncidentClosed(incident_id, found.status)
     if found.kind in ("timer", "sla"):
         error = _retry_deadline(engine, row, actor)
     else:
@@ -131,7 +130,7 @@ def _retry_deadline(engine: Engine, row: Any, actor: str) -> str | None:
         current = incidents.row_of(conn, row.id, lock=engine.db.row_locks)
         if current is None or current.status not in incidents.UNRESOLVED:
             status = current.status if current is not None else "gone"
-            raise Refused(f"incident {row.id} is {status}; only a retrying or open one is retried")
+            raise IncidentClosed(row.id, status)
         conn.execute(
             update(d)
             .where(d.c.id == row.deadline_id, d.c.status.in_(("pending", "failed")))
@@ -168,7 +167,7 @@ def _attempt(
     except (Busy, ConfigError, Conflict):  # the database, not the automation: report it
         raise
     except Exception as exc:  # it failed again: count the try, in a transaction of its own
-        if "incident" not in held or _closed_meanwhile(exc):
+        if "incident" not in held or isinstance(exc, IncidentClosed):
             raise
         found: Incident = held["incident"]
         message = engine.settings.redact(failure_text(exc))
@@ -184,10 +183,6 @@ def _attempt(
         observe_committed(engine, held["step"])
     log_item("incident", result, case=found.case_id, event=found.event, detail=found.describe())
     return found, result, None, held.get("step")
-
-
-def _closed_meanwhile(exc: Exception) -> bool:
-    return isinstance(exc, Refused) and "only a retrying or open one" in exc.message
 
 
 def _try(
@@ -208,7 +203,7 @@ def _try(
     if row is None:
         return None
     if row.status not in incidents.UNRESOLVED:  # closed while we waited for its lock
-        raise Refused(f"incident {row.id} is {row.status}; only a retrying or open one is retried")
+        raise IncidentClosed(row.id, row.status)
     found = held["incident"] = incidents.view(row)
     if found.kind == "schedule":
         assert found.tick is not None
