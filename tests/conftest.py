@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from project_cli import TEAM  # the team every engine fixture has (shared with CLI helpers)
+
 FIXTURES = Path(__file__).parent / "fixtures"
 POSTGRES_URL = os.environ.get("OPSFLOW_TEST_POSTGRES_URL")
 
@@ -97,19 +99,6 @@ def workflows_dir(tmp_path: Path) -> Path:
     target.mkdir()
     shutil.copy(FIXTURES / "engine" / "review.yaml", target / "review.yaml")
     return target
-
-
-TEAM = {
-    "ann": ["author"],
-    "ed": ["editor"],
-    "eve": ["editor"],
-    "lou": ["legal"],
-    "bea": ["brand"],
-    "pat": ["publisher"],
-    "dir": ["director"],
-    "both": ["author", "editor"],
-    "tester": [],  # the engines' default actor: a team member without roles
-}
 
 
 @pytest.fixture

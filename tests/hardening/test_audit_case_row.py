@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from sqlalchemy import delete, insert, select, update
 
-from opsflow.cli import cli
 from opsflow.store import tables as t
+from project_cli import run_cli
 
 
 def _bypass(conn: Any) -> None:
@@ -21,25 +21,8 @@ def _bypass(conn: Any) -> None:
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
 
 
-TEAM = {
-    "ann": ["author"],
-    "ed": ["editor"],
-    "eve": ["editor"],
-    "lou": ["legal"],
-    "bea": ["brand"],
-    "pat": ["publisher"],
-    "dir": ["director"],
-}  # as in conftest
-
-
 def _run(db_url: str, workflows: Path, *args: str) -> Result:
-    config = workflows.parent / "opsflow.yaml"
-    if not config.exists():
-        team = "".join(f"  {name}: {json.dumps(roles)}\n" for name, roles in TEAM.items())
-        chat = json.dumps(str(workflows.parent / "chat.jsonl"))
-        config.write_text(f"team:\n{team}channels:\n  chat: {{notifier: file, path: {chat}}}\n")
-    base = ["--db", db_url, "--workflows", str(workflows), "--config", str(config)]
-    return CliRunner().invoke(cli, [*base, *args])
+    return run_cli(db_url, workflows, *args)
 
 
 def _in_legal(engine: Any) -> str:

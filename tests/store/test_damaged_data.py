@@ -9,31 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from sqlalchemy import text, update
 
-from opsflow.cli import cli
 from opsflow.store import tables as t
-
-TEAM = {
-    "ann": ["author"],
-    "ed": ["editor"],
-    "eve": ["editor"],
-    "lou": ["legal"],
-    "bea": ["brand"],
-    "pat": ["publisher"],
-    "dir": ["director"],
-}  # as in conftest
+from project_cli import run_cli
 
 
 def _run(db_url: str, workflows: Path, *args: str) -> Result:
-    config = workflows.parent / "opsflow.yaml"
-    if not config.exists():
-        team = "".join(f"  {name}: {json.dumps(roles)}\n" for name, roles in TEAM.items())
-        chat = json.dumps(str(workflows.parent / "chat.jsonl"))
-        config.write_text(f"team:\n{team}channels:\n  chat: {{notifier: file, path: {chat}}}\n")
-    base = ["--db", db_url, "--workflows", str(workflows), "--config", str(config)]
-    return CliRunner().invoke(cli, [*base, *args])
+    return run_cli(db_url, workflows, *args)
 
 
 # A defect SQLite's typeless columns let in (PostgreSQL's types refuse the bad value):
@@ -230,11 +214,8 @@ def test_the_worker_sets_a_damaged_due_deadline_aside(
     good, bad = _two_cases(engine)
     # text that sorts before any real time: the claim picks it first, then cannot read it
     _raw_sql(engine, "UPDATE deadlines SET due_at = '0garbage' WHERE case_id = :i", i=bad)
-    _run(db_url, workflows_dir, "cases")  # writes the project's opsflow.yaml
-    config = str(workflows_dir.parent / "opsflow.yaml")
-    base = ["--db", db_url, "--workflows", str(workflows_dir), "--config", config]
     later = {"OPSFLOW_NOW": "2027-06-01T00:00:00+00:00"}
-    worker = CliRunner().invoke(cli, [*base, "worker", "--once", "--json"], env=later)
+    worker = run_cli(db_url, workflows_dir, "worker", "--once", "--json", env=later)
     assert "internal error" not in worker.output + worker.stderr
     assert worker.exit_code == 0, worker.output
     assert json.loads(worker.stdout)["deadlines_fired"] == 1, worker.output
