@@ -39,7 +39,7 @@ def big_workflow(states: int = 200, transitions: int = 600) -> str:
 
 
 def load_and_validate(options: Options) -> list[Figure]:
-    from opsflow.engine.compiled import compile_workflow
+    from opsflow.core.compiled import compile_workflow
     from opsflow.language.loader import LoadContext, load_workflow_text
 
     text = big_workflow()

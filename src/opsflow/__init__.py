@@ -30,8 +30,8 @@ __version__ = "0.1.0"
 if typing.TYPE_CHECKING:
     from opsflow.engine import Engine
     from opsflow.engine.digest import Digest
-    from opsflow.engine.migrate import MigrationReport, MovedCase, RefusedCase
-    from opsflow.engine.results import (
+    from opsflow.runners.migrate import MigrationReport, MovedCase, RefusedCase
+    from opsflow.core.results import (
         AuditProblem,
         Case,
         CaseList,
@@ -68,11 +68,11 @@ _RESULTS = (
 )
 _LAZY = {
     "Engine": ("opsflow.engine", "Engine"),
-    **{name: ("opsflow.engine.results", name) for name in _RESULTS},
+    **{name: ("opsflow.core.results", name) for name in _RESULTS},
     "Digest": ("opsflow.engine.digest", "Digest"),
-    "MigrationReport": ("opsflow.engine.migrate", "MigrationReport"),
-    "MovedCase": ("opsflow.engine.migrate", "MovedCase"),
-    "RefusedCase": ("opsflow.engine.migrate", "RefusedCase"),
+    "MigrationReport": ("opsflow.runners.migrate", "MigrationReport"),
+    "MovedCase": ("opsflow.runners.migrate", "MovedCase"),
+    "RefusedCase": ("opsflow.runners.migrate", "RefusedCase"),
     "Diagnostic": ("opsflow.language.diagnostics", "Diagnostic"),
     "LoadContext": ("opsflow.language.loader", "LoadContext"),
     "WorkflowSpec": ("opsflow.language.models", "WorkflowSpec"),

@@ -103,7 +103,7 @@ class PluginRefusal(Refused):
 class MigrationRefused(Refused):
     """Some open cases cannot move to the target version; none was moved (exit 4).
 
-    ``report`` is the ``opsflow.engine.migrate.MigrationReport`` (typed ``Any`` because
+    ``report`` is the ``opsflow.runners.migrate.MigrationReport`` (typed ``Any`` because
     errors, the bottom layer, imports nothing of opsflow).
     """
 

@@ -195,7 +195,7 @@ def test_outbox_help_and_the_operations_guide_give_the_retry_window_of_the_code(
 
     from opsflow.cli import cli
     from opsflow.cli.admin import retry_window
-    from opsflow.engine import outbox as schedule
+    from opsflow.runners import outbox as schedule
 
     low, high = schedule.schedule_bounds()
     assert low == timedelta(hours=14, minutes=31, seconds=30)  # 0.5 + 1 + … + 256 + 360 min

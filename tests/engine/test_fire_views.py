@@ -7,8 +7,8 @@ import copy
 import pickle
 from typing import Any
 
-from opsflow.engine import views
-from opsflow.engine.step import Step
+from opsflow.core import preview as views
+from opsflow.core.step import Step
 
 
 def _eager_events(engine: Any, case_id: str, actor: str) -> list[Any]:

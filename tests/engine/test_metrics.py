@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from opsflow.engine import metrics
+from opsflow.core import metrics
 from opsflow.language.models import MetricSpec
 from opsflow.testing import builtin_plugins
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from opsflow.builtins.notifiers import NotifierError, PermanentNotifierError
-from opsflow.engine import outbox
+from opsflow.runners import outbox
 from opsflow.errors import NotFound, Refused
 from opsflow.plugins import Notification, Plugins
 from opsflow.store import tables as t

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from opsflow.engine.schedules import due_tick, tick_variables
+from opsflow.runners.schedules import due_tick, tick_variables
 from opsflow.language.models import ScheduleSpec
 from opsflow.store import tables as t
 

@@ -267,7 +267,7 @@ def test_stale_deadline_is_cancelled_not_fired(engine: Any, clock: Any) -> None:
 def test_unexpected_error_backs_off_then_gives_up(
     make_engine: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from opsflow.engine import worker
+    from opsflow.runners import worker
     from opsflow.engine.incidents import MAX_ATTEMPTS
 
     engine = make_engine()

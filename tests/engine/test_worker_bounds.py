@@ -83,7 +83,7 @@ def test_a_case_that_re_arms_for_ever_gets_a_bounded_share_of_a_pass(
     nag_engine: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A step that arms a due deadline every time (a workflow bug): the pass still ends."""
-    from opsflow.engine import worker
+    from opsflow.runners import worker
 
     looping = nag_engine.start("nag", {"title": "loop", "remind_at": PAST}, actor="ann")
     other = nag_engine.start("nag", {"title": "other", "remind_at": PAST}, actor="ann")

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from opsflow.clock import iso, system_now
-from opsflow.engine.results import Case, FireResult
+from opsflow.core.results import Case, FireResult
 from opsflow.store import tables as t
 from opsflow.store.prepared import Statement, run
 from opsflow.store.types import JSONText, UTCDateTime, dumps, loads

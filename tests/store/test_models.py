@@ -94,7 +94,7 @@ def test_row_models_read_what_the_engine_wrote(make_engine: Callable[..., Any]) 
 def test_commands_that_read_or_write_a_case_never_build_the_orm() -> None:
     code = (
         "import sys\n"
-        "import opsflow.engine, opsflow.cli.cases, opsflow.engine.worker\n"
+        "import opsflow.engine, opsflow.cli.cases, opsflow.runners.worker\n"
         "print(sorted(m for m in sys.modules if m.startswith(('sqlmodel', 'sqlalchemy.orm'))))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -20,7 +20,7 @@ from opsflow.cli.values import LIMIT, ROW_ID
 from opsflow.errors import Busy, OpsflowError
 
 if TYPE_CHECKING:
-    from opsflow.engine.results import WorkerReport
+    from opsflow.core.results import WorkerReport
 
 TEMPLATE_SKIP = {"__pycache__", "__init__.py", ".DS_Store"}
 EXIT_INCIDENTS = 1  # worker --once: incidents are open (failed automation needs a person)
@@ -222,7 +222,7 @@ class _LineHandler(logging.Handler):
 @contextlib.contextmanager
 def _worker_logging(style: str) -> Iterator[Any]:
     """Attach the one-line-per-item handler; yield a rich status when stderr is a terminal."""
-    from opsflow.engine.worker import LOG, ItemFormatter
+    from opsflow.runners.worker import LOG, ItemFormatter
 
     console = status = None
     try:
@@ -290,7 +290,7 @@ def worker(once: bool, interval: float, log_format: str, as_json: bool) -> None:
       opsflow worker --once --json         # one pass, e.g. from cron; prints the report
       opsflow worker --interval 30 --log-format json
     """
-    from opsflow.engine.worker import PassReport
+    from opsflow.runners.worker import PassReport
 
     engine = app().engine()
     stop = threading.Event()
@@ -342,7 +342,7 @@ def retry_window() -> str:
     """How long a notification is retried, worked out from the outbox's schedule."""
     import math
 
-    from opsflow.engine.outbox import MAX_ATTEMPTS, schedule_bounds
+    from opsflow.runners.outbox import MAX_ATTEMPTS, schedule_bounds
 
     def hours(delta: Any, rounding: Any) -> str:
         minutes = int(rounding(delta.total_seconds() / 60))

@@ -18,7 +18,7 @@ from opsflow.cli.values import (
 )
 
 if TYPE_CHECKING:
-    from opsflow.engine.results import Case, FireResult, HistoryEntry
+    from opsflow.core.results import Case, FireResult, HistoryEntry
 
 set_option = click.option(
     "--set",

@@ -10,7 +10,7 @@ from opsflow.cli import output as out
 from opsflow.cli.context import app, json_option
 
 if TYPE_CHECKING:
-    from opsflow.engine.migrate import MigrationReport
+    from opsflow.runners.migrate import MigrationReport
 
 
 def parse_maps(maps: tuple[str, ...]) -> dict[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
-from opsflow.engine.compiled import CompiledWorkflow, compile_workflow
+from opsflow.core.compiled import CompiledWorkflow, compile_workflow
 from opsflow.errors import Invalid, NotFound
 from opsflow.language.diagnostics import Diagnostic
 from opsflow.language.loader import (

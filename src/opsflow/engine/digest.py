@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from opsflow.clock import iso
-from opsflow.engine.results import AuditProblem
+from opsflow.core.results import AuditProblem
 from opsflow.errors import ConfigError
 from opsflow.store import tables as t
 from opsflow.store.types import dumps

@@ -18,13 +18,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from opsflow.clock import Clock, system_now
-from opsflow.engine import idempotency, incidents, persist, views
-from opsflow.engine import text as typed_text
-from opsflow.engine.compiled import CompiledWorkflow
-from opsflow.engine.decide import SYSTEM, Actor
+from opsflow.core import preview
+from opsflow.engine import idempotency, incidents, persist
+from opsflow.core import text as typed_text
+from opsflow.core.compiled import CompiledWorkflow
+from opsflow.core.decide import SYSTEM, Actor
 from opsflow.engine.definitions import Definitions
-from opsflow.engine.hookviews import HookView, actor_view, transition_view
-from opsflow.engine.results import (
+from opsflow.core.hookviews import HookView, actor_view, transition_view
+from opsflow.core.results import (
     AuditProblem,
     Case,
     CaseList,
@@ -37,8 +38,8 @@ from opsflow.engine.results import (
     WorkerReport,
     WorkflowSummary,
 )
-from opsflow.engine.step import Step, StepContext
-from opsflow.engine.working import WorkingCase
+from opsflow.core.step import Step, StepContext
+from opsflow.core.working import WorkingCase
 from opsflow.errors import (
     Busy,
     Conflict,
@@ -58,7 +59,7 @@ from opsflow.store import tables as t
 
 if TYPE_CHECKING:
     from opsflow.engine.digest import Digest
-    from opsflow.engine.migrate import MigrationReport  # imported by Engine.migrate
+    from opsflow.runners.migrate import MigrationReport  # imported by Engine.migrate
 
 MAX_NAME = 200  # actors and idempotency keys, as the database columns hold them
 # What ends a whole step rather than one piece of its automation (Step.automation).
@@ -378,7 +379,7 @@ class Engine:
                 values = typed_text.merged(data, step.wf.id, step.wf.fields, text)
                 view = self._view(conn, step, name)
                 probe = Step(step.wf, case.fork(), step.ctx)  # the view's step stays unchanged
-                return views.dry_run(probe, event, probe.actor(name), values or {}, view)
+                return preview.dry_run(probe, event, probe.actor(name), values or {}, view)
         holder: dict[str, Any] = {}
 
         def work(conn: Connection) -> FireResult:
@@ -587,9 +588,9 @@ class Engine:
         wf, case = step.wf, step.case
         events: Any
         if case.closed or case.state in wf.approval_states:
-            events = views.event_statuses(step, name)
+            events = preview.event_statuses(step, name)
         else:
-            events = partial(views.event_statuses, step, name)
+            events = partial(preview.event_statuses, step, name)
         return case.view(
             wf.spec.title, deadlines=persist.pending_deadlines(conn, wf, case), events=events
         )
@@ -597,7 +598,7 @@ class Engine:
     def _statuses(
         self, conn: Connection, wf: CompiledWorkflow, case: WorkingCase, name: str
     ) -> list[EventStatus]:
-        return views.event_statuses(Step(wf, case, self._ctx(conn, self.clock(), False)), name)
+        return preview.event_statuses(Step(wf, case, self._ctx(conn, self.clock(), False)), name)
 
     def history(self, case_id: str) -> list[HistoryEntry]:
         """The case's audit trail, oldest first."""
@@ -665,7 +666,7 @@ class Engine:
                 }
                 events = [
                     e
-                    for e in views.event_statuses(
+                    for e in preview.event_statuses(
                         Step(wf, case, self._ctx(conn, self.clock(), False)), name
                     )
                     if e.allowed and e.event not in timed
@@ -743,7 +744,7 @@ class Engine:
         dry_run: bool = False,
     ) -> MigrationReport:
         """Move the open cases of ``workflow`` to ``to_version``, all or none (MigrationRefused)."""
-        from opsflow.engine.migrate import migrate_cases
+        from opsflow.runners.migrate import migrate_cases
 
         return migrate_cases(
             self,
@@ -760,25 +761,25 @@ class Engine:
         self, limit: int | None = None, stop: Callable[[], bool] | None = None
     ) -> WorkerReport:
         """Fire every deadline that is due, each in its own transaction, as ``system``."""
-        from opsflow.engine.worker import fire_due_deadlines
+        from opsflow.runners.worker import fire_due_deadlines
 
         return fire_due_deadlines(self, limit=limit, stop=stop)
 
     def start_due_schedules(self, stop: Callable[[], bool] | None = None) -> WorkerReport:
         """Start a case for each scheduled workflow's due tick, once per (workflow, tick)."""
-        from opsflow.engine.schedules import start_due_schedules
+        from opsflow.runners.schedules import start_due_schedules
 
         return start_due_schedules(self, stop=stop)
 
     def retry_due_incidents(self, stop: Callable[[], bool] | None = None) -> WorkerReport:
         """Try again the failed automation whose next try is due (see ``incidents``)."""
-        from opsflow.engine.recovery import retry_due
+        from opsflow.runners.recovery import retry_due
 
         return retry_due(self, stop=stop)
 
     def deliver_outbox(self, limit: int | None = None) -> WorkerReport:
         """Deliver pending notifications through their channels' notifiers."""
-        from opsflow.engine.outbox import deliver_outbox
+        from opsflow.runners.outbox import deliver_outbox
 
         return deliver_outbox(self, limit=limit)
 
@@ -788,7 +789,7 @@ class Engine:
         ``stop`` is polled between items: when it returns true the pass ends after the
         item in hand (SIGTERM handling in ``opsflow worker``).
         """
-        from opsflow.engine.worker import run_pass
+        from opsflow.runners.worker import run_pass
 
         return run_pass(self, stop=stop)
 
@@ -808,7 +809,7 @@ class Engine:
         Raises ``NotFound`` when there is no such incident and ``IncidentClosed`` when it is
         no longer retrying or open.
         """
-        from opsflow.engine.recovery import retry
+        from opsflow.runners.recovery import retry
 
         return retry(self, incident_id, self._member(actor))
 
@@ -816,7 +817,7 @@ class Engine:
         self, incident_id: int, comment: str, actor: str | None = None
     ) -> Incident:
         """Close an incident by hand with a comment (audited); its automation is not retried."""
-        from opsflow.engine.recovery import resolve
+        from opsflow.runners.recovery import resolve
 
         return resolve(self, incident_id, self._member(actor), comment)
 
@@ -824,13 +825,13 @@ class Engine:
         self, failed: bool = False, case_id: str | None = None, limit: int | None = None
     ) -> list[OutboxRow]:
         """Notifications in the outbox, newest first (secrets redacted)."""
-        from opsflow.engine.outbox import outbox_rows
+        from opsflow.runners.outbox import outbox_rows
 
         return outbox_rows(self, failed=failed, case_id=case_id, limit=limit)
 
     def retry_notification(self, notification_id: int) -> OutboxRow:
         """Queue a failed notification again (``NotFound``; ``Refused`` unless failed)."""
-        from opsflow.engine.outbox import retry_notification
+        from opsflow.runners.outbox import retry_notification
 
         return retry_notification(self, notification_id)
 

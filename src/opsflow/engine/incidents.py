@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from opsflow.clock import later
-from opsflow.engine.results import Incident
+from opsflow.core.results import Incident
 from opsflow.store import tables as t
 
 MAX_ATTEMPTS = 5  # tries of one piece of automation before its incident opens

@@ -12,9 +12,9 @@ from sqlalchemy.engine import Connection
 
 from opsflow.clock import iso, later, parse_instant
 from opsflow.engine import incidents
-from opsflow.engine.compiled import CompiledWorkflow, DeadlineSpec
-from opsflow.engine.results import DeadlineView, HistoryEntry
-from opsflow.engine.working import WorkingCase, Writes
+from opsflow.core.compiled import CompiledWorkflow, DeadlineSpec
+from opsflow.core.results import DeadlineView, HistoryEntry
+from opsflow.core.working import WorkingCase, Writes
 from opsflow.errors import Damaged, NotFound, StaleCase, Usage
 from opsflow.store import tables as t
 from opsflow.store.hashing import chain_hash

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from opsflow.engine.compiled import CompiledWorkflow
-from opsflow.engine.results import Case, DeadlineView, EventStatus
+from opsflow.core.compiled import CompiledWorkflow
+from opsflow.core.results import Case, DeadlineView, EventStatus
 from opsflow.language.fields import to_python
 
 _MISSING = object()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opsflow.engine.compiled import CompiledAction
-from opsflow.engine.decide import Actor
-from opsflow.engine.results import Case, EventStatus, FireResult
-from opsflow.engine.step import Step
-from opsflow.engine.working import copy_json
+from opsflow.core.compiled import CompiledAction
+from opsflow.core.decide import Actor
+from opsflow.core.results import Case, EventStatus, FireResult
+from opsflow.core.step import Step
+from opsflow.core.working import copy_json
 from opsflow.templating import render_message
 
 

@@ -39,8 +39,8 @@ from sqlalchemy.engine import Row
 
 from opsflow.clock import later
 from opsflow.engine import persist
-from opsflow.engine.results import OutboxRow, WorkerReport
-from opsflow.engine.worker import worker_id
+from opsflow.core.results import OutboxRow, WorkerReport
+from opsflow.runners.worker import worker_id
 from opsflow.errors import NotFound, OpsflowError, Refused
 from opsflow.store import tables as t
 

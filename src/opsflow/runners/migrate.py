@@ -26,9 +26,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from opsflow.engine import incidents, persist
-from opsflow.engine.compiled import CompiledWorkflow
-from opsflow.engine.step import Step
-from opsflow.engine.working import WorkingCase
+from opsflow.core.compiled import CompiledWorkflow
+from opsflow.core.step import Step
+from opsflow.core.working import WorkingCase
 from opsflow.errors import FieldError, MigrationRefused, NotFound, Usage
 from opsflow.language.fields import coerce_value, is_empty
 from opsflow.store import tables as t

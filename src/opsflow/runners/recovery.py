@@ -17,10 +17,10 @@ from sqlalchemy import update
 from sqlalchemy.engine import Connection
 
 from opsflow.engine import incidents, persist
-from opsflow.engine.results import Incident, WorkerReport
-from opsflow.engine.schedules import restart_tick
-from opsflow.engine.step import failure_text
-from opsflow.engine.worker import (
+from opsflow.core.results import Incident, WorkerReport
+from opsflow.runners.schedules import restart_tick
+from opsflow.core.step import failure_text
+from opsflow.runners.worker import (
     fire_deadline,
     log_item,
     observe_committed,

@@ -36,9 +36,9 @@ from sqlalchemy.exc import IntegrityError
 
 from opsflow.clock import iso
 from opsflow.engine import incidents
-from opsflow.engine.decide import SYSTEM
-from opsflow.engine.step import failure_text
-from opsflow.engine.worker import (
+from opsflow.core.decide import SYSTEM
+from opsflow.core.step import failure_text
+from opsflow.runners.worker import (
     PassReport,
     Stop,
     log_item,

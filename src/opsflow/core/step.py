@@ -18,12 +18,12 @@ from types import MappingProxyType
 from typing import Any
 
 from opsflow.clock import iso
-from opsflow.engine.compiled import CompiledAction, CompiledTransition, CompiledWorkflow
-from opsflow.engine.decide import SYSTEM, Actor, decide
-from opsflow.engine.hookviews import HookView, actor_view, transition_view
-from opsflow.engine.metrics import run_metric
-from opsflow.engine.results import StepOutcome
-from opsflow.engine.working import WorkingCase, Writes, copy_json
+from opsflow.core.compiled import CompiledAction, CompiledTransition, CompiledWorkflow
+from opsflow.core.decide import SYSTEM, Actor, decide
+from opsflow.core.hookviews import HookView, actor_view, transition_view
+from opsflow.core.metrics import run_metric
+from opsflow.core.results import StepOutcome
+from opsflow.core.working import WorkingCase, Writes, copy_json
 from opsflow.errors import Busy, FieldError, Invalid, OpsflowError, PluginRefusal, Refused
 from opsflow.language.expressions import EvaluationError
 from opsflow.language.fields import coerce_value

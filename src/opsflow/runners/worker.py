@@ -30,9 +30,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection
 
 from opsflow.engine import incidents, persist
-from opsflow.engine.decide import SYSTEM
-from opsflow.engine.results import WorkerReport
-from opsflow.engine.step import failure_text
+from opsflow.core.decide import SYSTEM
+from opsflow.core.results import WorkerReport
+from opsflow.core.step import failure_text
 from opsflow.errors import Busy, ConfigError, Conflict, Damaged
 from opsflow.store import tables as t
 from opsflow.store.rows import readable_rows
@@ -345,8 +345,8 @@ def deliver(engine: Engine, stop: Stop | None = None) -> WorkerReport:
 
 def run_pass(engine: Engine, stop: Stop | None = None) -> PassReport:
     """One worker pass: due schedule ticks, then due deadlines, then the outbox."""
-    from opsflow.engine.recovery import retry_due
-    from opsflow.engine.schedules import start_due_schedules
+    from opsflow.runners.recovery import retry_due
+    from opsflow.runners.schedules import start_due_schedules
 
     stopped = stop or _never
     report = PassReport()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opsflow.engine.compiled import CompiledTransition, CompiledWorkflow
+from opsflow.core.compiled import CompiledTransition, CompiledWorkflow
 from opsflow.errors import NotFound, NotPermitted, OpsflowError, Refused
 from opsflow.language.expressions import EvaluationError
 from opsflow.language.fields import is_empty
