@@ -28,9 +28,6 @@ from opsflow.errors import (
 __version__ = "0.1.0"
 
 if typing.TYPE_CHECKING:
-    from opsflow.engine import Engine
-    from opsflow.engine.digest import Digest
-    from opsflow.runners.migrate import MigrationReport, MovedCase, RefusedCase
     from opsflow.core.results import (
         AuditProblem,
         Case,
@@ -45,10 +42,13 @@ if typing.TYPE_CHECKING:
         WorkerReport,
         WorkflowSummary,
     )
+    from opsflow.engine import Engine
+    from opsflow.engine.digest import Digest
     from opsflow.hookspecs import hookimpl
     from opsflow.language.diagnostics import Diagnostic
     from opsflow.language.loader import LoadContext
     from opsflow.language.models import WorkflowSpec
+    from opsflow.runners.migrate import MigrationReport, MovedCase, RefusedCase
 
 # What the Engine's public methods return, loaded on first use (tests/test_public_api.py
 # checks that this covers every type their signatures name).

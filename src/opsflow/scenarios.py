@@ -19,8 +19,8 @@ from opsflow.scenarios_model import ScenarioCase, ScenarioFile, Step, load_scena
 
 if TYPE_CHECKING:
     from opsflow.config import Settings
-    from opsflow.engine import Engine
     from opsflow.core.results import OutboxRow
+    from opsflow.engine import Engine
     from opsflow.plugins import Plugins
 
 SCENARIO_GLOB = "*.test.yaml"

@@ -258,8 +258,10 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         for seq, times in ((left, right), (right, left)):
             if isinstance(seq, str | list | tuple) and isinstance(times, int):
                 _refuse_if(len(seq) * times > MAX_TEXT or abs(times) > MAX_TEXT)
-        if _is_int(left) and _is_int(right) and left.bit_length() + right.bit_length() > (
-            MAX_INT_BITS
+        if (
+            _is_int(left)
+            and _is_int(right)
+            and left.bit_length() + right.bit_length() > (MAX_INT_BITS)
         ):
             raise SecurityError("number too large: the result of * would be huge")
         return operator.mul(left, right)

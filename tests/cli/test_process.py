@@ -73,7 +73,14 @@ def test_env_options(project: Project, opsflow: Any) -> None:
     assert doc["created_at"] == "2026-01-05T09:00:00+00:00"
     other = project.root / "other.db"
     opsflow(
-        "--db", f"sqlite:///{other}", "--as", "rita", "start", "expense", "--set", "title=T",
+        "--db",
+        f"sqlite:///{other}",
+        "--as",
+        "rita",
+        "start",
+        "expense",
+        "--set",
+        "title=T",
         cwd=project.root,
     )
     assert other.exists()

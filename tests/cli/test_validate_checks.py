@@ -44,8 +44,12 @@ def test_an_unknown_source_is_an_error_when_no_sources_are_configured(
     path.write_text(text, encoding="utf-8")
     result = run("validate")
     assert result.exit_code == 65, result.output
-    line = text.splitlines().index(
-        "  claims: {calculator: count, params: {source: claims, event: filed}}") + 1
+    line = (
+        text.splitlines().index(
+            "  claims: {calculator: count, params: {source: claims, event: filed}}"
+        )
+        + 1
+    )
     assert result.stdout.splitlines() == [
         f"{path}:{line}:48: error: metric 'claims' (calculator 'count') reads unknown source "
         "'claims' (no sources are configured in opsflow.yaml)"
@@ -69,7 +73,7 @@ def test_a_role_no_one_holds_is_a_warning(run: Run, project: Project) -> None:
 def test_a_team_member_is_a_recipient_and_a_stranger_is_not(run: Run, project: Project) -> None:
     path = project.root / "workflows" / "expense.yaml"
     text = path.read_text(encoding="utf-8").replace(
-        "to: finance, message:", "to: \"fin, stranger\", message:"
+        "to: finance, message:", 'to: "fin, stranger", message:'
     )
     path.write_text(text, encoding="utf-8")
     result = run("validate")

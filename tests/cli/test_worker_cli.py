@@ -169,9 +169,7 @@ def test_worker_once_logs_each_item_and_reports_the_pass(root: Path) -> None:
     assert len(started) == 1
     assert "workflow=cycle" in started[0]
     assert "outcome=started" in started[0]
-    as_json = _cli(
-        root, "worker", "--once", "--log-format", "json", OPSFLOW_NOW=_at(days=56)
-    )
+    as_json = _cli(root, "worker", "--once", "--log-format", "json", OPSFLOW_NOW=_at(days=56))
     assert as_json.exit_code == 0, as_json.output
     records = [json.loads(line) for line in as_json.stderr.splitlines() if line.startswith("{")]
     assert {"time", "level", "worker", "kind", "outcome"} <= set(records[0])

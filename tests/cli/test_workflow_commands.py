@@ -122,8 +122,16 @@ def test_graph_and_schema_take_json(run: Run, in_review: str) -> None:
 
 def test_show_json_keeps_every_section(run: Run) -> None:
     doc = as_json(run("show", "expense", "--json"))
-    assert {"workflow", "version", "roles", "fields", "states", "transitions", "metrics",
-            "rules"} <= set(doc)
+    assert {
+        "workflow",
+        "version",
+        "roles",
+        "fields",
+        "states",
+        "transitions",
+        "metrics",
+        "rules",
+    } <= set(doc)
     assert all("final" in state and "initial" in state for state in doc["states"].values())
 
 

@@ -73,9 +73,7 @@ def _visit(engine: Any, case_id: str) -> int:
         return int(conn.execute(visit).scalar_one())
 
 
-def test_an_internal_transition_runs_its_actions_and_keeps_the_visit(
-    nag: Any, clock: Any
-) -> None:
+def test_an_internal_transition_runs_its_actions_and_keeps_the_visit(nag: Any, clock: Any) -> None:
     case_id = _in_review(nag)
     before = nag.status(case_id)
     visit = _visit(nag, case_id)

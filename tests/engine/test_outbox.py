@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from opsflow.builtins.notifiers import NotifierError, PermanentNotifierError
-from opsflow.runners import outbox
 from opsflow.errors import NotFound, Refused
 from opsflow.plugins import Notification, Plugins
+from opsflow.runners import outbox
 from opsflow.store import tables as t
 from opsflow.testing import builtin_plugins
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from opsflow.runners.schedules import due_tick, tick_variables
 from opsflow.language.models import ScheduleSpec
+from opsflow.runners.schedules import due_tick, tick_variables
 from opsflow.store import tables as t
 
 CYCLE = """\

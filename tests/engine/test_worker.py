@@ -267,8 +267,8 @@ def test_stale_deadline_is_cancelled_not_fired(engine: Any, clock: Any) -> None:
 def test_unexpected_error_backs_off_then_gives_up(
     make_engine: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from opsflow.runners import worker
     from opsflow.engine.incidents import MAX_ATTEMPTS
+    from opsflow.runners import worker
 
     engine = make_engine()
     case = engine.start("review", {"title": "x"}, actor="ann")

@@ -30,8 +30,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     return Project(root)
 
 
-
-
 @pytest.fixture
 def run(project: Project) -> Run:
     """Invoke the CLI in-process; exceptions become exit codes as in a real process."""
@@ -45,5 +43,3 @@ def run(project: Project) -> Run:
         return runner.invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
 
     return invoke
-
-

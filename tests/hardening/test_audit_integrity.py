@@ -103,7 +103,9 @@ def test_a_forged_entry_is_detected(engine: Any) -> None:
         last = dict(
             conn.execute(
                 select(t.history).where(t.history.c.case_id == case_id, t.history.c.seq == 3)
-            ).one()._mapping
+            )
+            .one()
+            ._mapping
         )
         forged = {**last, "seq": 4, "actor": "mallory", "prev_hash": last["hash"]}
         forged.pop("id")
@@ -115,23 +117,44 @@ def test_a_forged_entry_is_detected(engine: Any) -> None:
 def test_audit_verify_cli_exit_code_and_json(engine: Any, db_url: str) -> None:
     case_id = _three_entries(engine)
     runner = CliRunner()
-    ok = runner.invoke(cli, ["--db", db_url, "--workflows", str(engine.settings.workflows_dir),
-                             "audit", "verify", "--json"])
+    ok = runner.invoke(
+        cli,
+        [
+            "--db",
+            db_url,
+            "--workflows",
+            str(engine.settings.workflows_dir),
+            "audit",
+            "verify",
+            "--json",
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.stdout) == {"ok": True, "cases_checked": 1, "problems": []}
     with engine.db.write() as conn:
         _bypass(conn)
         _edit("actor", "mallory")(conn, case_id)
-    broken = runner.invoke(cli, ["--db", db_url, "--workflows", str(engine.settings.workflows_dir),
-                                 "audit", "verify", "--json"])
+    broken = runner.invoke(
+        cli,
+        [
+            "--db",
+            db_url,
+            "--workflows",
+            str(engine.settings.workflows_dir),
+            "audit",
+            "verify",
+            "--json",
+        ],
+    )
     assert broken.exit_code == 1
     document = json.loads(broken.stdout)
     assert document["ok"] is False
     assert document["cases_checked"] == 1
     assert [(p["case"], p["seq"]) for p in document["problems"]] == [(case_id, 2)]
     assert set(document["problems"][0]) == {"case", "seq", "reason"}
-    human = runner.invoke(cli, ["--db", db_url, "--workflows", str(engine.settings.workflows_dir),
-                                "audit", "verify"])
+    human = runner.invoke(
+        cli, ["--db", db_url, "--workflows", str(engine.settings.workflows_dir), "audit", "verify"]
+    )
     assert human.exit_code == 1
     assert f"{case_id} seq 2: hash mismatch" in human.stdout
     assert "broken" in human.stderr

@@ -38,8 +38,18 @@ transitions:
   - {event: nested, from: draft, to: done, when: "len(items * n * n) > 0"}
   - {event: concat, from: draft, to: done, do: [{set: {out: "out + out + out"}}]}
 """
-START = ["--set", "title=abcdefghij", "--set", "n=100000000", "--set", "amount=99",
-         "--set", "items=a,b,c", "--set", "out=" + "x" * 40_000]
+START = [
+    "--set",
+    "title=abcdefghij",
+    "--set",
+    "n=100000000",
+    "--set",
+    "amount=99",
+    "--set",
+    "items=a,b,c",
+    "--set",
+    "out=" + "x" * 40_000,
+]
 
 
 @pytest.fixture
@@ -91,4 +101,3 @@ def test_a_bomb_is_refused_and_the_case_is_unchanged(
     # a refused guard may be audited as `denied`; nothing else is written
     assert kinds[: len(history)] == [e["kind"] for e in history]
     assert set(kinds[len(history) :]) <= {"denied"}
-

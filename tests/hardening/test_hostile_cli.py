@@ -101,8 +101,14 @@ def test_hostile_workflow_names_are_not_found(project: Project, run: Run, name: 
 
 @pytest.mark.parametrize(
     "command",
-    [["status"], ["history"], ["fire", "{}", "submit"], ["set", "{}", "amount=1"],
-     ["graph", "expense", "--case"], ["compute"]],
+    [
+        ["status"],
+        ["history"],
+        ["fire", "{}", "submit"],
+        ["set", "{}", "amount=1"],
+        ["graph", "expense", "--case"],
+        ["compute"],
+    ],
 )
 @pytest.mark.parametrize("bad_id", ["../../etc/passwd", SQL, "ffffffffffffffff", "%%%%%%"])
 def test_hostile_case_ids_are_not_found(
@@ -136,16 +142,20 @@ def test_bad_values_on_an_existing_case(
 ) -> None:
     history = project.rows("SELECT count(*) FROM history")
     data = project.rows("SELECT data, state FROM cases")
-    _refused(project, run, ["--as", "rita", *[a.replace("{}", case_id) for a in args]], code,
-             words)
+    _refused(project, run, ["--as", "rita", *[a.replace("{}", case_id) for a in args]], code, words)
     assert project.rows("SELECT count(*) FROM history") == history
     assert project.rows("SELECT data, state FROM cases") == data
 
 
 @pytest.mark.parametrize(
     ("actor", "words"),
-    [("", "must not be empty"), ("   ", "must not be empty"), ("a" * 300, "the limit is 200"),
-     ("ri\nta", "control characters"), ("ri\x1bta", "control characters")],
+    [
+        ("", "must not be empty"),
+        ("   ", "must not be empty"),
+        ("a" * 300, "the limit is 200"),
+        ("ri\nta", "control characters"),
+        ("ri\x1bta", "control characters"),
+    ],
 )
 def test_bad_actor_names_are_usage_errors(
     project: Project, run: Run, actor: str, words: str

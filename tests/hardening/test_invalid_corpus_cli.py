@@ -64,7 +64,12 @@ def _validate_all(paths: list[Path], cwd: Path) -> list[dict[str, Any]]:
     env["OPSFLOW_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     done = subprocess.run(
         [sys.executable, str(FORKS), *map(str, paths)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=240, check=True,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
     )
     reports: list[dict[str, Any]] = json.loads(done.stdout)
     return reports

@@ -56,8 +56,9 @@ def _project(project: Project, url: str) -> dict[str, str]:
 
 
 def _approved_case(run: Run, env: dict[str, str]) -> str:
-    case_id = run("--as", "rita", "start", "expense", "--set", "title=x", "--set", "amount=3",
-                  env=env).stdout.strip()
+    case_id = run(
+        "--as", "rita", "start", "expense", "--set", "title=x", "--set", "amount=3", env=env
+    ).stdout.strip()
     assert run("--as", "rita", "fire", case_id, "submit", env=env).exit_code == 0
     assert run("--as", "max", "fire", case_id, "approve", env=env).exit_code == 0
     return case_id
@@ -65,12 +66,22 @@ def _approved_case(run: Run, env: dict[str, str]) -> str:
 
 @pytest.mark.parametrize(
     ("code", "hang", "status"),
-    [(500, 0.0, "pending"), (503, 0.0, "pending"), (429, 0.0, "pending"),
-     (400, 0.0, "failed"), (404, 0.0, "failed"), (200, 2.0, "pending")],
+    [
+        (500, 0.0, "pending"),
+        (503, 0.0, "pending"),
+        (429, 0.0, "pending"),
+        (400, 0.0, "failed"),
+        (404, 0.0, "failed"),
+        (200, 2.0, "pending"),
+    ],
     ids=["500", "503", "429", "400", "404", "hangs"],
 )
 def test_a_failing_webhook_is_retried_or_failed_and_keeps_its_secret(
-    project: Project, run: Run, server: tuple[str, type[Behaviour]], code: int, hang: float,
+    project: Project,
+    run: Run,
+    server: tuple[str, type[Behaviour]],
+    code: int,
+    hang: float,
     status: str,
 ) -> None:
     url, behaviour = server
@@ -86,10 +97,13 @@ def test_a_failing_webhook_is_retried_or_failed_and_keeps_its_secret(
     (row,) = [r for r in rows if r["case"] == case_id]
     assert row["status"] == status, row
     assert row["attempts"] >= 1
-    for text in (worker.output, json.dumps(rows),
-                 run("history", case_id, "--json", env=env).stdout,
-                 run("--debug", "outbox", "--json", env=env).output,
-                 run("--debug", "worker", "--once", env=env).output):
+    for text in (
+        worker.output,
+        json.dumps(rows),
+        run("history", case_id, "--json", env=env).stdout,
+        run("--debug", "outbox", "--json", env=env).output,
+        run("--debug", "worker", "--once", env=env).output,
+    ):
         assert TOKEN not in text
     assert TOKEN.encode() not in project.db.read_bytes()
     wal = project.db.with_name("opsflow.db-wal")
@@ -111,4 +125,4 @@ def test_a_later_notification_is_delivered_after_a_failing_one(
     run("worker", "--once", env=env)
     rows = json.loads(run("outbox", "--json", env=env).stdout)
     assert sorted(r["status"] for r in rows) == ["delivered", "failed"], rows
-    assert {r['case'] for r in rows} == {first, second}
+    assert {r["case"] for r in rows} == {first, second}

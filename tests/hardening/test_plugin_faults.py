@@ -12,7 +12,7 @@ import pytest
 from hardening_helpers import Project, Run
 
 BROKEN_IMPORT = 'raise RuntimeError("boom at import")\n'
-GUARDS = '''
+GUARDS = """
 from opsflow.hookspecs import hookimpl
 
 
@@ -26,8 +26,8 @@ def before_transition(case, transition, actor):
 @hookimpl
 def after_transition(case, transition, actor, entry):
     raise RuntimeError("observer exploded")
-'''
-CALCULATOR = '''
+"""
+CALCULATOR = """
 from opsflow.hookspecs import hookimpl
 
 
@@ -38,7 +38,7 @@ def explode(params, ctx):
 @hookimpl
 def register_calculators(register):
     register("explode", explode)
-'''
+"""
 
 
 def _plugins(project: Project, **modules: str) -> Path:
@@ -58,8 +58,9 @@ def test_a_plugin_failing_on_import_is_reported_and_the_cli_works(
     listing = json.dumps(json.loads(listed.stdout))
     assert "broken" in listing
     assert "boom at import" in listing
-    started = run("--plugins-dir", str(folder), "--as", "rita", "start", "expense",
-                  "--set", "title=x")
+    started = run(
+        "--plugins-dir", str(folder), "--as", "rita", "start", "expense", "--set", "title=x"
+    )
     assert started.exit_code == 0, started.output
     assert run("--plugins-dir", str(folder), "cases").exit_code == 0
 
@@ -108,9 +109,7 @@ def test_a_raising_calculator_names_the_metric_and_writes_nothing(
 ) -> None:
     folder = _plugins(project, calc=CALCULATOR)
     workflow = project.root / "workflows" / "expense.yaml"
-    workflow.write_text(
-        workflow.read_text() + "  boom:\n    calculator: explode\n    params: {}\n"
-    )
+    workflow.write_text(workflow.read_text() + "  boom:\n    calculator: explode\n    params: {}\n")
     base = ["--plugins-dir", str(folder), "--as", "rita"]
     case_id = run(*base, "start", "expense", "--set", "title=x").stdout.strip()
     before = project.counts()

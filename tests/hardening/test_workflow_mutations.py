@@ -18,9 +18,36 @@ from opsflow.language.loader import LoadContext, load_workflow_text
 
 STANDARD = sorted((Path(__file__).resolve().parents[2] / "workflows").glob("*.yaml"))
 CONTEXT = LoadContext()
-TOKENS = ["yes", "no", "on", "off", "010", "1:30", "~", "null", "!!python/name:os.system",
-          "&a", "*a", "*undefined", "<<", "-1", "0", "1e999", ".nan", "'", "\"", "{", "[",
-          "__import__('os')", "a" * 300, "P1M", "*/0", "\t", "\u202e", "中文"]
+TOKENS = [
+    "yes",
+    "no",
+    "on",
+    "off",
+    "010",
+    "1:30",
+    "~",
+    "null",
+    "!!python/name:os.system",
+    "&a",
+    "*a",
+    "*undefined",
+    "<<",
+    "-1",
+    "0",
+    "1e999",
+    ".nan",
+    "'",
+    '"',
+    "{",
+    "[",
+    "__import__('os')",
+    "a" * 300,
+    "P1M",
+    "*/0",
+    "\t",
+    "\u202e",
+    "中文",
+]
 
 
 @st.composite
@@ -66,5 +93,8 @@ def test_mutations_give_diagnostics_never_exceptions(path: Path) -> None:
 
 def test_every_standard_workflow_is_mutated() -> None:
     assert {p.stem for p in STANDARD} == {
-        "campaign_lifecycle", "compliance_review", "content_approval", "performance_cycle",
+        "campaign_lifecycle",
+        "compliance_review",
+        "content_approval",
+        "performance_cycle",
     }

@@ -10,8 +10,9 @@ import pytest
 from opsflow.language.cron import check_cron, check_timezone, next_tick, previous_tick
 
 
-@pytest.mark.parametrize("expr", ["0 9 1 * *", "*/15 * * * *", "0 9 * * mon-fri", "@daily",
-                                  "0 0 L * *", " 30 8 * * 1 "])
+@pytest.mark.parametrize(
+    "expr", ["0 9 1 * *", "*/15 * * * *", "0 9 * * mon-fri", "@daily", "0 0 L * *", " 30 8 * * 1 "]
+)
 def test_good_crons_pass(expr: str) -> None:
     check_cron(expr)
 
@@ -48,9 +49,11 @@ def test_ticks_are_computed_in_the_timezone_and_returned_in_utc() -> None:
     moment = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
     assert next_tick("0 9 * * *", "Asia/Shanghai", moment) == datetime(2026, 1, 6, 1, tzinfo=UTC)
     assert previous_tick("0 9 * * *", "Asia/Shanghai", moment) == datetime(
-        2026, 1, 5, 1, tzinfo=UTC)
+        2026, 1, 5, 1, tzinfo=UTC
+    )
     assert next_tick("0 9 1 * *", "UTC", datetime(2026, 1, 31)) == datetime(
-        2026, 2, 1, 9, tzinfo=UTC)
+        2026, 2, 1, 9, tzinfo=UTC
+    )
 
 
 def test_previous_tick_includes_a_tick_exactly_now_and_next_excludes_it() -> None:

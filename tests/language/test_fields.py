@@ -62,19 +62,34 @@ def test_values_coerce_to_their_normal_form(field: FieldSpec, value: Any, normal
         (spec(type="boolean"), "yes", "must be true or false"),
         (spec(type="date"), "2026-02-30", "must be a date that exists ('2026-02-30' does not)"),
         (spec(type="date"), "01/02/2026", "must be a date (YYYY-MM-DD)"),
-        (spec(type="date"), datetime(2026, 1, 1),
-         "must be a date (YYYY-MM-DD), not a date and time"),
-        (spec(type="datetime"), "tomorrow",
-         "must be a date and time in ISO 8601 (2026-01-05T09:00:00Z)"),
-        (spec(type="datetime"), "2026-13-01T00:00",
-         "must be a date and time that exists in ISO 8601 ('2026-13-01T00:00' is not)"),
+        (
+            spec(type="date"),
+            datetime(2026, 1, 1),
+            "must be a date (YYYY-MM-DD), not a date and time",
+        ),
+        (
+            spec(type="datetime"),
+            "tomorrow",
+            "must be a date and time in ISO 8601 (2026-01-05T09:00:00Z)",
+        ),
+        (
+            spec(type="datetime"),
+            "2026-13-01T00:00",
+            "must be a date and time that exists in ISO 8601 ('2026-13-01T00:00' is not)",
+        ),
         (spec(type="enum", values=["article", "ad"]), "video", "'video' is not one of article, ad"),
-        (spec(type="enum", values=["article", "ad"]), "articel",
-         "'articel' is not one of article, ad (did you mean 'article'?)"),
+        (
+            spec(type="enum", values=["article", "ad"]),
+            "articel",
+            "'articel' is not one of article, ad (did you mean 'article'?)",
+        ),
         (spec(type="string", max_length=3), "abcd", "must be at most 3 characters"),
         (spec(type="string"), 5, "must be a string"),
-        (spec(type="string", pattern="[A-Z]{2}-\\d+"), "AB-12x",
-         "must match the pattern '[A-Z]{2}-\\d+'"),
+        (
+            spec(type="string", pattern="[A-Z]{2}-\\d+"),
+            "AB-12x",
+            "must match the pattern '[A-Z]{2}-\\d+'",
+        ),
         (spec(type="list"), "a,b", "must be a list"),
         (spec(type="list", max_length=1), ["a", "b"], "must have at most 1 items"),
         (spec(type="list"), [{"a": 1}], "must be a list of strings, numbers or booleans"),
@@ -123,9 +138,15 @@ def test_cli_text_is_parsed_by_the_declared_type(field: FieldSpec, text: str, va
 
 @pytest.mark.parametrize(
     ("field", "text"),
-    [(spec(type="integer"), "3.5"), (spec(type="integer"), "1e3"), (spec(type="number"), "nan"),
-     (spec(type="boolean"), "maybe"), (spec(type="list"), "[1,"), (spec(type="list"), "[[1]]"),
-     (spec(type="date"), "2026-02-30")],
+    [
+        (spec(type="integer"), "3.5"),
+        (spec(type="integer"), "1e3"),
+        (spec(type="number"), "nan"),
+        (spec(type="boolean"), "maybe"),
+        (spec(type="list"), "[1,"),
+        (spec(type="list"), "[[1]]"),
+        (spec(type="date"), "2026-02-30"),
+    ],
 )
 def test_bad_cli_text_is_refused(field: FieldSpec, text: str) -> None:
     with pytest.raises(FieldError):
@@ -135,13 +156,16 @@ def test_bad_cli_text_is_refused(field: FieldSpec, text: str) -> None:
 def test_to_python_gives_rich_values() -> None:
     assert to_python(spec(type="date"), "2026-12-01") == date(2026, 12, 1)
     assert to_python(spec(type="datetime"), "2026-01-05T09:00:00+00:00") == datetime(
-        2026, 1, 5, 9, tzinfo=UTC)
+        2026, 1, 5, 9, tzinfo=UTC
+    )
     assert to_python(spec(type="money"), "1234.50") == Decimal("1234.50")
     assert to_python(spec(type="integer"), 3) == 3
     assert to_python(spec(type="date"), None) is None
 
 
-@pytest.mark.parametrize(("value", "empty"), [(None, True), ("", True), ([], True), ({}, True),
-                                              (0, False), (False, False), (" ", False)])
+@pytest.mark.parametrize(
+    ("value", "empty"),
+    [(None, True), ("", True), ([], True), ({}, True), (0, False), (False, False), (" ", False)],
+)
 def test_is_empty(value: Any, empty: bool) -> None:
     assert is_empty(value) is empty

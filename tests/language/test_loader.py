@@ -18,7 +18,7 @@ from opsflow.language.loader import (
 )
 from opsflow.language.yamlio import load_yaml
 
-VALID = (Path(__file__).resolve().parent.parent / "fixtures" / "valid" / "simple_review.yaml")
+VALID = Path(__file__).resolve().parent.parent / "fixtures" / "valid" / "simple_review.yaml"
 TEXT = VALID.read_text(encoding="utf-8")
 CHANNELS = LoadContext(channels=frozenset({"team_chat"}))
 
@@ -75,13 +75,17 @@ def test_lipsum_is_an_unknown_name_in_a_template() -> None:
 
 def test_calculators_and_functions_come_from_the_context() -> None:
     text = TEXT.replace('when: "claims"', 'when: "claims and shout(title)"') + (
-        "metrics:\n  reach: {calculator: reach_count}\n")
+        "metrics:\n  reach: {calculator: reach_count}\n"
+    )
     _, diagnostics = load_workflow_text(text, "w.yaml", CHANNELS)
     assert [d.format() for d in diagnostics] == [
         "w.yaml:31:86: error: 'when' of transition 'approve': unknown function 'shout'"
     ]
-    ctx = LoadContext(channels=frozenset({"team_chat"}), calculators=frozenset({"ratio"}),
-                      functions=frozenset({"shout"}))
+    ctx = LoadContext(
+        channels=frozenset({"team_chat"}),
+        calculators=frozenset({"ratio"}),
+        functions=frozenset({"shout"}),
+    )
     _, diagnostics = load_workflow_text(text, "w.yaml", ctx)
     assert [d.message for d in diagnostics] == [
         "metric 'reach' uses unknown calculator 'reach_count'"
@@ -98,7 +102,7 @@ def test_yaml_1_1_booleans_where_a_boolean_is_meant_only_warn() -> None:
 
 
 def test_expression_positions_inside_quoted_and_block_scalars() -> None:
-    source = 'a: "x + \\"q\\" + bad"\nb: \'it\'\'s + bad\'\nc: |\n  one +\n  bad\nd: plain bad\n'
+    source = "a: \"x + \\\"q\\\" + bad\"\nb: 'it''s + bad'\nc: |\n  one +\n  bad\nd: plain bad\n"
     doc, _ = load_yaml(source)
     assert doc is not None
     assert expression_position(doc, ("a",), 1, 11) == (1, 17)
@@ -161,7 +165,7 @@ def _mutated(draw: st.DrawFn) -> str:
         elif op == "char" and lines[i]:
             k = draw(st.integers(0, len(lines[i]) - 1))
             c = draw(st.sampled_from(list(":-[]{}'\"#&*!|>%@`, \tyesno0") + ["\x00", "é"]))
-            lines[i] = lines[i][:k] + c + lines[i][k + 1:]
+            lines[i] = lines[i][:k] + c + lines[i][k + 1 :]
         else:
             lines.insert(i, draw(st.text(max_size=30)))
     return "\n".join(lines) + "\n"

@@ -59,8 +59,15 @@ def test_good_workflows_validate_against_the_schema(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["unknown_key_top", "unknown_key_state", "bad_identifier", "unknown_field_type",
-             "version_zero", "wrong_types"],
+    "name",
+    [
+        "unknown_key_top",
+        "unknown_key_state",
+        "bad_identifier",
+        "unknown_field_type",
+        "version_zero",
+        "wrong_types",
+    ],
 )
 def test_structural_mistakes_fail_the_schema(name: str) -> None:
     validator = _validator()

@@ -31,8 +31,12 @@ metrics:
 def _context(**given: object) -> LoadContext:
     plugins = load_plugins(env={"OPSFLOW_DISABLE_PLUGIN_AUTOLOAD": "1"})
     models = tuple((n, c.params_model) for n, c in sorted(plugins.calculators.items()))
-    return LoadContext(channels=frozenset({"chat"}), calculators=frozenset(plugins.calculators),
-                       params_models=models, **given)  # type: ignore[arg-type]
+    return LoadContext(
+        channels=frozenset({"chat"}),
+        calculators=frozenset(plugins.calculators),
+        params_models=models,
+        **given,
+    )  # type: ignore[arg-type]
 
 
 def _messages(ctx: LoadContext) -> list[str]:
@@ -41,8 +45,10 @@ def _messages(ctx: LoadContext) -> list[str]:
 
 
 def test_without_sources_configured_every_source_is_unknown() -> None:
-    assert "w.yaml:19:43: error: metric 'n' (calculator 'count') reads unknown source 'events' " \
+    assert (
+        "w.yaml:19:43: error: metric 'n' (calculator 'count') reads unknown source 'events' "
         "(no sources are configured in opsflow.yaml)" in _messages(_context(sources=frozenset()))
+    )
 
 
 def test_sources_are_not_checked_when_the_caller_does_not_know_them() -> None:
@@ -62,7 +68,9 @@ def test_a_team_member_is_a_recipient_and_roles_without_holders_warn() -> None:
 
 def test_without_a_team_a_name_is_not_a_recipient() -> None:
     messages = _messages(_context(sources=frozenset({"events"})))
-    assert messages[0].startswith("w.yaml:16:37: error: transition 'finish' notifies 'alice', "
-                                  "which is neither a role, a team member (no team is "
-                                  "configured)")
+    assert messages[0].startswith(
+        "w.yaml:16:37: error: transition 'finish' notifies 'alice', "
+        "which is neither a role, a team member (no team is "
+        "configured)"
+    )
     assert not any("holds role" in m for m in messages)

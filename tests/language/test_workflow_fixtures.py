@@ -26,7 +26,7 @@ CONTEXT = LoadContext(
 
 def _expected(text: str) -> list[str]:
     prefix = "# expect: "
-    return [line[len(prefix):] for line in text.splitlines() if line.startswith(prefix)]
+    return [line[len(prefix) :] for line in text.splitlines() if line.startswith(prefix)]
 
 
 def _project_context() -> LoadContext:

@@ -95,8 +95,13 @@ def test_deep_nesting_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["a: !!python/object/apply:os.system [ls]\n", "a: !!python/name:os.system ''\n",
-     "a: !custom x\n", "a: !!binary aGVsbG8=\n", "a: !!set {x}\n"],
+    [
+        "a: !!python/object/apply:os.system [ls]\n",
+        "a: !!python/name:os.system ''\n",
+        "a: !custom x\n",
+        "a: !!binary aGVsbG8=\n",
+        "a: !!set {x}\n",
+    ],
 )
 def test_tags_beyond_plain_yaml_are_refused(text: str) -> None:
     messages = _messages(text)
@@ -106,8 +111,7 @@ def test_tags_beyond_plain_yaml_are_refused(text: str) -> None:
 
 def test_empty_and_multi_document_streams_are_errors() -> None:
     assert _messages("") == [
-        "1:1: error: the file is empty; a workflow file is a mapping with workflow, version, "
-        "states"
+        "1:1: error: the file is empty; a workflow file is a mapping with workflow, version, states"
     ]
     assert _messages("# only a comment\n---\n") != []
     assert _messages("a: 1\n---\nb: 2\n") == [

@@ -5,9 +5,23 @@ from __future__ import annotations
 from opsflow.plugins import load_plugins
 from opsflow.templating import render_message, render_params
 
-BUILTINS = {"count", "sum", "ratio", "dau", "mau", "stickiness", "growth_rate", "retention",
-            "cohort_retention", "conversion_rate", "funnel", "roi", "budget_burn", "nps",
-            "ab_test"}
+BUILTINS = {
+    "count",
+    "sum",
+    "ratio",
+    "dau",
+    "mau",
+    "stickiness",
+    "growth_rate",
+    "retention",
+    "cohort_retention",
+    "conversion_rate",
+    "funnel",
+    "roi",
+    "budget_burn",
+    "nps",
+    "ab_test",
+}
 
 
 def test_every_builtin_calculator_has_a_params_model() -> None:

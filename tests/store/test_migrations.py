@@ -119,8 +119,7 @@ def test_schema_behind_the_code_is_refused_on_postgres(
     monkeypatch.setattr(migrate, "REVISIONS", (*migrate.REVISIONS, following))
     monkeypatch.setattr(migrate, "HEAD", following)
     assert migrate.problem(shipped) == (
-        f"database schema is at {shipped}, this opsflow needs {following}: "
-        "run 'opsflow db upgrade'"
+        f"database schema is at {shipped}, this opsflow needs {following}: run 'opsflow db upgrade'"
     )
     if db_url.startswith("sqlite"):
         return  # SQLite would upgrade itself (to a revision this test cannot ship)

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from opsflow.engine.digest import Digest
-from opsflow.engine.persist import entry_payload
 from opsflow.core.replay import differences, replay
 from opsflow.core.results import AuditProblem
+from opsflow.engine.digest import Digest
+from opsflow.engine.persist import entry_payload
 from opsflow.store import tables as t
 from opsflow.store.hashing import GENESIS, chain_hash
 from opsflow.store.rows import readable_rows

@@ -19,11 +19,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from opsflow.clock import Clock, system_now
 from opsflow.core import preview
-from opsflow.engine import idempotency, incidents, persist
 from opsflow.core import text as typed_text
 from opsflow.core.compiled import CompiledWorkflow
 from opsflow.core.decide import SYSTEM, Actor
-from opsflow.engine.definitions import Definitions
 from opsflow.core.hookviews import HookView, actor_view, transition_view
 from opsflow.core.results import (
     AuditProblem,
@@ -40,6 +38,8 @@ from opsflow.core.results import (
 )
 from opsflow.core.step import Step, StepContext
 from opsflow.core.working import WorkingCase
+from opsflow.engine import idempotency, incidents, persist
+from opsflow.engine.definitions import Definitions
 from opsflow.errors import (
     Busy,
     Conflict,

@@ -11,10 +11,10 @@ from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from opsflow.clock import iso, later, parse_instant
-from opsflow.engine import incidents
 from opsflow.core.compiled import CompiledWorkflow, DeadlineSpec
 from opsflow.core.results import DeadlineView, HistoryEntry
 from opsflow.core.working import WorkingCase, Writes
+from opsflow.engine import incidents
 from opsflow.errors import Damaged, NotFound, StaleCase, Usage
 from opsflow.store import tables as t
 from opsflow.store.hashing import chain_hash

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
-from opsflow.engine import incidents, persist
 from opsflow.core.compiled import CompiledWorkflow
 from opsflow.core.step import Step
 from opsflow.core.working import WorkingCase
+from opsflow.engine import incidents, persist
 from opsflow.errors import FieldError, MigrationRefused, NotFound, Usage
 from opsflow.language.fields import coerce_value, is_empty
 from opsflow.store import tables as t

@@ -38,10 +38,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Row
 
 from opsflow.clock import later
-from opsflow.engine import persist
 from opsflow.core.results import OutboxRow, WorkerReport
-from opsflow.runners.worker import worker_id
+from opsflow.engine import persist
 from opsflow.errors import NotFound, OpsflowError, Refused
+from opsflow.runners.worker import worker_id
 from opsflow.store import tables as t
 
 if TYPE_CHECKING:

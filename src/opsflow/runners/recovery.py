@@ -16,17 +16,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlalchemy.engine import Connection
 
-from opsflow.engine import incidents, persist
 from opsflow.core.results import Incident, WorkerReport
-from opsflow.runners.schedules import restart_tick
 from opsflow.core.step import failure_text
-from opsflow.runners.worker import (
-    fire_deadline,
-    log_item,
-    observe_committed,
-    report_step_failures,
-    worker_id,
-)
+from opsflow.engine import incidents, persist
 from opsflow.errors import (
     AutomationFailed,
     Busy,
@@ -35,6 +27,14 @@ from opsflow.errors import (
     IncidentClosed,
     NotFound,
     Refused,
+)
+from opsflow.runners.schedules import restart_tick
+from opsflow.runners.worker import (
+    fire_deadline,
+    log_item,
+    observe_committed,
+    report_step_failures,
+    worker_id,
 )
 from opsflow.store import tables as t
 

@@ -35,9 +35,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from opsflow.clock import iso
-from opsflow.engine import incidents
 from opsflow.core.decide import SYSTEM
 from opsflow.core.step import failure_text
+from opsflow.engine import incidents
+from opsflow.errors import Busy, ConfigError, Conflict, Refused
+from opsflow.language.cron import previous_tick
+from opsflow.language.models import ScheduleSpec
 from opsflow.runners.worker import (
     PassReport,
     Stop,
@@ -46,9 +49,6 @@ from opsflow.runners.worker import (
     report_step_failures,
     worker_id,
 )
-from opsflow.errors import Busy, ConfigError, Conflict, Refused
-from opsflow.language.cron import previous_tick
-from opsflow.language.models import ScheduleSpec
 from opsflow.store import tables as t
 from opsflow.templating import render_params
 

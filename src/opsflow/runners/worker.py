@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection
 
-from opsflow.engine import incidents, persist
 from opsflow.core.decide import SYSTEM
 from opsflow.core.results import WorkerReport
 from opsflow.core.step import failure_text
+from opsflow.engine import incidents, persist
 from opsflow.errors import Busy, ConfigError, Conflict, Damaged
 from opsflow.store import tables as t
 from opsflow.store.rows import readable_rows
