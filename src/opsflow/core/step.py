@@ -649,6 +649,33 @@ class Step:
         )
         return self.automation("rule", name, work, actor, rule=name)
 
+    def change_data(
+        self, values: Mapping[str, Any], actor: str, comment: str | None = None
+    ) -> dict[str, Any]:
+        """A person's data change: applied, audited as a ``data`` entry, then settled."""
+        if self.case.closed:
+            raise Refused(
+                f"case is closed (state '{self.case.state}' is final); its data can't change"
+            )
+        changes = self.apply_data(values)
+        self._entry(self._reserve_seq(), "data", actor, changes=changes, comment=comment)
+        self.settle()
+        return changes
+
+    def record_migration(
+        self, actor: str, to_state: str, changes: dict[str, Any], detail: dict[str, Any]
+    ) -> None:
+        """The ``migration`` entry of a case moved to another version (see runners.migrate)."""
+        self._entry(
+            self._reserve_seq(),
+            "migration",
+            actor,
+            from_state=self.case.state,
+            to_state=to_state,
+            changes=changes,
+            detail=detail,
+        )
+
     def record_note(self, kind: str, actor: str, detail: dict[str, Any]) -> None:
         """A history entry that changes nothing on the case (an incident retried or resolved)."""
         state = self.case.state

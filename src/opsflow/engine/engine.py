@@ -514,14 +514,8 @@ class Engine:
             expected = case.row_version
             wf = self._pinned(conn, case)
             values = typed_text.merged(data, wf.id, wf.fields, text)  # bad text: 65 first
-            if case.closed:
-                raise Refused(
-                    f"case is closed (state '{case.state}' is final); its data can't change"
-                )
             step = Step(wf, case, self._ctx(conn, now))
-            changes = step.apply_data(values or {})
-            step._entry(step._reserve_seq(), "data", name, changes=changes, comment=comment)
-            step.settle()
+            step.change_data(values or {}, name, comment)
             self._commit_step(conn, step, new=False, expected=expected, now=now)
             return self._view(conn, step, name)
 

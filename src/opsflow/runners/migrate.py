@@ -258,14 +258,11 @@ def _move(
     expected = case.row_version
     from_version, from_state = case.version, case.state
     step = Step(target, case, engine._ctx(conn, now))
-    step._entry(
-        step._reserve_seq(),
-        "migration",
+    step.record_migration(
         actor,
-        from_state=from_state,
-        to_state=plan.to_state,
-        changes=plan.changes,
-        detail={"from_version": from_version, "to_version": target.version, "map": dict(mapping)},
+        plan.to_state,
+        plan.changes,
+        {"from_version": from_version, "to_version": target.version, "map": dict(mapping)},
     )
     case.version = target.version
     case.state = plan.to_state
