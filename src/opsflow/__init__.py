@@ -24,8 +24,7 @@ from opsflow.errors import (
     Refused,
     Usage,
 )
-
-__version__ = "0.1.0"
+from opsflow.version import __version__
 
 if typing.TYPE_CHECKING:
     from opsflow.core.results import (
@@ -42,8 +41,8 @@ if typing.TYPE_CHECKING:
         WorkerReport,
         WorkflowSummary,
     )
-    from opsflow.engine import Engine
     from opsflow.engine.digest import Digest
+    from opsflow.facade import Engine
     from opsflow.hookspecs import hookimpl
     from opsflow.language.diagnostics import Diagnostic
     from opsflow.language.loader import LoadContext
@@ -67,7 +66,7 @@ _RESULTS = (
     "WorkflowSummary",
 )
 _LAZY = {
-    "Engine": ("opsflow.engine", "Engine"),
+    "Engine": ("opsflow.facade", "Engine"),
     **{name: ("opsflow.core.results", name) for name in _RESULTS},
     "Digest": ("opsflow.engine.digest", "Digest"),
     "MigrationReport": ("opsflow.runners.migrate", "MigrationReport"),

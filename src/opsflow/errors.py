@@ -140,6 +140,56 @@ class FieldError(ValueError):
         self.reason = reason
 
 
+# Expressions and templates of the workflow language (SPEC §2.4): refused when a workflow is
+# checked or an expression compiled, or failing when an expression is evaluated.
+
+
+class ExpressionError(Exception):
+    """An expression refused when it is compiled, with the 1-based column (and line) at fault."""
+
+    def __init__(self, message: str, col: int, line: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.col = col
+        self.line = line
+
+
+class EvaluationError(Exception):
+    """An expression failed at run time: a type error, a bound exceeded, a function failed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TemplateProblem(Exception):
+    """A template that does not parse; ``line`` is 1-based within the template."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+# Notifiers (SPEC §4): what a notifier raises to tell the outbox what to do next.
+
+
+class NotifierError(Exception):
+    """A delivery attempt failed; the outbox tries again later."""
+
+    permanent = False
+
+
+class PermanentNotifierError(NotifierError):
+    """The receiver refused the notification for good: the outbox marks it failed at once."""
+
+    permanent = True
+
+
+class NotifierUnreachable(NotifierError):
+    """The connection could not be made: the request never reached the server."""
+
+
 # Internal signals of the store and the engine: caught and retried, never shown.
 
 
@@ -163,17 +213,23 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "Damaged",
+    "EvaluationError",
+    "ExpressionError",
     "FieldError",
     "IncidentClosed",
     "Invalid",
     "MigrationRefused",
     "NotFound",
     "NotPermitted",
+    "NotifierError",
+    "NotifierUnreachable",
     "OpsflowError",
+    "PermanentNotifierError",
     "PluginRefusal",
     "Refused",
     "SerializationFailure",
     "StaleCase",
     "StaleConnection",
+    "TemplateProblem",
     "Usage",
 ]

@@ -513,9 +513,9 @@ def _register(plugins: Plugins, plugin: object, name: str, kind: str, version: s
 
 def _opsflow_version() -> str:
     """opsflow's version (``__version__``, kept equal to the package metadata by a test)."""
-    import opsflow
+    from opsflow.version import __version__
 
-    return opsflow.__version__
+    return __version__
 
 
 def new_plugin_manager() -> pluggy.PluginManager:

@@ -30,15 +30,14 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from opsflow.builtins.notifiers import (
+from opsflow.builtins.notifier_kit import (
     TEAM_SETTING,
-    NotifierError,
-    PermanentNotifierError,
     scrub,
     setting_bool,
     setting_str,
     timeout_setting,
 )
+from opsflow.errors import NotifierError, PermanentNotifierError
 from opsflow.plugins import Notification
 
 if TYPE_CHECKING:  # smtplib, ssl and email load only when an email is sent

@@ -32,15 +32,14 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
-from opsflow.builtins.notifiers import (
-    NotifierError,
-    PermanentNotifierError,
+from opsflow.builtins.notifier_kit import (
     chat_text,
     safe_url,
     setting_str,
     snippet,
     timeout_setting,
 )
+from opsflow.errors import NotifierError, NotifierUnreachable, PermanentNotifierError
 from opsflow.plugins import Notification
 
 if TYPE_CHECKING:
@@ -49,10 +48,6 @@ if TYPE_CHECKING:
 CONNECT_TRIES = 3
 RETRIED_4XX = frozenset({408, 429})
 WECOM_MAX_BYTES = 2048  # WeCom refuses longer text content (errcode 40058)
-
-
-class _Unreachable(NotifierError):
-    """The connection could not be made: the request never reached the server."""
 
 
 def user_agent() -> str:
@@ -87,7 +82,7 @@ def post(
     }
     try:
         for attempt in stamina.retry_context(
-            on=_Unreachable,
+            on=NotifierUnreachable,
             attempts=CONNECT_TRIES,
             timeout=timeout,
             wait_initial=0.2,
@@ -100,7 +95,7 @@ def post(
                         response = client.post(url, content=content, headers=all_headers)
                 except httpx2.ConnectError as exc:
                     # the exception's text may hold the URL: only its OS reason is kept
-                    raise _Unreachable(f"{shown}: cannot connect ({_reason(exc)})") from None
+                    raise NotifierUnreachable(f"{shown}: cannot connect ({_reason(exc)})") from None
     except httpx2.TimeoutException:
         raise NotifierError(f"{shown}: no answer within {timeout:g}s") from None
     except httpx2.HTTPError as exc:

@@ -13,12 +13,12 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from opsflow.errors import EvaluationError, ExpressionError
 from opsflow.language._evaluator import (
     MAX_DEPTH,
     MAX_INT_BITS,
     MAX_NODES,
     MAX_TEXT_LENGTH,
-    EvaluationError,
     Program,
     Run,
     add,
@@ -104,16 +104,6 @@ _FORBIDDEN_OPERATORS = {
     ast.Is: "is",
     ast.IsNot: "is not",
 }
-
-
-class ExpressionError(Exception):
-    """An expression refused when it is compiled, with the 1-based column (and line) at fault."""
-
-    def __init__(self, message: str, col: int, line: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.col = col
-        self.line = line
 
 
 def compile_tree(

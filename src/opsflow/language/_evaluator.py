@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from opsflow.errors import EvaluationError
+
 MAX_TEXT_LENGTH = 2_000  # characters of expression text
 MAX_DEPTH = 50  # levels of the syntax tree
 MAX_NODES = 1_000  # nodes of the syntax tree
@@ -25,14 +27,6 @@ MAX_ALLOCATION = 1_000_000  # characters and elements built by one evaluation
 MAX_DATA_DEPTH = 32  # nesting of a value returned by a plugin function
 
 Program = Callable[["Run"], Any]
-
-
-class EvaluationError(Exception):
-    """An expression failed at run time: a type error, a bound exceeded, a function failed."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class Run:

@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from opsflow.errors import EvaluationError
 from opsflow.language._evaluator import (
-    EvaluationError,
     Run,
     as_utc,
     checked,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from opsflow.language.loader import LoadContext
+    from opsflow.language.context import LoadContext
     from opsflow.language.models import WorkflowSpec
 
 FORMAT = 1
@@ -39,7 +39,7 @@ def _code_fingerprint() -> str:
     """opsflow's and pydantic's versions and the language modules' sizes and times."""
     import pydantic
 
-    import opsflow
+    from opsflow.version import __version__
 
     here = Path(__file__).parent
     stats = []
@@ -49,7 +49,7 @@ def _code_fingerprint() -> str:
         except OSError:
             continue
         stats.append([path.name, st.st_size, st.st_mtime_ns])
-    return json.dumps([FORMAT, opsflow.__version__, pydantic.VERSION, stats])
+    return json.dumps([FORMAT, __version__, pydantic.VERSION, stats])
 
 
 def context_key(ctx: LoadContext) -> str:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
-from opsflow.errors import FieldError
+from opsflow.errors import FieldError, TemplateProblem
 from opsflow.language.checks_params import check_metric_params
 from opsflow.language.checks_roles import (
     SYSTEM_ROLE,
@@ -31,7 +31,6 @@ from opsflow.language.models import Action, FieldSpec
 from opsflow.language.structure import Describer, WorkflowParts, value_at
 from opsflow.language.template_names import (
     CASE_VARIABLES,
-    TemplateProblem,
     name_offset,
     unknown_names,
 )
@@ -39,7 +38,7 @@ from opsflow.language.yamlio import NodeInfo, YamlDocument, YamlPath
 from opsflow.suggest import did_you_mean
 
 if TYPE_CHECKING:
-    from opsflow.language.loader import LoadContext
+    from opsflow.language.context import LoadContext
 
 
 class Checker:

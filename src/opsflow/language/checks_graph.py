@@ -24,9 +24,12 @@ Rules, exactly:
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
-from opsflow.language.checks import Checker
 from opsflow.language.models import TransitionSpec
+
+if TYPE_CHECKING:
+    from opsflow.language.check_site import CheckSite
 
 
 def _sources(spec: TransitionSpec, order: list[str], finals: set[str]) -> list[str]:
@@ -36,7 +39,7 @@ def _sources(spec: TransitionSpec, order: list[str], finals: set[str]) -> list[s
     return [s for s in spec.from_ if s in known]
 
 
-def check_graph(checker: Checker) -> None:
+def check_graph(checker: CheckSite) -> None:
     """Run the graph checks, when the states (and transitions) all validated."""
     parts = checker.parts
     if not parts.states_complete:
@@ -97,7 +100,7 @@ def check_graph(checker: Checker) -> None:
 
 
 def _reachability(
-    checker: Checker, initial: str, order: list[str], sources: dict[int, list[str]]
+    checker: CheckSite, initial: str, order: list[str], sources: dict[int, list[str]]
 ) -> None:
     edges: dict[str, set[str]] = {name: set() for name in order}
     for index, spec in checker.parts.transitions:
@@ -121,7 +124,7 @@ def _reachability(
 
 
 def _exits(
-    checker: Checker, order: list[str], finals: set[str], sources: dict[int, list[str]]
+    checker: CheckSite, order: list[str], finals: set[str], sources: dict[int, list[str]]
 ) -> None:
     way_out: set[str] = set()
     for index, spec in checker.parts.transitions:
@@ -137,7 +140,7 @@ def _exits(
             )
 
 
-def _final_exits(checker: Checker, finals: set[str]) -> None:
+def _final_exits(checker: CheckSite, finals: set[str]) -> None:
     for index, spec in checker.parts.transitions:
         if spec.from_any:
             continue
@@ -152,7 +155,7 @@ def _final_exits(checker: Checker, finals: set[str]) -> None:
                 checker.report(where, f"transition '{spec.event}' leaves final state '{state}'")
 
 
-def _deadlines(checker: Checker, sources: dict[int, list[str]]) -> None:
+def _deadlines(checker: CheckSite, sources: dict[int, list[str]]) -> None:
     handled: dict[str, set[str]] = {}
     for index, spec in checker.parts.transitions:
         handled.setdefault(spec.event, set()).update(sources[index])
@@ -169,7 +172,7 @@ def _deadlines(checker: Checker, sources: dict[int, list[str]]) -> None:
                 )
 
 
-def _timer_re_entries(checker: Checker, sources: dict[int, list[str]]) -> None:
+def _timer_re_entries(checker: CheckSite, sources: dict[int, list[str]]) -> None:
     """Warn when a timer's event re-enters the timer's own state."""
     for index, spec in checker.parts.transitions:
         for name in sources[index]:
@@ -195,7 +198,7 @@ def _unguarded(spec: TransitionSpec) -> bool:
     return spec.when is None and not spec.requires and not spec.not_by
 
 
-def _ambiguity(checker: Checker, sources: dict[int, list[str]]) -> None:
+def _ambiguity(checker: CheckSite, sources: dict[int, list[str]]) -> None:
     transitions = checker.parts.transitions
     for position, (first_index, first) in enumerate(transitions):
         if not _unguarded(first):
@@ -236,7 +239,7 @@ def _ambiguity(checker: Checker, sources: dict[int, list[str]]) -> None:
                 )
 
 
-def _raw(checker: Checker, path: tuple[str | int, ...]) -> object:
+def _raw(checker: CheckSite, path: tuple[str | int, ...]) -> object:
     data: object = checker.doc.data
     for part in path:
         if isinstance(data, dict):

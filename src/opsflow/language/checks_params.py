@@ -20,7 +20,7 @@ from opsflow.language.yamlio import YamlPath
 from opsflow.suggest import did_you_mean
 
 if TYPE_CHECKING:
-    from opsflow.language.checks import Checker
+    from opsflow.language.check_site import CheckSite
 
 SOURCE = "source"
 OPERAND = "operand"
@@ -33,7 +33,7 @@ def marker(info: Any) -> str | None:
     return extra.get("opsflow") if isinstance(extra, Mapping) else None
 
 
-def check_metric_params(checker: Checker, name: str, spec: MetricSpec) -> None:
+def check_metric_params(checker: CheckSite, name: str, spec: MetricSpec) -> None:
     """Every param of metric ``name``: templates, and the model's names and types."""
     base: YamlPath = ("metrics", name, "params")
     label = f"metric '{name}' (calculator '{spec.calculator}')"
@@ -62,7 +62,7 @@ def check_metric_params(checker: Checker, name: str, spec: MetricSpec) -> None:
 
 
 def _unknown_keys(
-    checker: Checker,
+    checker: CheckSite,
     base: YamlPath,
     params: Mapping[str, Any],
     fields: Mapping[str, Any],
@@ -90,7 +90,7 @@ def _unknown_keys(
 
 
 def _report_error(
-    checker: Checker, name: str, spec: MetricSpec, error: Any, skipped: set[str], label: str
+    checker: CheckSite, name: str, spec: MetricSpec, error: Any, skipped: set[str], label: str
 ) -> None:
     loc = tuple(error.get("loc") or ())
     kind = error.get("type")
@@ -115,7 +115,7 @@ def _report_error(
     )
 
 
-def check_source(checker: Checker, where: YamlPath, value: Any, label: str) -> None:
+def check_source(checker: CheckSite, where: YamlPath, value: Any, label: str) -> None:
     """A source param names a source of the project configuration."""
     known = checker.ctx.sources
     if known is None or not isinstance(value, str) or value in known:
@@ -124,7 +124,7 @@ def check_source(checker: Checker, where: YamlPath, value: Any, label: str) -> N
     checker.report(where, f"{label} reads unknown source '{value}'{hint}")
 
 
-def check_operand(checker: Checker, where: YamlPath, key: str, value: Any, label: str) -> None:
+def check_operand(checker: CheckSite, where: YamlPath, key: str, value: Any, label: str) -> None:
     """An operand param is a number, or names a field or a metric."""
     if value is None or (isinstance(value, _NUMBER_TYPES) and not isinstance(value, bool)):
         return
@@ -147,7 +147,7 @@ def check_operand(checker: Checker, where: YamlPath, key: str, value: Any, label
     )
 
 
-def check_templates(checker: Checker, where: YamlPath, value: Any, what: str) -> None:
+def check_templates(checker: CheckSite, where: YamlPath, value: Any, what: str) -> None:
     """The templates in a param value (nested lists and mappings too) read known names."""
     if isinstance(value, str) and is_template(value):
         checker.check_template(where, value, what)

@@ -15,7 +15,7 @@ from opsflow.language.yamlio import YamlPath
 from opsflow.suggest import did_you_mean
 
 if TYPE_CHECKING:
-    from opsflow.language.checks import Checker
+    from opsflow.language.check_site import CheckSite
 
 SYSTEM_ROLE = "system"
 ASSIGNEE = "assignee"
@@ -30,7 +30,7 @@ def is_address(text: str) -> bool:
     return bool(_EMAIL.match(text) or _URL.match(text) or _PHONE.match(text))
 
 
-def declared_roles(checker: Checker) -> list[tuple[YamlPath, str]]:
+def declared_roles(checker: CheckSite) -> list[tuple[YamlPath, str]]:
     """Each role the workflow's ``roles`` declares, with its place in the file."""
     raw = value_at(checker.doc.data, ("roles",))
     roles = [raw] if isinstance(raw, str) else raw
@@ -43,7 +43,7 @@ def declared_roles(checker: Checker) -> list[tuple[YamlPath, str]]:
     ]
 
 
-def check_roles(checker: Checker) -> None:
+def check_roles(checker: CheckSite) -> None:
     """``system`` is never declared; with a team, every declared role has a holder."""
     team = checker.ctx.team
     held = set() if team is None else {role for _, roles in team for role in roles}
@@ -64,7 +64,7 @@ def check_roles(checker: Checker) -> None:
             )
 
 
-def check_deadline_roles(checker: Checker) -> None:
+def check_deadline_roles(checker: CheckSite) -> None:
     """Warn when an event a deadline fires may be fired by anyone (no ``roles``)."""
     fired: dict[str, list[tuple[str, str]]] = {}
     for state, state_spec in checker.parts.states.items():
@@ -86,7 +86,7 @@ def check_deadline_roles(checker: Checker) -> None:
         )
 
 
-def check_recipients(checker: Checker, where: YamlPath, to: str, what: str) -> None:
+def check_recipients(checker: CheckSite, where: YamlPath, to: str, what: str) -> None:
     """Each recipient of ``to`` is a role, a team member, ``assignee`` or an address."""
     roles = checker.parts.roles
     if roles is None:

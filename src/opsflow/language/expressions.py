@@ -25,11 +25,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from opsflow.errors import EvaluationError, ExpressionError
 from opsflow.language._compiler import (
     BUILTIN_FUNCTIONS,
     CONTEXT_NAMES,
     NO_FUNCTIONS,
-    ExpressionError,
     compile_tree,
 )
 from opsflow.language._evaluator import (
@@ -40,7 +40,6 @@ from opsflow.language._evaluator import (
     MAX_LENGTH,
     MAX_NODES,
     MAX_TEXT_LENGTH,
-    EvaluationError,
     Program,
     Run,
 )

@@ -9,50 +9,34 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from opsflow.language.cache import text_hash
+from opsflow.language.context import LoadContext, team_context
 from opsflow.language.diagnostics import Diagnostic, sort_diagnostics
 from opsflow.language.models import IDENTIFIER_PATTERN, WorkflowSpec
 
 if TYPE_CHECKING:  # the YAML layer and the checks are imported when a text is checked
     from opsflow.language.yamlio import YamlDocument
 
+__all__ = [
+    "MAX_BYTES",
+    "WORKFLOW_SUFFIXES",
+    "LoadContext",
+    "LoadedWorkflow",
+    "load_workflow_file",
+    "load_workflow_paths",
+    "load_workflow_text",
+    "team_context",
+    "workflow_files",
+]
+
 MAX_BYTES = 1024 * 1024  # = yamlio.MAX_BYTES, without importing the YAML layer
 WORKFLOW_SUFFIXES = (".yaml", ".yml")
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
-
-
-@dataclass(frozen=True)
-class LoadContext:
-    """What the project knows beyond the file: plugins, channels, sources and team.
-
-    ``params_models`` pairs a calculator's name with its params model (a pydantic model
-    class); ``team`` pairs each person with the roles they hold.
-    """
-
-    calculators: frozenset[str] | None = None  # None: calculator names are not checked
-    channels: frozenset[str] | None = None  # None: no channels configured -> a warning each
-    functions: frozenset[str] = frozenset()  # expression functions registered by plugins
-    sources: frozenset[str] | None = None  # None: source names are not checked
-    team: tuple[tuple[str, frozenset[str]], ...] | None = None  # None: no team configured
-    params_models: tuple[tuple[str, Any], ...] = ()
-
-    def params_model(self, calculator: str) -> Any:
-        """The params model ``calculator`` declared, or None."""
-        return next((model for name, model in self.params_models if name == calculator), None)
-
-
-def team_context(
-    team: Mapping[str, Sequence[str]] | None,
-) -> tuple[tuple[str, frozenset[str]], ...] | None:
-    """``team`` (person -> roles) as :attr:`LoadContext.team`; None when no one is listed."""
-    if not team:
-        return None
-    return tuple(sorted((person, frozenset(roles)) for person, roles in team.items()))
 
 
 @dataclass(frozen=True)

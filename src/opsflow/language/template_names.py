@@ -13,6 +13,8 @@ from collections.abc import Collection
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from opsflow.errors import TemplateProblem
+
 CASE_VARIABLES: frozenset[str] = frozenset(
     {"state", "event", "actor", "case_id", "metrics", "data"}
 )
@@ -20,15 +22,6 @@ _MARKERS = ("{{", "{%", "{#")
 _ENVIRONMENT = SandboxedEnvironment()
 del _ENVIRONMENT.globals["lipsum"]  # opsflow refuses it when rendering (unbounded text)
 _GLOBALS = frozenset(_ENVIRONMENT.globals)
-
-
-class TemplateProblem(Exception):
-    """A template that does not parse; ``line`` is 1-based within the template."""
-
-    def __init__(self, message: str, line: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
 
 
 def is_template(text: str) -> bool:
