@@ -102,53 +102,27 @@ def load_settings(
     raw = _expand(raw, env, secrets, problems)
     base_dir = config_path.parent if config_path else cwd
     _check_keys(raw, CONFIG_KEYS, "", problems)
-
-    def from_env(name: str) -> str | None:
-        return env.get(name) or None
-
-    file_db = _text(raw, "database", problems)
-    if db is not None or from_env(ENV_DB):
-        db_url = _absolute_sqlite(str(db if db is not None else from_env(ENV_DB)), cwd)
-    elif file_db is not None:
-        db_url = _absolute_sqlite(file_db, base_dir)
-    else:
-        db_url = f"sqlite:///{cwd / DEFAULT_DB_FILE}"
-    if not db_url.strip():
-        problems.append("database: the URL is empty")
-    try:
-        password = urlsplit(db_url).password if "://" in db_url else None
-    except ValueError:  # a malformed URL: the database layer reports it plainly
-        password = None
-    if password:
-        secrets.add(password)
-
+    db_url = _database_url(db, _env_value(env, ENV_DB), raw, cwd, base_dir, problems)
+    secrets.update(_url_password(db_url))
     file_workflows = _text(raw, "workflows", problems)
     workflows_dir = (
-        _pick_path(workflows, from_env(ENV_WORKFLOWS), file_workflows, cwd, base_dir)
+        _pick_path(workflows, _env_value(env, ENV_WORKFLOWS), file_workflows, cwd, base_dir)
         or base_dir / "workflows"
     )
-
     plugins = _plugins_section(raw, problems)
-    given_plugins_dir = _pick_path(
-        plugins_dir, from_env(ENV_PLUGINS_DIR), plugins.get("dir"), cwd, base_dir
+    local_plugins = _plugins_dir(
+        plugins_dir, env, plugins, cwd, base_dir, problems, read_config=read_config
     )
-    if given_plugins_dir is not None and not given_plugins_dir.is_dir():
-        problems.append(f"plugins folder not found: {given_plugins_dir}")
-    default_plugins_dir = base_dir / "plugins"
-    resolved_plugins_dir = given_plugins_dir or (
-        default_plugins_dir if read_config and default_plugins_dir.is_dir() else None
-    )
-
     settings = Settings(
         db_url=db_url,
         workflows_dir=workflows_dir,
         config_path=config_path,
         base_dir=base_dir,
-        actor=_actor(actor, from_env(ENV_ACTOR)),
+        actor=_actor(actor, _env_value(env, ENV_ACTOR)),
         team=_team(raw.get("team"), problems),
         channels=_channels(raw.get("channels"), base_dir, problems),
         sources=_sources(raw.get("sources"), base_dir, problems),
-        plugins_dir=resolved_plugins_dir,
+        plugins_dir=local_plugins,
         plugins_allow=plugins.get("allow"),
         plugins_strict=bool(plugins.get("strict", False)),
         secrets=frozenset(secrets),
@@ -157,6 +131,64 @@ def load_settings(
         message = settings.redact(f"{label}: {'; '.join(problems)}")
         raise ConfigError(message, [settings.redact(p) for p in problems])
     return settings
+
+
+def _env_value(env: Mapping[str, str], name: str) -> str | None:
+    """The variable ``name`` of ``env``; None when unset or empty."""
+    return env.get(name) or None
+
+
+def _database_url(
+    option: str | None,
+    env_value: str | None,
+    raw: Mapping[str, Any],
+    cwd: Path,
+    base_dir: Path,
+    problems: list[str],
+) -> str:
+    """The database URL: ``--db`` > ``OPSFLOW_DB`` > ``database:`` > ``./opsflow.db``.
+
+    A relative SQLite path is taken from the working directory when given as an option or
+    variable, from the configuration file's folder when written there.
+    """
+    file_db = _text(raw, "database", problems)
+    if option is not None or env_value:
+        url = _absolute_sqlite(str(option if option is not None else env_value), cwd)
+    elif file_db is not None:
+        url = _absolute_sqlite(file_db, base_dir)
+    else:
+        url = f"sqlite:///{cwd / DEFAULT_DB_FILE}"
+    if not url.strip():
+        problems.append("database: the URL is empty")
+    return url
+
+
+def _url_password(url: str) -> set[str]:
+    """The password written in a database URL (a secret to redact), if any."""
+    try:
+        password = urlsplit(url).password if "://" in url else None
+    except ValueError:  # a malformed URL: the database layer reports it plainly
+        password = None
+    return {password} if password else set()
+
+
+def _plugins_dir(
+    option: str | Path | None,
+    env: Mapping[str, str],
+    plugins: Mapping[str, Any],
+    cwd: Path,
+    base_dir: Path,
+    problems: list[str],
+    *,
+    read_config: bool,
+) -> Path | None:
+    """The local plugins folder: the one given (which must exist), else ``./plugins`` when
+    the configuration is read and that folder exists."""
+    given = _pick_path(option, _env_value(env, ENV_PLUGINS_DIR), plugins.get("dir"), cwd, base_dir)
+    if given is not None and not given.is_dir():
+        problems.append(f"plugins folder not found: {given}")
+    default = base_dir / "plugins"
+    return given or (default if read_config and default.is_dir() else None)
 
 
 def _config_path(option: str | Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:

@@ -222,7 +222,7 @@ class _LineHandler(logging.Handler):
 @contextlib.contextmanager
 def _worker_logging(style: str) -> Iterator[Any]:
     """Attach the one-line-per-item handler; yield a rich status when stderr is a terminal."""
-    from opsflow.runners.worker import LOG, ItemFormatter
+    from opsflow.runners.items import LOG, ItemFormatter
 
     console = status = None
     try:
@@ -290,7 +290,7 @@ def worker(once: bool, interval: float, log_format: str, as_json: bool) -> None:
       opsflow worker --once --json         # one pass, e.g. from cron; prints the report
       opsflow worker --interval 30 --log-format json
     """
-    from opsflow.runners.worker import PassReport
+    from opsflow.runners.items import PassReport
 
     engine = app().engine()
     stop = threading.Event()

@@ -19,7 +19,7 @@ from opsflow.cli import process
 
 if TYPE_CHECKING:
     from opsflow.config import Settings
-    from opsflow.engine import Engine
+    from opsflow.facade import Engine
     from opsflow.plugins import Plugins
 
 
@@ -87,7 +87,7 @@ class AppContext:
     def engine(self, **extra: Any) -> Engine:
         """The engine on the configured database, built on first use."""
         if self._engine is None:
-            from opsflow.engine import Engine
+            from opsflow.facade import Engine
 
             kwargs: dict[str, Any] = {"settings": self.settings(), "plugins": self._plugins}
             kwargs.update(extra)

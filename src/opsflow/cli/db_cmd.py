@@ -45,14 +45,11 @@ def upgrade(adopt: bool, as_json: bool) -> None:
       opsflow --db postgresql+psycopg://ops@db/opsflow db upgrade --json
       opsflow --db sqlite:///shared.db db upgrade --adopt
     """
-    from opsflow.store import Database, redact_url
+    from opsflow.engine.admin import upgrade_schema
+    from opsflow.redact import redact_url
 
     url = app().settings().db_url
-    database = Database(url)
-    try:
-        result = database.upgrade(adopt=adopt)
-    finally:
-        database.dispose()
+    result = upgrade_schema(url, adopt=adopt)
     if as_json:
         out.emit_json({"database": redact_url(url), **result.to_json()})
     elif result.changed:
@@ -76,29 +73,24 @@ def current(as_json: bool) -> None:
       opsflow db current
       opsflow db current --json
     """
-    from opsflow.store import Database, redact_url
-    from opsflow.store.migrate import HEAD, problem
+    from opsflow.engine.admin import schema_status
+    from opsflow.redact import redact_url
 
     url = app().settings().db_url
-    database = Database(url)
-    try:
-        version = database.schema_version()
-    finally:
-        database.dispose()
-    issue = problem(version)
+    status = schema_status(url)
     if as_json:
         out.emit_json(
             {
                 "database": redact_url(url),
-                "current": version,
-                "head": HEAD,
-                "up_to_date": issue is None,
+                "current": status.current,
+                "head": status.head,
+                "up_to_date": status.up_to_date,
             }
         )
     else:
-        out.echo(f"{version or 'none'} (this opsflow needs {HEAD})")
-    if issue is not None:
-        out.print_error(issue)
+        out.echo(f"{status.current or 'none'} (this opsflow needs {status.head})")
+    if status.problem is not None:
+        out.print_error(status.problem)
         raise click.exceptions.Exit(1)
 
 

@@ -14,7 +14,7 @@ from opsflow.cli import output as out
 from opsflow.errors import OpsflowError
 
 if TYPE_CHECKING:
-    from opsflow.engine import Engine
+    from opsflow.facade import Engine
     from opsflow.scenarios import SimulatedClock
 
 MARKER = ".opsflow-demo"
@@ -171,7 +171,7 @@ def demo(directory: Path) -> None:
     """
     from opsflow.clock import system_now
     from opsflow.config import load_settings
-    from opsflow.engine import Engine
+    from opsflow.facade import Engine
     from opsflow.scenarios import SimulatedClock
 
     prepare(directory)

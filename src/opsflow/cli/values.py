@@ -13,8 +13,8 @@ from typing import IO, Any
 import click
 
 from opsflow.errors import Invalid, Usage
+from opsflow.limits import MAX_NAME
 
-MAX_NAME = 200  # characters of an actor name or an idempotency key (their database columns)
 MAX_COMMENT = 100_000  # characters of a comment, as for any text value (SPEC §2.6 bounds)
 MAX_LIMIT = 1_000_000
 LIMIT = click.IntRange(min=1, max=MAX_LIMIT)

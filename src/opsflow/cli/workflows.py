@@ -240,22 +240,18 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
 
 def registered_changes(engine: Any, paths: list[Path]) -> list[Diagnostic]:
     """Files whose version is registered with another text (only when a database exists)."""
-    from opsflow.engine.definitions import registered_hashes
+    from opsflow.engine.admin import database_exists, registered_text_hashes
     from opsflow.errors import OpsflowError
     from opsflow.language.diagnostics import Diagnostic
     from opsflow.language.loader import load_workflow_paths
     from opsflow.language.yamlio import load_yaml
-    from opsflow.store import migrate
 
-    if not _database_exists(engine.settings.db_url):
+    if not database_exists(engine.settings.db_url):
         return []
     loaded, _ = load_workflow_paths(paths, engine.load_context())
     keys = [(w.spec.workflow, w.spec.version) for w in loaded.values()]
     try:
-        if not keys or engine.db.schema_version() != migrate.HEAD:
-            return []  # no opsflow schema (or an older one): nothing registered to compare
-        with engine.db.read() as conn:
-            stored = registered_hashes(conn, keys)
+        stored = registered_text_hashes(engine.db, keys)
     except OpsflowError:
         return []  # unreachable: the check needs the database, the others do not
     problems = []
@@ -273,21 +269,6 @@ def registered_changes(engine: Any, paths: list[Path]) -> list[Diagnostic]:
         )
         problems.append(Diagnostic(workflow.path, line, col, "error", message))
     return problems
-
-
-def _database_exists(url: str) -> bool:
-    """Whether the database may hold registered versions (a SQLite file is never created)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        return False
-    if not parsed.drivername.startswith("sqlite"):
-        return True
-    database = parsed.database
-    return bool(database) and database != ":memory:" and Path(str(database)).is_file()
 
 
 COMMANDS = [list_workflows, show, graph, schema, validate]

@@ -15,8 +15,8 @@ from typing import Any
 
 from opsflow.clock import iso
 from opsflow.errors import Invalid, NotFound
+from opsflow.jsontext import dumps
 from opsflow.language.models import MetricSpec
-from opsflow.store.types import dumps
 from opsflow.templating import render_params
 
 

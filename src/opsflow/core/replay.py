@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opsflow.store.types import dumps
+from opsflow.jsontext import dumps
 
 # Kinds that never enter a state, even though they name one (from == to).
 STAY_KINDS = frozenset(("approval", "data", "metric", "denied", "incident", "assignment"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from opsflow.store.types import dumps
+from opsflow.jsontext import dumps
 
 GENESIS = ""
 
