@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 export OPSFLOW_TEST_POSTGRES_URL ?=
 
-.PHONY: help venv install test test-pg test-later lint format typecheck demo schema tables bench clean
+.PHONY: help venv install test test-pg test-later lint imports format typecheck demo schema tables bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,8 +22,12 @@ test-pg:  ## run the suite on SQLite and the local PostgreSQL
 test-later:  ## the SQLite tests on a clock 1,000 days ahead, as CI runs them (needs faketime)
 	env -u OPSFLOW_TEST_POSTGRES_URL faketime -f '+1000d' $(PY) -m pytest -q -n 2 -p no:cacheprovider
 
-lint:  ## ruff
+lint:  ## ruff and the import contracts
 	$(PY) -m ruff check src tests
+	$(MAKE) imports
+
+imports:  ## the import-linter contracts of pyproject.toml (the house: layers, forbidden imports)
+	.venv/bin/lint-imports --no-cache
 
 format:  ## ruff format + import sorting
 	$(PY) -m ruff format src tests && $(PY) -m ruff check --fix src tests
