@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from transitions import Machine
-
+from opsflow.core.machine import CaseMachine
 from opsflow.language.durations import parse_duration
 from opsflow.language.expressions import Expression, compile_expression
 from opsflow.language.loader import LoadedWorkflow
@@ -108,7 +107,7 @@ class CompiledWorkflow:
     deadlines: dict[str, tuple[DeadlineSpec, ...]]
     rules: tuple[CompiledRule, ...]
     metrics: dict[str, MetricSpec]
-    machine: Machine
+    machine: CaseMachine  # executes every transition a case takes
     veto_events: dict[str, tuple[CompiledTransition, ...]] = field(default_factory=dict)
     approval_states: frozenset[str] = frozenset()  # states with an approvals transition out
     guarded: frozenset[tuple[str, str]] = frozenset()  # (state, event)s with a `when` to check
@@ -118,8 +117,8 @@ class CompiledWorkflow:
         return self.table.get((state, event), ())
 
     def triggers(self, state: str) -> list[str]:
-        """Events with at least one transition out of ``state`` (asked of the state machine)."""
-        return list(self.machine.get_triggers(state))
+        """Events a person can fire out of ``state`` (asked of the state machine)."""
+        return [e for e in self.machine.get_triggers(state) if (state, e) in self.table]
 
     def sources_of(self, event: str) -> list[str]:
         return sorted({s for (s, e) in self.table if e == event})
@@ -142,55 +141,87 @@ def _compile_actions(
     return tuple(compiled)
 
 
-def compile_workflow(loaded: LoadedWorkflow, functions: Collection[str] = ()) -> CompiledWorkflow:
-    """Compile a loaded (already validated) workflow."""
-    spec = loaded.spec
-    names = list(spec.fields)
-    finals = frozenset(spec.final_states)
-    open_states = [s for s in spec.states if s not in finals]
-
-    machine = Machine(
-        model=None,
-        states=list(spec.states),
-        initial=spec.initial_state,
-        auto_transitions=False,
-        ignore_invalid_triggers=True,
+def _compile_transition(
+    index: int,
+    spec: TransitionSpec,
+    open_states: Collection[str],
+    names: Collection[str],
+    functions: Collection[str],
+) -> CompiledTransition:
+    approver_roles: frozenset[str] | None = None
+    if spec.approvals is not None:
+        chosen = spec.approvals.roles or (spec.roles or [])
+        approver_roles = frozenset(chosen) if chosen else None
+    return CompiledTransition(
+        index=index,
+        spec=spec,
+        event=spec.event,
+        sources=frozenset(open_states if spec.from_any else spec.from_),
+        to=spec.to,
+        when=compile_expression(spec.when, names=names, functions=functions) if spec.when else None,
+        roles=frozenset(spec.roles) if spec.roles else None,
+        requires=tuple(spec.requires),
+        not_by=tuple(spec.not_by),
+        approvals=spec.approvals,
+        approver_roles=approver_roles,
+        actions=_compile_actions(spec.do, names, functions),
+        auto=spec.auto,
     )
-    table: dict[tuple[str, str], list[CompiledTransition]] = {}
-    auto: dict[str, list[CompiledTransition]] = {}
-    events: list[str] = []
-    for index, t in enumerate(spec.transitions):
-        sources = frozenset(open_states if t.from_any else t.from_)
-        approver_roles: frozenset[str] | None = None
-        if t.approvals is not None:
-            chosen = t.approvals.roles or (t.roles or [])
-            approver_roles = frozenset(chosen) if chosen else None
-        ct = CompiledTransition(
-            index=index,
-            spec=t,
-            event=t.event,
-            sources=sources,
-            to=t.to,
-            when=compile_expression(t.when, names=names, functions=functions) if t.when else None,
-            roles=frozenset(t.roles) if t.roles else None,
-            requires=tuple(t.requires),
-            not_by=tuple(t.not_by),
-            approvals=t.approvals,
-            approver_roles=approver_roles,
-            actions=_compile_actions(t.do, names, functions),
-            auto=t.auto,
-        )
-        ordered = sorted(sources, key=list(spec.states).index)
-        for source in ordered:
-            if t.auto:
-                auto.setdefault(source, []).append(ct)
-            else:
-                table.setdefault((source, t.event), []).append(ct)
-                # dest=None is the machine's internal transition: no exit, no entry.
-                machine.add_transition(t.event, source, t.to)
-        if not t.auto and t.event not in events:
-            events.append(t.event)
 
+
+@dataclass
+class _Tables:
+    """The transitions by (source, event) and the automatic ones by source, in file order."""
+
+    table: dict[tuple[str, str], tuple[CompiledTransition, ...]]
+    auto: dict[str, tuple[CompiledTransition, ...]]
+    events: tuple[str, ...]  # events a person can fire, in file order
+
+    @classmethod
+    def of(cls, transitions: list[CompiledTransition], states: list[str]) -> _Tables:
+        table: dict[tuple[str, str], list[CompiledTransition]] = {}
+        auto: dict[str, list[CompiledTransition]] = {}
+        events: list[str] = []
+        position = {state: index for index, state in enumerate(states)}
+        for transition in transitions:
+            for source in sorted(transition.sources, key=position.__getitem__):
+                if transition.auto:
+                    auto.setdefault(source, []).append(transition)
+                else:
+                    table.setdefault((source, transition.event), []).append(transition)
+            if not transition.auto and transition.event not in events:
+                events.append(transition.event)
+        return cls(
+            table={key: tuple(found) for key, found in table.items()},
+            auto={key: tuple(found) for key, found in auto.items()},
+            events=tuple(events),
+        )
+
+    def veto_events(self) -> dict[str, tuple[CompiledTransition, ...]]:
+        """By source: the transitions whose approvals vote carries a veto."""
+        veto: dict[str, list[CompiledTransition]] = {}
+        for (source, _event), candidates in self.table.items():
+            for transition in candidates:
+                if transition.approvals is not None and transition.approvals.veto:
+                    veto.setdefault(source, []).append(transition)
+        return {source: tuple(found) for source, found in veto.items()}
+
+    def approval_states(self) -> frozenset[str]:
+        return frozenset(
+            source
+            for (source, _event), candidates in self.table.items()
+            if any(transition.approvals for transition in candidates)
+        )
+
+    def guarded(self) -> frozenset[tuple[str, str]]:
+        return frozenset(
+            key
+            for key, candidates in self.table.items()
+            if any(transition.when is not None for transition in candidates)
+        )
+
+
+def _compile_deadlines(spec: WorkflowSpec) -> dict[str, tuple[DeadlineSpec, ...]]:
     deadlines: dict[str, tuple[DeadlineSpec, ...]] = {}
     for name, state in spec.states.items():
         found = []
@@ -203,13 +234,35 @@ def compile_workflow(loaded: LoadedWorkflow, functions: Collection[str] = ()) ->
             found.append(DeadlineSpec("timer", state.timer.fire, after, state.timer.at))
         if found:
             deadlines[name] = tuple(found)
+    return deadlines
 
-    veto: dict[str, list[CompiledTransition]] = {}
-    for (source, _event), cands in table.items():
-        for ct in cands:
-            if ct.approvals is not None and ct.approvals.veto:
-                veto.setdefault(source, []).append(ct)
 
+def _compile_rules(
+    spec: WorkflowSpec, names: Collection[str], functions: Collection[str]
+) -> tuple[CompiledRule, ...]:
+    return tuple(
+        CompiledRule(
+            name=rule.name,
+            when=compile_expression(rule.when, names=names, functions=functions),
+            actions=_compile_actions(rule.do, names, functions),
+            once=rule.once,
+        )
+        for rule in spec.rules
+    )
+
+
+def compile_workflow(loaded: LoadedWorkflow, functions: Collection[str] = ()) -> CompiledWorkflow:
+    """Compile a loaded (already validated) workflow."""
+    spec = loaded.spec
+    names = list(spec.fields)
+    states = list(spec.states)
+    finals = frozenset(spec.final_states)
+    open_states = [s for s in states if s not in finals]
+    transitions = [
+        _compile_transition(index, transition, open_states, names, functions)
+        for index, transition in enumerate(spec.transitions)
+    ]
+    tables = _Tables.of(transitions, states)
     return CompiledWorkflow(
         id=spec.workflow,
         version=spec.version,
@@ -220,31 +273,19 @@ def compile_workflow(loaded: LoadedWorkflow, functions: Collection[str] = ()) ->
         fields=dict(spec.fields),
         initial=spec.initial_state,
         finals=finals,
-        table={k: tuple(v) for k, v in table.items()},
-        auto={k: tuple(v) for k, v in auto.items()},
-        events=tuple(events),
-        all_events=frozenset(t.event for t in spec.transitions),
+        table=tables.table,
+        auto=tables.auto,
+        events=tables.events,
+        all_events=frozenset(transition.event for transition in transitions),
         on_enter={
             n: _compile_actions(s.on_enter, names, functions) for n, s in spec.states.items()
         },
         on_exit={n: _compile_actions(s.on_exit, names, functions) for n, s in spec.states.items()},
-        deadlines=deadlines,
-        rules=tuple(
-            CompiledRule(
-                name=r.name,
-                when=compile_expression(r.when, names=names, functions=functions),
-                actions=_compile_actions(r.do, names, functions),
-                once=r.once,
-            )
-            for r in spec.rules
-        ),
+        deadlines=_compile_deadlines(spec),
+        rules=_compile_rules(spec, names, functions),
         metrics=dict(spec.metrics),
-        machine=machine,
-        veto_events={k: tuple(v) for k, v in veto.items()},
-        approval_states=frozenset(
-            source for (source, _e), cands in table.items() for ct in cands if ct.approvals
-        ),
-        guarded=frozenset(
-            key for key, cands in table.items() if any(ct.when is not None for ct in cands)
-        ),
+        machine=CaseMachine(states, spec.initial_state, transitions),
+        veto_events=tables.veto_events(),
+        approval_states=tables.approval_states(),
+        guarded=tables.guarded(),
     )

@@ -4,7 +4,8 @@ SPEC §2.3: the candidates of (state, event) are tried in file order; the first 
 requires, not_by and when all pass is taken. When none passes, the answer lists for each
 candidate the first check that failed. The refusal is ``NotPermitted`` (exit 3) when every
 candidate failed on who the actor is (roles, approval eligibility, four-eyes), ``Refused``
-(exit 4) otherwise.
+(exit 4) otherwise. When the transition taken needs approvals, the decision also counts
+the vote with this actor's approval: a fire records it, a dry run shows it.
 """
 
 from __future__ import annotations
@@ -49,15 +50,33 @@ class Failure:
         return f"{self.transition.describe()}: {self.reason}"
 
 
+@dataclass(frozen=True)
+class ApprovalProgress:
+    """An approvals vote counted with this actor's approval (SPEC §2.3 ``approvals``)."""
+
+    voters: frozenset[str]  # who has approved in this visit, this actor included
+    need: int
+
+    @property
+    def have(self) -> int:
+        return len(self.voters)
+
+    @property
+    def complete(self) -> bool:
+        """This approval is the last one needed: the transition is taken."""
+        return self.have >= self.need
+
+
 @dataclass
 class Decision:
-    """The transition taken, or why every candidate was refused."""
+    """The transition taken (with its vote, if it needs approvals), or why none can be."""
 
     event: str
     state: str
     transition: CompiledTransition | None = None
     failures: list[Failure] = field(default_factory=list)
     automatic: bool = False  # the event is an auto transition out of this state
+    approval: ApprovalProgress | None = None  # the vote, when the transition needs approvals
 
     @property
     def reasons(self) -> list[str]:
@@ -82,16 +101,19 @@ class Decision:
         return Refused(f"event '{self.event}' refused in state '{self.state}'", self.reasons)
 
 
-def _guard(t: CompiledTransition, scope: Mapping[str, Any], functions: Mapping[str, Any]) -> str:
+def _guard(
+    transition: CompiledTransition, scope: Mapping[str, Any], functions: Mapping[str, Any]
+) -> str:
     """'' when the guard holds, else the reason it does not."""
-    if t.when is None:
+    when = transition.when
+    if when is None:
         return ""
     try:
-        if t.when.evaluate(scope, functions):
+        if when.evaluate(scope, functions):
             return ""
-        return f"when: '{t.when.source}' is false"
+        return f"when: '{when.source}' is false"
     except EvaluationError as exc:
-        return f"when: '{t.when.source}' could not be evaluated: {exc.message}"
+        return f"when: '{when.source}' could not be evaluated: {exc.message}"
 
 
 def _roles_reason(allowed: frozenset[str] | None, actor: Actor, what: str) -> str:
@@ -104,22 +126,24 @@ def _roles_reason(allowed: frozenset[str] | None, actor: Actor, what: str) -> st
     return f"{what}: needs one of {', '.join(people)} ({actor.name} has {held})"
 
 
-def system_only(t: CompiledTransition) -> bool:
+def system_only(transition: CompiledTransition) -> bool:
     """``roles: [system]``: no person may fire the transition, a veto included."""
-    return t.roles is not None and t.roles <= {SYSTEM}
+    return transition.roles is not None and transition.roles <= {SYSTEM}
 
 
 def vetoes(wf: CompiledWorkflow, state: str, event: str, actor: Actor) -> bool:
     """Whether ``actor`` is an eligible approver of a veto vote in ``state`` on another event."""
-    for ct in wf.veto_events.get(state, ()):
-        if ct.event != event and (ct.approver_roles is None or actor.roles & ct.approver_roles):
+    for vote in wf.veto_events.get(state, ()):
+        if vote.event != event and (
+            vote.approver_roles is None or actor.roles & vote.approver_roles
+        ):
             return True
     return False
 
 
 def check_candidate(
     wf: CompiledWorkflow,
-    t: CompiledTransition,
+    transition: CompiledTransition,
     state: str,
     actor: Actor,
     data: Mapping[str, Any],
@@ -129,28 +153,28 @@ def check_candidate(
     functions: Mapping[str, Any],
 ) -> Failure | None:
     """The first failing check of one candidate, in SPEC order: roles, requires, not_by, when."""
-    if t.approvals is not None:
-        reason = _roles_reason(t.approver_roles, actor, "approval")
-        if not reason and actor.name in approvals(t.event):
+    if transition.approvals is not None:
+        reason = _roles_reason(transition.approver_roles, actor, "approval")
+        if not reason and actor.name in approvals(transition.event):
             reason = f"approval: {actor.name} has already approved"
         if reason:
-            return Failure(t, "approval", reason, permission=True)
-    elif system_only(t) or not vetoes(wf, state, t.event, actor):
-        reason = _roles_reason(t.roles, actor, "roles")
+            return Failure(transition, "approval", reason, permission=True)
+    elif system_only(transition) or not vetoes(wf, state, transition.event, actor):
+        reason = _roles_reason(transition.roles, actor, "roles")
         if reason:
-            return Failure(t, "roles", reason, permission=True)
-    missing = [name for name in t.requires if is_empty(data.get(name))]
+            return Failure(transition, "roles", reason, permission=True)
+    missing = [name for name in transition.requires if is_empty(data.get(name))]
     if missing:
         names = ", ".join(f"'{m}'" for m in missing)
-        return Failure(t, "requires", f"requires: {names} empty", permission=False)
-    if t.not_by and not actor.is_system:
-        for event in t.not_by:
+        return Failure(transition, "requires", f"requires: {names} empty", permission=False)
+    if transition.not_by and not actor.is_system:
+        for event in transition.not_by:
             if actor.name in actors_by_event.get(event, ()):
                 reason = f"four-eyes: {actor.name} fired '{event}' on this case"
-                return Failure(t, "not_by", reason, permission=True)
-    guard = _guard(t, scope, functions)
+                return Failure(transition, "not_by", reason, permission=True)
+    guard = _guard(transition, scope, functions)
     if guard:
-        return Failure(t, "when", guard, permission=False)
+        return Failure(transition, "when", guard, permission=False)
     return None
 
 
@@ -165,17 +189,23 @@ def decide(
     approvals: Callable[[str], set[str]],
     functions: Mapping[str, Any],
 ) -> Decision:
-    """Try the candidates of (state, event) in file order."""
+    """Try the candidates of (state, event) in file order; count the vote of the one taken.
+
+    ``approvals(event)`` names who has approved ``event`` in the case's current visit.
+    """
     if event not in wf.all_events:
         raise NotFound(f"workflow '{wf.id}' has no event '{event}'")
     decision = Decision(event=event, state=state)
-    decision.automatic = any(t.event == event for t in wf.auto.get(state, ()))
-    for t in wf.candidates(state, event):
+    decision.automatic = any(auto.event == event for auto in wf.auto.get(state, ()))
+    for transition in wf.candidates(state, event):
         failure = check_candidate(
-            wf, t, state, actor, data, scope, actors_by_event, approvals, functions
+            wf, transition, state, actor, data, scope, actors_by_event, approvals, functions
         )
         if failure is None:
-            decision.transition = t
+            decision.transition = transition
+            if transition.approvals is not None:
+                voters = frozenset(approvals(event)) | {actor.name}
+                decision.approval = ApprovalProgress(voters, transition.approvals.required)
             return decision
         decision.failures.append(failure)
     return decision

@@ -63,33 +63,32 @@ def dry_run(
 ) -> FireResult:
     """What firing ``event`` would do; raises the refusal a real fire would raise.
 
+    It asks what a fire asks, with the same public functions: the closed-case check, the
+    data, ``decide`` (which counts an approvals vote) and the plugins' ``before_transition``.
     The actions are those of leaving the state, the transition and entering the target,
-    in that order (an internal transition's own only); plugin guards are asked too.
-    Nothing is written.
+    in that order (an internal transition's own only). Nothing is written.
     """
     case, wf = step.case, step.wf
-    if case.closed:
-        step.fire(event, actor, data)  # raises the closed-case refusal
+    step.check_open(event, actor)
     step.apply_data(data)
     decision = step.decide(event, actor)
-    if decision.transition is None:
+    transition = decision.transition
+    if transition is None:
         raise decision.error()
-    ct = decision.transition
-    step._before(ct, actor)
-    would: dict[str, Any] = {"to": case.state if ct.to is None else ct.to, "actions": []}
-    if ct.approvals is not None:
-        have = len(step._approvals(event)) + 1
-        need = ct.approvals.required
-        would["approvals"] = {"have": have, "need": need}
-        if have < need:
+    step.check_before_transition(transition, actor)
+    would: dict[str, Any] = {"to": transition.to or case.state, "actions": []}
+    approval = decision.approval
+    if approval is not None:
+        would["approvals"] = {"have": approval.have, "need": approval.need}
+        if not approval.complete:
             would["to"] = case.state
             return FireResult(case=view, outcome="dry_run", would=would, from_state=case.state)
-    if ct.to is None:  # internal: no leaving, no entering
-        would["actions"] = _described(step, ct.actions, actor, event)
+    if transition.to is None:  # internal: no leaving, no entering
+        would["actions"] = _described(step, transition.actions, actor, event)
         return FireResult(case=view, outcome="dry_run", would=would, from_state=case.state)
     would["actions"] = (
         _described(step, wf.on_exit.get(case.state, ()), actor, event)
-        + _described(step, ct.actions, actor, event)
-        + _described(step, wf.on_enter.get(ct.to, ()), actor, event)
+        + _described(step, transition.actions, actor, event)
+        + _described(step, wf.on_enter.get(transition.to, ()), actor, event)
     )
     return FireResult(case=view, outcome="dry_run", would=would, from_state=case.state)

@@ -17,10 +17,13 @@ from functools import partial
 from types import MappingProxyType
 from typing import Any
 
+from transitions import EventData
+
 from opsflow.clock import iso
 from opsflow.core.compiled import CompiledAction, CompiledTransition, CompiledWorkflow
-from opsflow.core.decide import SYSTEM, Actor, decide
+from opsflow.core.decide import SYSTEM, Actor, ApprovalProgress, Decision, decide
 from opsflow.core.hookviews import HookView, actor_view, transition_view
+from opsflow.core.machine import compiled_of
 from opsflow.core.metrics import run_metric
 from opsflow.core.results import StepOutcome
 from opsflow.core.working import WorkingCase, Writes, copy_json
@@ -99,6 +102,10 @@ class Step:
     # Automation that failed in this step (by target, e.g. "compute:ctr"): not tried again
     # in this step; the failure is written as an incident with the step.
     failed: dict[str, str] = field(default_factory=dict)
+    _model: _MachineModel = field(init=False, repr=False)  # the case, as the machine sees it
+
+    def __post_init__(self) -> None:
+        self._model = _MachineModel(self)
 
     # -- bookkeeping -----------------------------------------------------------------
 
@@ -209,13 +216,13 @@ class Step:
             )
         seq = self._reserve_seq()
         self._entry(seq, "start", actor.name, to_state=self.case.state, changes=changes)
-        self.writes.entered = True
-        self.run_actions(self.wf.on_enter.get(self.case.state, ()), actor, None, seq)
+        self.wf.machine.enter_initial(self._model, actor=actor, seq=seq, entry=None)
         self.settle()
 
     # -- fire ----------------------------------------------------------------------
 
-    def decide(self, event: str, actor: Actor) -> Any:
+    def decide(self, event: str, actor: Actor) -> Decision:
+        """Decide ``event`` for ``actor`` in the case's state (see :func:`decide`)."""
         # Only a guard (``when``) reads the scope: without one, none is built.
         state = self.case.state
         scope = self._scope(actor) if (state, event) in self.wf.guarded else _NO_SCOPE
@@ -245,73 +252,92 @@ class Step:
         settle: bool = True,
     ) -> FireOutcome:
         """Fire one event; raises NotPermitted/Refused/Invalid when it cannot be taken."""
-        if self.case.closed:
-            if event not in self.wf.all_events:
-                self.decide(event, actor)  # raises NotFound for an unknown event
-            raise Refused(
-                f"case is closed (state '{self.case.state}' is final)",
-                [f"'{event}' cannot be fired on a closed case"],
-            )
+        self.check_open(event, actor)
         changes = self.apply_data(data or {})
         decision = self.decide(event, actor)
-        t = decision.transition
-        if t is None:
+        transition = decision.transition
+        if transition is None:
             raise decision.error()
-        self._before(t, actor)
-        if t.approvals is not None:
-            have = len(self._approvals(event)) + 1
-            need = t.approvals.required
-            self._pending_approvals.setdefault(event, set()).add(actor.name)
-            self.writes.approvals_add.append(
-                {
-                    "case_id": self.case.id,
-                    "visit": self.case.visit,
-                    "event": event,
-                    "actor": actor.name,
-                    "at": self.ctx.now,
-                }
-            )
-            if have < need:
-                seq = self._reserve_seq()
-                self._entry(
-                    seq,
-                    "approval",
-                    actor.name,
-                    event=event,
-                    from_state=self.case.state,
-                    to_state=self.case.state,
-                    changes=changes,
-                    comment=comment,
-                    detail={"approvals": {"have": have, "need": need}},
-                )
-                self._remember_actor(event, actor)
-                if settle:
-                    self.settle()
-                return FireOutcome("approval_recorded", t, (have, need))
-            approvers = sorted(self._approvals(event))
-            self.take(t, actor, changes, comment, kind, {"approvals": approvers})
-            if settle:
-                self.settle()
-            return FireOutcome("transitioned", t, (have, need))
-        self.take(t, actor, changes, comment, kind)
+        self.check_before_transition(transition, actor)
+        if decision.approval is None:
+            self.take(transition, actor, changes, comment, kind)
+            outcome = FireOutcome("transitioned", transition)
+        else:
+            outcome = self._vote(transition, decision.approval, actor, changes, comment, kind)
         if settle:
             self.settle()
-        return FireOutcome("transitioned", t)
+        return outcome
 
-    def _before(self, t: CompiledTransition, actor: Actor) -> None:
+    def check_open(self, event: str, actor: Actor) -> None:
+        """Raise the refusal of firing ``event`` on a closed case (NotFound for no such event)."""
+        if not self.case.closed:
+            return
+        if event not in self.wf.all_events:
+            self.decide(event, actor)  # raises NotFound for an unknown event
+        raise Refused(
+            f"case is closed (state '{self.case.state}' is final)",
+            [f"'{event}' cannot be fired on a closed case"],
+        )
+
+    def check_before_transition(self, transition: CompiledTransition, actor: Actor) -> None:
+        """Ask the plugins' ``before_transition`` hooks; raise PluginRefusal when one refuses."""
         if not self.ctx.before_hooks or self.ctx.plugins is None:
             return
         if not self.ctx.plugins.has_before_transition:
             return
         refusals = self.ctx.plugins.before_transition(
             case=HookView(self.case.view().to_json()),
-            transition=transition_view(t.spec, self.case.state),
+            transition=transition_view(transition.spec, self.case.state),
             actor=actor_view(actor.name, actor.roles),
         )
         if refusals:
             raise PluginRefusal(
-                f"event '{t.event}' refused by a plugin", list(refusals), t.event, self.case.state
+                f"event '{transition.event}' refused by a plugin",
+                list(refusals),
+                transition.event,
+                self.case.state,
             )
+
+    def _vote(
+        self,
+        transition: CompiledTransition,
+        approval: ApprovalProgress,
+        actor: Actor,
+        changes: dict[str, Any],
+        comment: str | None,
+        kind: str,
+    ) -> FireOutcome:
+        """Record ``actor``'s approval; the one that completes the vote takes the transition."""
+        event = transition.event
+        self._pending_approvals.setdefault(event, set()).add(actor.name)
+        self.writes.approvals_add.append(
+            {
+                "case_id": self.case.id,
+                "visit": self.case.visit,
+                "event": event,
+                "actor": actor.name,
+                "at": self.ctx.now,
+            }
+        )
+        progress = (approval.have, approval.need)
+        if approval.complete:
+            detail = {"approvals": sorted(approval.voters)}
+            self.take(transition, actor, changes, comment, kind, detail)
+            return FireOutcome("transitioned", transition, progress)
+        state = self.case.state
+        self._entry(
+            self._reserve_seq(),
+            "approval",
+            actor.name,
+            event=event,
+            from_state=state,
+            to_state=state,
+            changes=changes,
+            comment=comment,
+            detail={"approvals": {"have": approval.have, "need": approval.need}},
+        )
+        self._remember_actor(event, actor)
+        return FireOutcome("approval_recorded", transition, progress)
 
     def _remember_actor(self, event: str, actor: Actor) -> None:
         # Copied on write, never changed in place: the case shares the mapping with the row
@@ -323,50 +349,36 @@ class Step:
 
     def take(
         self,
-        t: CompiledTransition,
+        transition: CompiledTransition,
         actor: Actor,
         changes: dict[str, Any],
         comment: str | None,
         kind: str = "transition",
         detail: dict[str, Any] | None = None,
     ) -> None:
-        """Leave the state, run the transition's actions, enter the target state.
+        """Write the transition's history entry and have the workflow's machine execute it.
 
-        An internal transition (no ``to``) only runs its actions: the case keeps its state
-        and visit, so the visit's approvals and deadlines stay as they are.
+        The machine runs the exit actions, the transition's ``do`` and the enter actions, in
+        that order (see :mod:`opsflow.core.machine` and :class:`_MachineModel`). An internal
+        transition (no ``to``) only runs its actions: the case keeps its state and visit, so
+        the visit's approvals and deadlines stay as they are.
         """
         source = self.case.state
-        seq = self._reserve_seq()
+        internal = transition.to is None
         entry = self._entry(
-            seq,
+            self._reserve_seq(),
             kind,
             actor.name,
-            event=t.event,
+            event=transition.event,
             from_state=source,
-            to_state=source if t.to is None else t.to,
+            to_state=source if internal else transition.to,
             changes=changes,
             comment=comment,
             # Marked, so that a replay of the history keeps the visit (from == to either way).
-            detail=detail if t.to is not None else {**(detail or {}), "internal": True},
+            detail={**(detail or {}), "internal": True} if internal else detail,
         )
-        if t.to is None:
-            self._remember_actor(t.event, actor)
-            self.run_actions(t.actions, actor, t.event, seq, entry)
-            self.transitions_taken.append((t, actor, entry))
-            return
-        self.run_actions(self.wf.on_exit.get(source, ()), actor, t.event, seq, entry)
-        self.writes.left.add(source)
-        self._pending_approvals.clear()
-        self.case.state = t.to
-        self.case.visit += 1
-        self.case.entered_at = self.ctx.now
-        self.case.closed = t.to in self.wf.finals
-        self._changed()
-        self.writes.entered = True
-        self._remember_actor(t.event, actor)
-        self.run_actions(t.actions, actor, t.event, seq, entry)
-        self.run_actions(self.wf.on_enter.get(t.to, ()), actor, t.event, seq, entry)
-        self.transitions_taken.append((t, actor, entry))
+        self.wf.machine.execute(transition, self._model, actor=actor, seq=entry["seq"], entry=entry)
+        self.transitions_taken.append((transition, actor, entry))
 
     # -- actions -------------------------------------------------------------------
 
@@ -604,12 +616,13 @@ class Step:
         if not candidates:
             return None
         scope = self._scope(self.actor(SYSTEM))
-        for t in candidates:
-            if f"auto:{t.event}" in self.failed:
+        for transition in candidates:
+            if f"auto:{transition.event}" in self.failed:
                 continue
             try:
-                if t.when is None or t.when.evaluate(scope, self.ctx.functions):
-                    return t
+                when = transition.when
+                if when is None or when.evaluate(scope, self.ctx.functions):
+                    return transition
             except EvaluationError:
                 continue
         return None
@@ -701,6 +714,63 @@ class Step:
         """A ``fire`` action's event, as a piece of automation."""
         work = partial(self.fire, event, actor, settle=False)
         return self.automation("fire", event, work, actor, event)
+
+
+class _MachineModel:
+    """A step's case as the workflow machine's model: ``state`` is the working case's state.
+
+    The machine calls these methods in the order of a move (see :mod:`opsflow.core.machine`);
+    ``event_data.kwargs`` carries the actor, the history entry and its ``seq``.
+    """
+
+    __slots__ = ("step",)
+
+    def __init__(self, step: Step) -> None:
+        self.step = step
+
+    @property
+    def state(self) -> str:
+        return self.step.case.state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self.step.case.state = value  # set by the machine, between exit and entry
+
+    def run_exit_actions(self, event_data: EventData) -> None:
+        self._run(self.step.wf.on_exit.get(self.step.case.state, ()), event_data)
+
+    def leave(self, event_data: EventData) -> None:
+        """The visit ends: its pending approvals with it."""
+        self.step.writes.left.add(self.step.case.state)
+        self.step._pending_approvals.clear()
+
+    def arrive(self, event_data: EventData) -> None:
+        """A new visit of the state entered (a starting case's first visit came with it)."""
+        step, case = self.step, self.step.case
+        if event_data.transition is not None:
+            case.visit += 1
+            case.entered_at = step.ctx.now
+            case.closed = case.state in step.wf.finals
+            step._changed()
+        step.writes.entered = True
+
+    def run_transition_actions(self, event_data: EventData) -> None:
+        transition = compiled_of(event_data)
+        if transition is None:  # a starting case
+            return
+        self.step._remember_actor(transition.event, event_data.kwargs["actor"])
+        self._run(transition.actions, event_data)
+
+    def run_enter_actions(self, event_data: EventData) -> None:
+        self._run(self.step.wf.on_enter.get(self.step.case.state, ()), event_data)
+
+    def _run(self, actions: tuple[CompiledAction, ...], event_data: EventData) -> None:
+        if not actions:
+            return
+        transition = compiled_of(event_data)
+        event = None if transition is None else transition.event
+        kwargs = event_data.kwargs
+        self.step.run_actions(actions, kwargs["actor"], event, kwargs["seq"], kwargs["entry"])
 
 
 def failure_text(exc: BaseException) -> str:

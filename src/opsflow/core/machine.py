@@ -1,0 +1,112 @@
+"""The ``transitions`` state machine that executes every move a case makes (SPEC §2.3, §2.4).
+
+One :class:`CaseMachine` is built per compiled workflow version and shared by all its
+cases; a step lends it a light model whose ``state`` is the working case's. opsflow's
+``decide`` chooses the transition and explains refusals; the machine executes the chosen
+one, so the order of a move is the machine's own:
+
+- an ordinary or reflexive transition (``to`` set, maybe equal to ``from``): the source
+  state's ``on_exit`` callbacks (its exit actions, then leaving the visit), the machine
+  sets the model's state, then the target's ``on_enter`` callbacks (a new visit, the
+  transition's ``do`` actions, the target's enter actions);
+- an internal transition (no ``to``: ``dest=None``): no exit, no entry, only the
+  transition's ``after`` callback runs its ``do`` actions, and the visit is kept.
+
+The callbacks are the model's methods, named by :class:`CaseModel`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from transitions import EventData, Machine, Transition
+
+if TYPE_CHECKING:
+    from opsflow.core.compiled import CompiledTransition
+
+# The model's callbacks, in the order a move runs them.
+EXIT_CALLBACKS = ["run_exit_actions", "leave"]
+ENTER_CALLBACKS = ["arrive", "run_transition_actions", "run_enter_actions"]
+INTERNAL_CALLBACK = "run_transition_actions"
+
+
+class CaseModel(Protocol):
+    """What the machine needs of a step's case: its state and the callbacks of a move.
+
+    Each callback gets the machine's ``EventData``: ``transition`` is the :class:`Move`
+    executed (None when the case starts), ``state`` the state left or entered, and
+    ``kwargs`` what the step passed to :meth:`CaseMachine.execute`.
+    """
+
+    state: str
+
+    def run_exit_actions(self, event_data: EventData) -> None: ...
+    def leave(self, event_data: EventData) -> None: ...
+    def arrive(self, event_data: EventData) -> None: ...
+    def run_transition_actions(self, event_data: EventData) -> None: ...
+    def run_enter_actions(self, event_data: EventData) -> None: ...
+
+
+class Move(Transition):
+    """A ``transitions.Transition`` that knows the compiled transition it executes."""
+
+    def __init__(self, *args: Any, compiled: CompiledTransition, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.compiled = compiled
+
+
+def compiled_of(event_data: EventData) -> CompiledTransition | None:
+    """The compiled transition a callback is running for (None when the case starts)."""
+    move = event_data.transition
+    return move.compiled if isinstance(move, Move) else None
+
+
+class CaseMachine(Machine):
+    """The machine of one workflow version: one :class:`Move` per transition and source."""
+
+    transition_cls = Move
+
+    def __init__(
+        self, states: Iterable[str], initial: str, transitions: Iterable[CompiledTransition]
+    ) -> None:
+        super().__init__(
+            model=None,  # models are lent per step, never added: the machine holds no case
+            states=[
+                {"name": name, "on_enter": list(ENTER_CALLBACKS), "on_exit": list(EXIT_CALLBACKS)}
+                for name in states
+            ],
+            initial=initial,
+            send_event=True,
+            auto_transitions=False,
+            ignore_invalid_triggers=True,
+        )
+        self.moves: dict[tuple[int, str], Move] = {}  # (transition index, source) -> move
+        for transition in transitions:
+            for source in transition.sources:
+                self._add_move(transition, source)
+
+    def _add_move(self, transition: CompiledTransition, source: str) -> None:
+        # dest=None is transitions' internal transition: no exit, no entry.
+        after = INTERNAL_CALLBACK if transition.to is None else None
+        self.add_transition(
+            transition.event, source, transition.to, after=after, compiled=transition
+        )
+        move = self.events[transition.event].transitions[source][-1]
+        assert isinstance(move, Move)
+        self.moves[transition.index, source] = move
+
+    def execute(self, transition: CompiledTransition, model: CaseModel, **kwargs: Any) -> None:
+        """Execute ``transition`` (already decided) on ``model`` from its current state."""
+        move = self.moves[transition.index, model.state]
+        event_data = EventData(
+            self.get_state(move.source), self.events[transition.event], self, model, (), kwargs
+        )
+        event_data.transition = move
+        if not move.execute(event_data):  # a move has no conditions: decide checked them
+            raise RuntimeError(f"the state machine did not take {transition.describe()}")
+
+    def enter_initial(self, model: CaseModel, **kwargs: Any) -> None:
+        """Run the initial state's enter callbacks on a starting case (no transition)."""
+        state = self.get_state(model.state)
+        state.enter(EventData(state, None, self, model, (), kwargs))
