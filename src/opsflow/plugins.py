@@ -165,7 +165,7 @@ class PluginInfo:
 
 
 @dataclass(frozen=True)
-class PluginError:
+class PluginFailure:
     """A plugin that failed to load or register, with the error's text."""
 
     name: str
@@ -177,6 +177,9 @@ class PluginError:
     def to_json(self) -> dict[str, str]:
         """A JSON-able dict."""
         return {"name": self.name, "error": self.error}
+
+
+PluginError = PluginFailure  # its former name (a record of a failure, not an exception)
 
 
 @dataclass
@@ -195,12 +198,12 @@ class Plugins:
         self.notifiers: dict[str, Notifier] = {}
         self.functions: dict[str, Callable[..., Any]] = {}
         self.infos: list[PluginInfo] = []
-        self._load_errors: list[PluginError] = []
-        self._register_errors: list[PluginError] = []
+        self._load_errors: list[PluginFailure] = []
+        self._register_errors: list[PluginFailure] = []
         self._origins: dict[str, _Origin] = {}
 
     @property
-    def errors(self) -> list[PluginError]:
+    def errors(self) -> list[PluginFailure]:
         """Every plugin failure: loading, hook validation and registration."""
         return [*self._load_errors, *self._register_errors]
 
@@ -233,7 +236,7 @@ class Plugins:
 
     def _fail(self, name: str, error: str) -> None:
         logger.info("plugin %s failed: %s", name, error)
-        self._load_errors.append(PluginError(name, error))
+        self._load_errors.append(PluginFailure(name, error))
 
     def _check_pending(self) -> bool:
         """Unregister (and record) every plugin implementing a hook opsflow does not define."""
@@ -281,7 +284,7 @@ class Plugins:
 
     def _registration_failed(self, name: str, error: str) -> None:
         logger.info("plugin %s failed: %s", name, error)
-        self._register_errors.append(PluginError(name, error))
+        self._register_errors.append(PluginFailure(name, error))
 
     def _taken(self, kind: str, name: str, owner: str, plugin: str) -> None:
         self._registration_failed(
@@ -577,6 +580,7 @@ __all__ = [
     "CalculatorContext",
     "Notification",
     "PluginError",
+    "PluginFailure",
     "PluginInfo",
     "Plugins",
     "default_plugins",

@@ -9,7 +9,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
@@ -422,7 +422,9 @@ class _Transaction:
         if self.own:
             kept.close()
 
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
+        # Literal[False]: the transaction never swallows an exception (and type checkers
+        # know that a ``return`` inside ``with db.write():`` is the function's only exit).
         kept = self.kept
         assert kept is not None
         conn = kept.conn
@@ -448,7 +450,7 @@ class _Transaction:
             self._release()
         return self._reraise(exc, kept)
 
-    def _reraise(self, exc: BaseException, kept: _Kept) -> bool:
+    def _reraise(self, exc: BaseException, kept: _Kept) -> Literal[False]:
         if isinstance(exc, DBAPIError) and exc.connection_invalidated and self.stale_ok:
             # The kept connection died while idle (server restart, network): nothing of
             # this transaction was committed, so it can run again on a new connection.
