@@ -107,7 +107,7 @@ def make_engine(
 ) -> Iterator[Callable[..., object]]:
     """Build engines on the test database (several may share it, like several processes)."""
     from opsflow.config import Settings
-    from opsflow.engine import Engine
+    from opsflow.facade import Engine
 
     made: list[Engine] = []
 

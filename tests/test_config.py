@@ -310,7 +310,7 @@ def test_malformed_database_url_is_left_to_the_database_layer(tmp_path: Path) ->
 def test_an_explicitly_built_engine_reads_no_config_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from opsflow.engine import Engine
+    from opsflow.facade import Engine
 
     here = tmp_path / "elsewhere"
     write_config(

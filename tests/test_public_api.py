@@ -11,7 +11,7 @@ import typing
 
 import opsflow
 from opsflow import errors
-from opsflow.engine import Engine
+from opsflow.facade import Engine
 
 # Errors a public method raises that its docstring does not name.
 RAISES = {

@@ -20,7 +20,7 @@ from opsflow.scenarios_model import ScenarioCase, ScenarioFile, Step, load_scena
 if TYPE_CHECKING:
     from opsflow.config import Settings
     from opsflow.core.results import OutboxRow
-    from opsflow.engine import Engine
+    from opsflow.facade import Engine
     from opsflow.plugins import Plugins
 
 SCENARIO_GLOB = "*.test.yaml"
@@ -118,7 +118,7 @@ def engine_factory(settings: Settings, plugins: Plugins | None) -> Callable[...,
     """Build engines on a throw-away in-memory database with the file's team and clock."""
 
     def build(scenario: ScenarioFile, clock: SimulatedClock) -> Engine:
-        from opsflow.engine import Engine
+        from opsflow.facade import Engine
 
         workflows = workflows_dir_for(scenario.path, settings.workflows_dir)
         local = dataclasses.replace(

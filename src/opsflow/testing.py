@@ -35,7 +35,7 @@ from opsflow.errors import ConfigError
 from opsflow.plugins import CalculatorContext, Plugins, load_plugins
 
 if TYPE_CHECKING:
-    from opsflow.engine import Engine
+    from opsflow.facade import Engine
 
 DEFAULT_NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -104,7 +104,7 @@ def project_engine(
     under test registered.
     """
     from opsflow.config import load_settings
-    from opsflow.engine import Engine
+    from opsflow.facade import Engine
 
     root = Path(directory)
     folder = root / "workflows"

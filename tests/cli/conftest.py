@@ -35,7 +35,7 @@ class Project:
     def engine(self) -> Any:
         """An engine on the project's database, to check what the CLI wrote."""
         from opsflow.clock import parse_instant
-        from opsflow.engine import Engine
+        from opsflow.facade import Engine
 
         fixed = parse_instant(NOW)
         return Engine.from_config(self.root / "opsflow.yaml", clock=lambda: fixed)

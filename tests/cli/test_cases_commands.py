@@ -422,7 +422,7 @@ def test_ambiguous_prefix_is_usage(
 
 
 def test_unexpected_exception_is_internal_error(run: Run, monkeypatch: Any) -> None:
-    from opsflow.engine import Engine
+    from opsflow.facade import Engine
 
     def boom(self: Any, **_: Any) -> None:
         raise RuntimeError("kaputt")

@@ -100,7 +100,7 @@ def _at(**delta: float) -> str:
 
 
 def _engine(root: Path) -> Any:
-    from opsflow.engine import Engine
+    from opsflow.facade import Engine
 
     return Engine.from_config(root / "opsflow.yaml", clock=lambda: START)
 

@@ -8,17 +8,12 @@ import pickle
 from typing import Any
 
 from opsflow.core import preview as views
-from opsflow.core.step import Step
+from opsflow.engine import unit
 
 
 def _eager_events(engine: Any, case_id: str, actor: str) -> list[Any]:
     """The events computed now, in a transaction of their own (the reference)."""
-    with engine.db.read() as conn:
-        from opsflow.engine import persist
-
-        case = persist.load_case(conn, case_id)
-        wf = engine._pinned(conn, case)
-        return views.event_statuses(Step(wf, case, engine._ctx(conn, engine.clock(), False)), actor)
+    return unit.read(engine, lambda tx: views.event_statuses(tx.open(case_id), actor))
 
 
 def test_fire_result_events_are_those_right_after_the_fire(engine: Any) -> None:

@@ -267,8 +267,8 @@ def test_stale_deadline_is_cancelled_not_fired(engine: Any, clock: Any) -> None:
 def test_unexpected_error_backs_off_then_gives_up(
     make_engine: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from opsflow.engine import persist
     from opsflow.engine.incidents import MAX_ATTEMPTS
-    from opsflow.runners import worker
 
     engine = make_engine()
     case = engine.start("review", {"title": "x"}, actor="ann")
@@ -276,14 +276,14 @@ def test_unexpected_error_backs_off_then_gives_up(
     other = engine.start("review", {"title": "y"}, actor="ann")
     engine.fire(other.id, "submit", actor="ann")
     clock.advance(days=3)
-    real = worker.persist.flush
+    real = persist.flush
 
     def broken(conn: Any, wf: Any, case_: Any, *args: Any, **kwargs: Any) -> Any:
         if case_.id == case.id:
             raise RuntimeError("plugin bug")
         return real(conn, wf, case_, *args, **kwargs)
 
-    monkeypatch.setattr(worker.persist, "flush", broken)
+    monkeypatch.setattr(persist, "flush", broken)
     report = engine.fire_due_deadlines()
     # the broken one is held back; the next one in the queue still fires
     assert (report.deadlines_fired, report.deadlines_skipped) == (1, 1)

@@ -83,11 +83,12 @@ def test_a_case_that_re_arms_for_ever_gets_a_bounded_share_of_a_pass(
     nag_engine: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A step that arms a due deadline every time (a workflow bug): the pass still ends."""
-    from opsflow.runners import worker
+    from opsflow.engine import persist
+    from opsflow.runners.deadlines import MAX_STEPS_PER_CASE
 
     looping = nag_engine.start("nag", {"title": "loop", "remind_at": PAST}, actor="ann")
     other = nag_engine.start("nag", {"title": "other", "remind_at": PAST}, actor="ann")
-    real = worker.persist.flush
+    real = persist.flush
 
     def re_arming(conn: Any, wf: Any, case: Any, *args: Any, **kwargs: Any) -> Any:
         entries = real(conn, wf, case, *args, **kwargs)
@@ -97,12 +98,12 @@ def test_a_case_that_re_arms_for_ever_gets_a_bounded_share_of_a_pass(
             conn.execute(insert(t.deadlines), [row])
         return entries
 
-    monkeypatch.setattr(worker.persist, "flush", re_arming)
+    monkeypatch.setattr(persist, "flush", re_arming)
     report = nag_engine.run_due(stop=_give_up_after(500))
-    assert _steps(nag_engine, looping.id) == worker.MAX_STEPS_PER_CASE
+    assert _steps(nag_engine, looping.id) == MAX_STEPS_PER_CASE
     assert _steps(nag_engine, other.id) == 1
-    assert report.delivered == worker.MAX_STEPS_PER_CASE + 1  # the outbox got its turn
+    assert report.delivered == MAX_STEPS_PER_CASE + 1  # the outbox got its turn
     assert _outbox(nag_engine)[(other.id, "delivered")] == 1
     assert any("next pass" in error for error in report.errors)
     nag_engine.run_due(stop=_give_up_after(500))  # the next pass goes on with it
-    assert _steps(nag_engine, looping.id) == 2 * worker.MAX_STEPS_PER_CASE
+    assert _steps(nag_engine, looping.id) == 2 * MAX_STEPS_PER_CASE

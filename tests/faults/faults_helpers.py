@@ -79,7 +79,7 @@ class FaultProject:
 
     def engine(self, db: str | None = None) -> Any:
         """An in-process engine on the project (setup and checks are faster without a process)."""
-        from opsflow.engine import Engine
+        from opsflow.facade import Engine
 
         return Engine.from_config(self.root / "opsflow.yaml", db=db or self.url)
 

@@ -1,5 +1,8 @@
-"""The engine: compiled workflows, decisions, steps, and the ``Engine`` facade."""
+"""The engine: the one unit of work on cases, their rows, definitions and audit.
 
-from opsflow.engine.engine import Engine
+``CaseEngine`` is the case work; ``opsflow.Engine`` adds the runners on top of it.
+"""
 
-__all__ = ["Engine"]
+from opsflow.engine.engine import CaseEngine
+
+__all__ = ["CaseEngine"]

@@ -234,11 +234,7 @@ def flush(
         conn.execute(insert(t.approvals), keep)
     if writes.entered:
         if writes.left & wf.deadlines.keys():
-            conn.execute(
-                update(t.deadlines)
-                .where(t.deadlines.c.case_id == case.id, t.deadlines.c.status == "pending")
-                .values(status="cancelled", done_at=now, note="state left")
-            )
+            cancel_deadlines(conn, case.id, now, "state left")
             incidents.cancel_left_visits(conn, case.id, case.visit, now)
         arm_deadlines(conn, case, wf)
     elif writes.changed_fields:
@@ -267,19 +263,23 @@ def _move_field_deadlines(
             d.c.status.in_(("pending", "failed")),
         )
         incidents.cancel_for_deadlines(conn, list(conn.execute(replaced).scalars()), now)
-        conn.execute(
-            update(t.deadlines)
-            .where(
-                t.deadlines.c.case_id == case.id,
-                t.deadlines.c.visit == case.visit,
-                t.deadlines.c.field == spec.at_field,
-                t.deadlines.c.status == "pending",
-            )
-            .values(status="cancelled", done_at=now, note=f"field '{spec.at_field}' changed")
+        note = f"field '{spec.at_field}' changed"
+        cancel_deadlines(
+            conn, case.id, now, note, d.c.visit == case.visit, d.c.field == spec.at_field
         )
         rows = _not_fired_yet(conn, _deadline_rows(case, wf, only_field=spec.at_field))
         if rows:
             conn.execute(insert(t.deadlines), rows)
+
+
+def cancel_deadlines(conn: Connection, case_id: str, now: datetime, note: str, *where: Any) -> None:
+    """Cancel a case's pending deadlines (those matching ``where`` too), saying why."""
+    d = t.deadlines
+    conn.execute(
+        update(d)
+        .where(d.c.case_id == case_id, d.c.status == "pending", *where)
+        .values(status="cancelled", done_at=now, note=note)
+    )
 
 
 def arm_deadlines(conn: Connection, case: WorkingCase, wf: CompiledWorkflow) -> None:

@@ -19,22 +19,18 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from opsflow.core.compiled import CompiledWorkflow
-from opsflow.core.step import Step
 from opsflow.core.working import WorkingCase
-from opsflow.engine import incidents, persist
+from opsflow.engine import CaseEngine, incidents, persist, unit
+from opsflow.engine.unit import CaseTransaction
 from opsflow.errors import FieldError, MigrationRefused, NotFound, Usage
 from opsflow.language.fields import coerce_value, is_empty
-from opsflow.store import tables as t
-
-if TYPE_CHECKING:
-    from opsflow.engine.engine import Engine
+from opsflow.store import tables
 
 
 @dataclass(frozen=True)
@@ -102,7 +98,7 @@ class _Plan:
 
 
 def migrate_cases(
-    engine: Engine,
+    engine: CaseEngine,
     workflow: str,
     to_version: int,
     mapping: Mapping[str, str],
@@ -113,18 +109,18 @@ def migrate_cases(
     """Move every open case of ``workflow`` on another version to ``to_version``, or none."""
     mapping = dict(mapping)
 
-    def work(conn: Connection) -> MigrationReport:
-        now = engine.clock()
+    def work(tx: CaseTransaction) -> MigrationReport:
+        conn, now = tx.conn, tx.now
         target, unregistered = _target(engine, conn, workflow, to_version)
         _check_mapping(target, mapping)
         query = (
-            select(t.cases)
+            select(tables.cases)
             .where(
-                t.cases.c.workflow == workflow,
-                t.cases.c.closed.is_(False),
-                t.cases.c.version != to_version,
+                tables.cases.c.workflow == workflow,
+                tables.cases.c.closed.is_(False),
+                tables.cases.c.version != to_version,
             )
-            .order_by(t.cases.c.id)
+            .order_by(tables.cases.c.id)
         )
         if engine.db.row_locks and not dry_run:
             query = query.with_for_update()
@@ -143,27 +139,25 @@ def migrate_cases(
         if unregistered:
             engine.definitions.register(conn, target, now)
         for plan in plans:
-            _move(engine, conn, target, plan, mapping, actor, now)
+            _move(tx, target, plan, mapping, actor)
         return report
 
     if dry_run:
-        with engine.db.read() as conn:
-            return work(conn)
-    result: MigrationReport = engine._retrying(work)
-    return result
+        return unit.read(engine, work)
+    return unit.transact(engine, work)
 
 
 def _registered_versions(conn: Connection, workflow: str) -> list[int]:
     rows = conn.execute(
-        select(t.definitions.c.version)
-        .where(t.definitions.c.workflow == workflow)
-        .order_by(t.definitions.c.version)
+        select(tables.definitions.c.version)
+        .where(tables.definitions.c.workflow == workflow)
+        .order_by(tables.definitions.c.version)
     ).scalars()
     return [int(v) for v in rows]
 
 
 def _target(
-    engine: Engine, conn: Connection, workflow: str, version: int
+    engine: CaseEngine, conn: Connection, workflow: str, version: int
 ) -> tuple[CompiledWorkflow, bool]:
     """The target definition and whether it still has to be registered (NotFound if none)."""
     registered = _registered_versions(conn, workflow)
@@ -245,19 +239,16 @@ def _warnings(plans: list[_Plan], mapping: Mapping[str, str]) -> list[str]:
 
 
 def _move(
-    engine: Engine,
-    conn: Connection,
+    tx: CaseTransaction,
     target: CompiledWorkflow,
     plan: _Plan,
     mapping: Mapping[str, str],
     actor: str,
-    now: datetime,
 ) -> None:
     """Write one case's move: row (version-checked), history entry, approvals, deadlines."""
-    case = plan.case
-    expected = case.row_version
+    case, now = plan.case, tx.now
     from_version, from_state = case.version, case.state
-    step = Step(target, case, engine._ctx(conn, now))
+    step = tx.step_on(target, case)
     step.record_migration(
         actor,
         plan.to_state,
@@ -271,12 +262,8 @@ def _move(
     if plan.to_state != from_state:
         case.entered_at = now
     case.closed = plan.to_state in target.finals
-    conn.execute(
-        update(t.deadlines)
-        .where(t.deadlines.c.case_id == case.id, t.deadlines.c.status == "pending")
-        .values(status="cancelled", done_at=now, note=f"migrated to version {target.version}")
-    )
-    conn.execute(delete(t.approvals).where(t.approvals.c.case_id == case.id))
-    incidents.cancel_left_visits(conn, case.id, case.visit, now, deadlines_only=False)
-    persist.flush(conn, target, case, step.writes, new=False, expected_version=expected, now=now)
-    persist.arm_deadlines(conn, case, target)
+    persist.cancel_deadlines(tx.conn, case.id, now, f"migrated to version {target.version}")
+    tx.conn.execute(delete(tables.approvals).where(tables.approvals.c.case_id == case.id))
+    incidents.cancel_left_visits(tx.conn, case.id, case.visit, now, deadlines_only=False)
+    tx.flush(step)
+    persist.arm_deadlines(tx.conn, case, target)

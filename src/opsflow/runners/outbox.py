@@ -41,11 +41,11 @@ from opsflow.clock import later
 from opsflow.core.results import OutboxRow, WorkerReport
 from opsflow.engine import persist
 from opsflow.errors import NotFound, OpsflowError, Refused
-from opsflow.runners.worker import worker_id
+from opsflow.runners.items import worker_id
 from opsflow.store import tables as t
 
 if TYPE_CHECKING:
-    from opsflow.engine.engine import Engine
+    from opsflow.engine import CaseEngine as Engine
 
 MAX_ATTEMPTS = 12
 BACKOFF_INITIAL = timedelta(seconds=30)
@@ -121,7 +121,7 @@ def _claim(engine: Engine, token: str) -> Row[Any] | None:
 
 def _attempt(engine: Engine, row: Row[Any]) -> tuple[str | None, bool]:
     """Run the channel's notifier once: (redacted error or ``None``, permanent?)."""
-    from opsflow.builtins.notifiers import scrub
+    from opsflow.builtins.notifier_kit import scrub
     from opsflow.plugins import Notification
 
     channel = engine.settings.channels.get(row.channel)

@@ -27,33 +27,29 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from opsflow.clock import iso
 from opsflow.core.decide import SYSTEM
-from opsflow.core.step import failure_text
-from opsflow.engine import incidents
+from opsflow.core.step import Step, failure_text
+from opsflow.engine import CaseEngine, incidents
+from opsflow.engine.unit import CaseTransaction, UnitOfWork
 from opsflow.errors import Busy, ConfigError, Conflict, Refused
 from opsflow.language.cron import previous_tick
 from opsflow.language.models import ScheduleSpec
-from opsflow.runners.worker import (
+from opsflow.runners.items import (
     PassReport,
     Stop,
+    log_hook_error,
     log_item,
-    observe_committed,
     report_step_failures,
     worker_id,
 )
-from opsflow.store import tables as t
+from opsflow.store import tables
 from opsflow.templating import render_params
-
-if TYPE_CHECKING:
-    from opsflow.engine.engine import Engine
 
 
 def tick_variables(tick: datetime, timezone: str) -> dict[str, str]:
@@ -95,7 +91,7 @@ def due_tick(schedule: ScheduleSpec, now: datetime, last: datetime | None) -> da
     return tick
 
 
-def scheduled_workflows(engine: Engine) -> list[tuple[str, ScheduleSpec]]:
+def scheduled_workflows(engine: CaseEngine) -> list[tuple[str, ScheduleSpec]]:
     """The valid workflows of the folder that have a schedule."""
     found = []
     for wid in engine.definitions.ids():
@@ -105,93 +101,77 @@ def scheduled_workflows(engine: Engine) -> list[tuple[str, ScheduleSpec]]:
     return found
 
 
-def start_due_schedules(engine: Engine, stop: Stop | None = None) -> PassReport:
+def start_due_schedules(engine: CaseEngine, stop: Stop | None = None) -> PassReport:
     """Start the due tick of every scheduled workflow (at most one case each per pass)."""
     report = PassReport()
-    me = worker_id()
     for wid, schedule in scheduled_workflows(engine):
         if stop is not None and stop():
             break
-        held: dict[str, Any] = {}
+        tries = UnitOfWork[Step | None](engine, on_hook_error=log_hook_error)
         try:
-            started = engine._retrying(
-                partial(_start_one, engine, wid=wid, schedule=schedule, me=me, held=held)
-            )
+            step = tries.run(partial(_start_one, wid=wid, schedule=schedule))
         except (Busy, ConfigError, Conflict):  # the database, not the automation: report it
             raise
         except Exception as exc:  # the case could not start: kept as an incident
-            if "tick" not in held:
+            tick = tries.claimed
+            if tick is None:
                 raise
             message = engine.settings.redact(failure_text(exc))
-            _record_failed_tick(engine, wid, held["tick"], me, message)
-            report.errors.append(f"schedule of {wid} at {iso(held['tick'])}: {message}")
+            _record_failed_tick(engine, wid, tick, message)
+            report.errors.append(f"schedule of {wid} at {iso(tick)}: {message}")
             log_item(
-                "schedule",
-                "failed",
-                logging.ERROR,
-                workflow=wid,
-                tick=iso(held["tick"]),
-                detail=message,
+                "schedule", "failed", logging.ERROR, workflow=wid, tick=iso(tick), detail=message
             )
             continue
-        if started is None:
+        if step is None:
             continue
         report.cases_started += 1
-        log_item("schedule", "started", workflow=wid, case=started, tick=iso(held["tick"]))
-        report_step_failures(report, held.get("step"))
-        if "step" in held:
-            observe_committed(engine, held["step"])
+        log_item("schedule", "started", workflow=wid, case=step.case.id, tick=iso(tries.claimed))
+        report_step_failures(report, step)
     return report
 
 
-def _start_one(
-    engine: Engine,
-    conn: Connection,
-    *,
-    wid: str,
-    schedule: ScheduleSpec,
-    me: str,
-    held: dict[str, Any],
-) -> str | None:
-    now = engine.clock()
-    ticks = t.schedule_ticks
-    last = conn.execute(select(func.max(ticks.c.tick)).where(ticks.c.workflow == wid)).scalar()
-    tick = due_tick(schedule, now, _aware(last))
+def _start_one(tx: CaseTransaction, *, wid: str, schedule: ScheduleSpec) -> Step | None:
+    ticks = tables.schedule_ticks
+    last = tx.conn.execute(select(func.max(ticks.c.tick)).where(ticks.c.workflow == wid)).scalar()
+    tick = tx.claimed = due_tick(schedule, tx.now, _aware(last))
     if tick is None:
         return None
-    held["tick"] = tick
     case_id = uuid.uuid4().hex
     # First: on PostgreSQL a racing worker's insert waits here, then fails on the unique key.
-    conn.execute(
+    tx.conn.execute(
         insert(ticks).values(
-            workflow=wid, tick=tick, status="started", case_id=case_id, worker=me, created_at=now
+            workflow=wid,
+            tick=tick,
+            status="started",
+            case_id=case_id,
+            worker=worker_id(),
+            created_at=tx.now,
         )
     )
-    held["step"] = start_tick(engine, conn, wid, tick, now, case_id)
-    return case_id
+    return start_tick(tx, wid, tick, case_id)
 
 
-def start_tick(
-    engine: Engine, conn: Connection, wid: str, tick: datetime, now: datetime, case_id: str
-) -> Any:
+def start_tick(tx: CaseTransaction, wid: str, tick: datetime, case_id: str) -> Step:
     """Start the case of one tick of ``wid``'s schedule, as ``system``; returns the step."""
-    wf = engine.definitions.current(wid)
+    wf = tx.shop.definitions.current(wid)
     schedule = wf.spec.schedule
     if schedule is None:
         raise Refused(f"workflow '{wid}' has no schedule any more")
     data = render_params(
         schedule.data, {**tick_variables(tick, schedule.timezone), "workflow": wid}
     )
-    return engine._start_case(conn, wf, data, SYSTEM, now, case_id=case_id)
+    return tx.start(wf, data, SYSTEM, case_id=case_id)
 
 
-def restart_tick(engine: Engine, conn: Connection, wid: str, tick: datetime, now: datetime) -> Any:
+def restart_tick(tx: CaseTransaction, wid: str, tick: datetime) -> Step:
     """Start the case of a tick that failed before (an incident's retry); returns the step."""
     case_id = uuid.uuid4().hex
-    step = start_tick(engine, conn, wid, tick, now, case_id)
-    conn.execute(
-        update(t.schedule_ticks)
-        .where(t.schedule_ticks.c.workflow == wid, t.schedule_ticks.c.tick == tick)
+    step = start_tick(tx, wid, tick, case_id)
+    ticks = tables.schedule_ticks
+    tx.conn.execute(
+        update(ticks)
+        .where(ticks.c.workflow == wid, ticks.c.tick == tick)
         .values(status="started", case_id=case_id, note=None)
     )
     return step
@@ -204,18 +184,18 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _record_failed_tick(engine: Engine, wid: str, tick: datetime, me: str, note: str) -> None:
+def _record_failed_tick(engine: CaseEngine, wid: str, tick: datetime, note: str) -> None:
     """Remember a tick that could not start a case, so it is not retried every pass."""
     now = engine.clock()
     try:
         with engine.db.write() as conn:
             conn.execute(
-                insert(t.schedule_ticks).values(
+                insert(tables.schedule_ticks).values(
                     workflow=wid,
                     tick=tick,
                     status="failed",
                     case_id=None,
-                    worker=me,
+                    worker=worker_id(),
                     created_at=now,
                     note=note,
                 )

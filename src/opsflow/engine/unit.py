@@ -1,0 +1,303 @@
+"""The one unit of work: every change to a case goes through here.
+
+resolve → lock → pin → step → flush, in one write transaction; the whole of it is tried
+again when the case moved underneath (its row version) or the database asked for it (a
+serialization failure, a kept connection that died). Once it has committed, the
+``after_transition`` hooks of the steps it flushed run. Writers (start, fire, set,
+compute, migrate, the worker's deadlines, schedules and incident retries) hand it a
+function of one :class:`CaseTransaction`; readers (status, dry runs, the inbox) use the
+same loading and pinning, read-only.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from opsflow.clock import Clock
+from opsflow.core import preview
+from opsflow.core.compiled import CompiledWorkflow
+from opsflow.core.hookviews import HookView, actor_view, transition_view
+from opsflow.core.results import Case
+from opsflow.core.step import Step, StepContext
+from opsflow.core.working import WorkingCase
+from opsflow.engine import persist
+from opsflow.engine.definitions import Definitions
+from opsflow.errors import Conflict, SerializationFailure, StaleCase, StaleConnection
+from opsflow.store import Database
+
+R = TypeVar("R")
+RETRIES = 8  # attempts of one unit of work before Conflict (exit 6)
+# What ends a whole step rather than one piece of its automation (Step.automation).
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    DBAPIError,
+    StaleCase,
+    SerializationFailure,
+    StaleConnection,
+)
+
+
+class Workshop(Protocol):
+    """What a unit of work needs from the engine around it."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def definitions(self) -> Definitions: ...
+
+    @property
+    def plugins(self) -> Any: ...
+
+    clock: Clock
+    settings: Any  # opsflow.config.Settings
+
+    def roles_of(self, name: str) -> frozenset[str]: ...
+
+
+class CaseTransaction:
+    """One attempt at a unit of work: a transaction, its clock reading and the steps it wrote.
+
+    ``claimed`` is what a runner claimed in it (a deadline, a schedule tick, an incident),
+    so that when the work fails the runner knows what to keep the failure against.
+    """
+
+    def __init__(
+        self,
+        shop: Workshop,
+        conn: Connection,
+        now: datetime,
+        *,
+        writing: bool,
+        before_hooks: bool | None = None,
+    ) -> None:
+        self.shop = shop
+        self.conn = conn
+        self.now = now
+        self.writing = writing
+        # Plugins' before_transition refusals: asked when writing and for a dry run's preview.
+        self.before_hooks = writing if before_hooks is None else before_hooks
+        self.flushed: list[Step] = []
+        self.claimed: Any = None
+        self._expected: dict[int, int | None] = {}  # id(step) -> row version read (None: new)
+
+    # -- loading ----------------------------------------------------------------------
+
+    def resolve(self, case_id: str) -> str:
+        """The full id of a case given by its id or a unique prefix (NotFound, Usage)."""
+        return persist.resolve_case_id(self.conn, case_id)
+
+    def load(self, case_id: str) -> WorkingCase:
+        """A case by its full id, row-locked when writing (where the database can)."""
+        lock = self.writing and self.shop.db.row_locks
+        return persist.load_case(self.conn, case_id, lock=lock)
+
+    def pinned(self, case: WorkingCase) -> CompiledWorkflow:
+        """The workflow version a case runs on."""
+        return self.shop.definitions.pinned(self.conn, case.workflow, case.version)
+
+    def open(self, case_id: str, *, resolve: bool = True) -> Step:
+        """A step on a case: resolved, loaded (locked when writing), on its pinned version."""
+        full_id = self.resolve(case_id) if resolve else case_id
+        case = self.load(full_id)
+        return self.step_on(self.pinned(case), case)
+
+    def step_on(self, wf: CompiledWorkflow, case: WorkingCase) -> Step:
+        """A step on a loaded case, run on ``wf`` (its pinned version, or a migration's)."""
+        step = Step(wf, case, self.context())
+        self._expected[id(step)] = case.row_version
+        return step
+
+    def context(self) -> StepContext:
+        """What a step on this transaction needs: roles, plugins, sources, approvals."""
+        conn, settings, plugins = self.conn, self.shop.settings, self.shop.plugins
+        return StepContext(
+            now=self.now,
+            roles_of=self.shop.roles_of,
+            functions=plugins.functions,
+            approvals_of=lambda case, visit, event: persist.approvals_of(conn, case, visit, event),
+            plugins=plugins,
+            sources=settings.sources,
+            base_dir=settings.base_dir,
+            before_hooks=self.before_hooks,
+            fatal=DATABASE_ERRORS,
+        )
+
+    # -- writing ----------------------------------------------------------------------
+
+    def start(
+        self,
+        wf: CompiledWorkflow,
+        data: dict[str, Any],
+        actor: str,
+        case_id: str | None = None,
+    ) -> Step:
+        """A new case of ``wf`` in its initial state, its start run and its rows written."""
+        self.shop.definitions.register(self.conn, wf, self.now)
+        case = _new_case(wf, actor, self.now, case_id)
+        step = Step(wf, case, self.context())
+        self._expected[id(step)] = None
+        step.start(data, step.actor(actor))
+        self.flush(step)
+        return step
+
+    def flush(self, step: Step, *, touch: bool = True) -> list[dict[str, Any]]:
+        """Write what ``step`` produced, checking the row version read when it was opened.
+
+        ``touch=False`` keeps the row version and ``updated_at`` (entries that change
+        nothing on the case: a refusal, an incident note).
+        """
+        assert self.writing, "a read-only transaction flushed a step"
+        expected = self._expected[id(step)]
+        rows = persist.flush(
+            self.conn,
+            step.wf,
+            step.case,
+            step.writes,
+            new=expected is None,
+            expected_version=expected or 0,
+            now=self.now,
+            touch=touch,
+        )
+        self.flushed.append(step)
+        return rows
+
+    def note(self, case_id: str, record: Callable[[Step], None]) -> None:
+        """Append what ``record`` writes to a case's history; the case stays as it was."""
+        step = self.open(case_id, resolve=False)
+        record(step)
+        self.flush(step, touch=False)
+
+    # -- showing ----------------------------------------------------------------------
+
+    def view(self, step: Step, actor: str) -> Case:
+        """The case of a step as people see it: with its deadlines and events for ``actor``.
+
+        The events are computed when first read, unless deciding them needs the database
+        (approvals in the current state): the step is not changed after this.
+        """
+        wf, case = step.wf, step.case
+        events: Any
+        if case.closed or case.state in wf.approval_states:
+            events = preview.event_statuses(step, actor)
+        else:
+            events = partial(preview.event_statuses, step, actor)
+        deadlines = persist.pending_deadlines(self.conn, wf, case)
+        return case.view(wf.spec.title, deadlines=deadlines, events=events)
+
+
+@dataclass
+class UnitOfWork(Generic[R]):
+    """A unit of work with its retries. ``last`` is its last attempt, committed or not."""
+
+    shop: Workshop
+    on_hook_error: Callable[[Step, Exception], None] | None = None
+    last: CaseTransaction | None = field(default=None, init=False)
+
+    @property
+    def claimed(self) -> Any:
+        """What the last attempt claimed before it failed or committed (None: nothing)."""
+        return self.last.claimed if self.last is not None else None
+
+    def run(self, work: Callable[[CaseTransaction], R]) -> R:
+        """Run ``work`` in a write transaction, again when the case moved; then the hooks."""
+        delay = 0.005
+        for attempt in range(RETRIES):
+            self.last = None
+            try:
+                with self.shop.db.write() as conn:
+                    tx = self.last = CaseTransaction(
+                        self.shop, conn, self.shop.clock(), writing=True
+                    )
+                    result = work(tx)
+            except StaleCase:
+                pass
+            except StaleConnection:  # a kept connection had died while idle: go again at once
+                continue
+            except IntegrityError as exc:
+                if attempt == RETRIES - 1:
+                    raise Conflict(f"conflicting write: {exc.orig}") from exc
+            except SerializationFailure:  # PostgreSQL rolled it back (40001, 40P01): again
+                pass
+            else:
+                self._observe(tx.flushed)
+                return result
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+        raise Conflict(
+            f"the case kept changing underneath; gave up after {RETRIES} attempts",
+            ["another process is firing on the same case; try again"],
+        )
+
+    def _observe(self, steps: list[Step]) -> None:
+        for step in steps:
+            try:
+                observe(self.shop.plugins, step)
+            except Exception as exc:
+                if self.on_hook_error is None:
+                    raise
+                self.on_hook_error(step, exc)  # the step is committed: a hook cannot undo it
+
+
+def transact(
+    shop: Workshop,
+    work: Callable[[CaseTransaction], R],
+    on_hook_error: Callable[[Step, Exception], None] | None = None,
+) -> R:
+    """Run ``work`` as one unit of work: retried when the case moved, then the hooks."""
+    return UnitOfWork[R](shop, on_hook_error).run(work)
+
+
+def read(shop: Workshop, work: Callable[[CaseTransaction], R], *, before_hooks: bool = False) -> R:
+    """Run ``work`` on a read-only transaction: no locks, no flush.
+
+    ``before_hooks`` asks plugins' ``before_transition`` too (a dry run's preview).
+    """
+    with shop.db.read() as conn:
+        tx = CaseTransaction(shop, conn, shop.clock(), writing=False, before_hooks=before_hooks)
+        return work(tx)
+
+
+def _new_case(wf: CompiledWorkflow, actor: str, now: datetime, case_id: str | None) -> WorkingCase:
+    """A case of ``wf`` not yet started: in its initial state, with nothing written."""
+    return WorkingCase(
+        id=case_id or uuid.uuid4().hex,
+        workflow=wf.id,
+        version=wf.version,
+        state=wf.initial,
+        data={},
+        metrics={},
+        actors={},
+        rules={},
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+        entered_at=now,
+        visit=1,
+        closed=wf.initial in wf.finals,
+        row_version=0,
+        seq=0,
+        last_hash="",
+    )
+
+
+def observe(plugins: Any, step: Step) -> None:
+    """The ``after_transition`` hooks of a committed step, one call per transition taken."""
+    if not step.transitions_taken or not plugins.has_after_transition:
+        return
+    case = HookView(step.case.view().to_json())
+    for transition, actor, entry in step.transitions_taken:
+        plugins.after_transition(
+            case=case,
+            transition=transition_view(transition.spec, entry["from_state"]),
+            actor=actor_view(actor.name, actor.roles),
+            entry=HookView(persist.entry_payload(entry) | {"hash": entry.get("hash")}),
+        )
