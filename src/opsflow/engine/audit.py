@@ -13,7 +13,7 @@ from opsflow.core.replay import differences, replay
 from opsflow.core.results import AuditProblem
 from opsflow.engine.digest import Digest
 from opsflow.engine.persist import entry_payload
-from opsflow.store import tables as t
+from opsflow.store import tables
 from opsflow.store.hashing import GENESIS, chain_hash
 from opsflow.store.rows import readable_rows
 
@@ -57,10 +57,10 @@ def verify_all(
     conn: Connection, finals_of: FinalsOf | None = None, against: Digest | None = None
 ) -> tuple[int, list[AuditProblem]]:
     """Check every case (and the digest ``against``, if given); returns (cases, problems)."""
-    cases, problems = readable_rows(conn, select(t.cases).order_by(t.cases.c.id))
+    cases, problems = readable_rows(conn, select(tables.cases).order_by(tables.cases.c.id))
     found = [AuditProblem(str(raw.get("id")), ROW, str(error)) for raw, error in problems]
-    approvals = _by_case(conn, t.approvals, found)
-    _by_case(conn, t.deadlines, found)  # only unreadable rows matter here
+    approvals = _by_case(conn, tables.approvals, found)
+    _by_case(conn, tables.deadlines, found)  # only unreadable rows matter here
     for case in cases:
         problem = _check_case(conn, case, approvals.get(case["id"], []), finals_of, against)
         if problem is not None:
@@ -82,7 +82,11 @@ def _check_case(
     """The first problem of one case: an unreadable entry, a broken chain, a row that
     disagrees with the replay, or a history the digest says was longer or different."""
     case_id = case["id"]
-    query = select(t.history).where(t.history.c.case_id == case_id).order_by(t.history.c.seq)
+    query = (
+        select(tables.history)
+        .where(tables.history.c.case_id == case_id)
+        .order_by(tables.history.c.seq)
+    )
     rows, damaged = readable_rows(conn, query)
     if damaged:
         raw, error = damaged[0]
@@ -113,7 +117,7 @@ def _by_case(conn: Connection, table: Any, found: list[AuditProblem]) -> dict[st
 
 
 def _orphans(conn: Connection, known: set[str]) -> list[AuditProblem]:
-    h = t.history.c
+    h = tables.history.c
     query = select(h.case_id, h.seq).order_by(h.case_id, h.seq)
     if known:
         query = query.where(h.case_id.not_in(known))

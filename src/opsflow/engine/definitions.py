@@ -20,7 +20,7 @@ from opsflow.language.loader import (
     load_workflow_text,
     workflow_files,
 )
-from opsflow.store import tables as t
+from opsflow.store import tables
 
 _COMPILED: dict[tuple[str, frozenset[str]], CompiledWorkflow] = {}
 _FOLDERS: dict[
@@ -115,13 +115,13 @@ class Definitions:
     def register(self, conn: Connection, wf: CompiledWorkflow, now: datetime) -> None:
         """Store the version's text; a registered version whose text changed is refused."""
         row = conn.execute(
-            select(t.definitions.c.hash).where(
-                t.definitions.c.workflow == wf.id, t.definitions.c.version == wf.version
+            select(tables.definitions.c.hash).where(
+                tables.definitions.c.workflow == wf.id, tables.definitions.c.version == wf.version
             )
         ).first()
         if row is None:
             conn.execute(
-                insert(t.definitions),
+                insert(tables.definitions),
                 [
                     {
                         "workflow": wf.id,
@@ -155,8 +155,10 @@ class Definitions:
         if found is not None:
             return found
         text_row = conn.execute(
-            select(t.definitions.c.text, t.definitions.c.hash, t.definitions.c.path).where(
-                t.definitions.c.workflow == workflow, t.definitions.c.version == version
+            select(
+                tables.definitions.c.text, tables.definitions.c.hash, tables.definitions.c.path
+            ).where(
+                tables.definitions.c.workflow == workflow, tables.definitions.c.version == version
             )
         ).first()
         if text_row is None:
@@ -189,9 +191,9 @@ def registered_hashes(conn: Connection, keys: list[tuple[str, int]]) -> dict[tup
     if not workflows:
         return {}
     rows = conn.execute(
-        select(t.definitions.c.workflow, t.definitions.c.version, t.definitions.c.hash).where(
-            t.definitions.c.workflow.in_(workflows)
-        )
+        select(
+            tables.definitions.c.workflow, tables.definitions.c.version, tables.definitions.c.hash
+        ).where(tables.definitions.c.workflow.in_(workflows))
     )
     wanted = set(keys)
     return {

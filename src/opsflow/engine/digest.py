@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from opsflow.clock import iso
 from opsflow.core.results import AuditProblem
 from opsflow.errors import ConfigError
-from opsflow.store import tables as t
+from opsflow.store import tables
 from opsflow.store.types import dumps
 
 FORMAT = "opsflow-audit-digest/1"
@@ -49,7 +49,7 @@ class Digest:
     @classmethod
     def take(cls, conn: Connection, now: datetime) -> Digest:
         """The digest of the database as ``conn`` sees it now."""
-        c = t.cases.c
+        c = tables.cases.c
         rows = conn.execute(select(c.id, c.seq, c.last_hash).order_by(c.id)).all()
         return cls(iso(now), {r.id: {"seq": r.seq, "hash": r.last_hash} for r in rows})
 

@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from opsflow.errors import Refused, Usage
-from opsflow.store import tables as t
+from opsflow.store import tables
 from opsflow.store.types import dumps
 
 MAX_KEY = 200
@@ -29,7 +29,9 @@ def first_result(
         return None
     if not key or len(key) > MAX_KEY:
         raise Usage(f"an idempotency key is 1 to {MAX_KEY} characters")
-    row = conn.execute(select(t.idempotency_keys).where(t.idempotency_keys.c.key == key)).first()
+    row = conn.execute(
+        select(tables.idempotency_keys).where(tables.idempotency_keys.c.key == key)
+    ).first()
     if row is None:
         return None
     if row.operation != operation or row.request_hash != request_hash(request):
@@ -53,7 +55,7 @@ def remember(
     if key is None:
         return
     conn.execute(
-        insert(t.idempotency_keys),
+        insert(tables.idempotency_keys),
         [
             {
                 "key": key,

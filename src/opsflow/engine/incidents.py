@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from opsflow.clock import later
 from opsflow.core.results import Incident
-from opsflow.store import tables as t
+from opsflow.store import tables
 
 MAX_ATTEMPTS = 5  # tries of one piece of automation before its incident opens
 FIRST_RETRY = timedelta(minutes=1)  # the wait after the first failure; doubles each time
@@ -63,7 +63,7 @@ def record_step_failures(conn: Connection, failures: list[dict[str, Any]], now: 
     The same piece of automation failing again in the same visit (a person's next change
     sets off the same calculator) updates the unresolved incident instead of adding one.
     """
-    i = t.incidents
+    i = tables.incidents
     for failure in failures:
         same = conn.execute(
             select(i.c.id).where(
@@ -92,7 +92,7 @@ def deadline_failed(
     now: datetime,
 ) -> str:
     """Keep the incident of a deadline whose step failed; ``retry`` or ``open``."""
-    i = t.incidents
+    i = tables.incidents
     status = "retrying" if retry_at is not None else "open"
     values = {"error": error, "attempts": attempts, "status": status, "next_attempt_at": retry_at}
     found = conn.execute(
@@ -126,12 +126,12 @@ def tick_failed(conn: Connection, workflow: str, tick: datetime, error: str, now
         "actor": "system",
         "error": error,
     }
-    conn.execute(insert(t.incidents).values(_new(row, now)))
+    conn.execute(insert(tables.incidents).values(_new(row, now)))
 
 
 def close_for_deadline(conn: Connection, deadline_id: int, status: str, now: datetime) -> None:
     """A deadline that had failed fired after all (``recovered``), or its visit ended."""
-    i = t.incidents
+    i = tables.incidents
     conn.execute(
         update(i)
         .where(i.c.deadline_id == deadline_id, i.c.status.in_(UNRESOLVED))
@@ -147,7 +147,7 @@ def cancel_left_visits(
 ) -> None:
     """The case left the visits before ``visit``: their deadlines' failures are moot now
     (and, with ``deadlines_only=False``, every failure of those visits: a migration)."""
-    i = t.incidents
+    i = tables.incidents
     where = [i.c.case_id == case_id, i.c.status.in_(UNRESOLVED), i.c.visit < visit]
     if deadlines_only:
         where.append(i.c.kind.in_(("timer", "sla")))
@@ -160,7 +160,7 @@ def cancel_for_deadlines(conn: Connection, deadline_ids: list[int], now: datetim
     """These deadlines were replaced (their field moved): their failures are moot now."""
     if not deadline_ids:
         return
-    i = t.incidents
+    i = tables.incidents
     conn.execute(
         update(i)
         .where(i.c.deadline_id.in_(deadline_ids), i.c.status.in_(UNRESOLVED))
@@ -176,7 +176,7 @@ def close_done(
     ``done`` holds the ``kind:target`` keys a step ran (an automatic transition taken, a
     follow-up fired); ``computed`` the metrics it computed, by any means.
     """
-    i = t.incidents
+    i = tables.incidents
     rows = conn.execute(
         select(i.c.id, i.c.kind, i.c.target).where(
             i.c.case_id == case_id,
@@ -200,8 +200,8 @@ def close(
 ) -> None:
     """End an incident: ``recovered``, ``resolved`` (by a person) or ``cancelled``."""
     conn.execute(
-        update(t.incidents)
-        .where(t.incidents.c.id == incident_id)
+        update(tables.incidents)
+        .where(tables.incidents.c.id == incident_id)
         .values(
             status=status,
             closed_at=now,
@@ -219,7 +219,7 @@ def failed_again(conn: Connection, incident_id: int, error: str, now: datetime) 
     An incident closed meanwhile (another worker's retry worked, a person resolved it)
     stays closed: ``closed``.
     """
-    i = t.incidents
+    i = tables.incidents
     row = conn.execute(select(i.c.attempts, i.c.status).where(i.c.id == incident_id)).first()
     if row is None or row.status not in UNRESOLVED:
         return "closed"
@@ -246,7 +246,7 @@ def claim_due(conn: Connection, now: datetime, skip_locked: bool) -> Any:
     someone holds either (a person's step locks the case, then updates its incidents:
     the same order, so the two never deadlock).
     """
-    i, c = t.incidents, t.cases
+    i, c = tables.incidents, tables.cases
     due = [i.c.status == "retrying", i.c.next_attempt_at <= now]
     order = (i.c.next_attempt_at, i.c.id)
     of_cases = (
@@ -264,7 +264,7 @@ def claim_due(conn: Connection, now: datetime, skip_locked: bool) -> Any:
 
 
 def row_of(conn: Connection, incident_id: int, lock: bool = False) -> Any:
-    query = select(t.incidents).where(t.incidents.c.id == incident_id)
+    query = select(tables.incidents).where(tables.incidents.c.id == incident_id)
     if lock:
         query = query.with_for_update()
     return conn.execute(query).first()
@@ -302,7 +302,7 @@ def listing(
     limit: int | None = None,
 ) -> list[Incident]:
     """Incidents, newest first: the unresolved ones, or ``everything``."""
-    i = t.incidents
+    i = tables.incidents
     query = select(i).order_by(i.c.created_at.desc(), i.c.id.desc())
     if not everything:
         query = query.where(i.c.status.in_(UNRESOLVED))
@@ -315,5 +315,5 @@ def listing(
 
 def open_count(conn: Connection) -> int:
     """How many incidents are open (out of automatic tries: a person must act)."""
-    i = t.incidents
+    i = tables.incidents
     return int(conn.execute(select(func.count()).where(i.c.status == "open")).scalar() or 0)

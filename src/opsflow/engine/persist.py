@@ -16,7 +16,7 @@ from opsflow.core.results import DeadlineView, HistoryEntry
 from opsflow.core.working import WorkingCase, Writes
 from opsflow.engine import incidents
 from opsflow.errors import Damaged, NotFound, StaleCase, Usage
-from opsflow.store import tables as t
+from opsflow.store import tables
 from opsflow.store.hashing import chain_hash
 from opsflow.store.prepared import Statement, fetch, run, run_many
 from opsflow.store.rows import readable_rows
@@ -28,13 +28,13 @@ MIN_PREFIX = 6
 
 # The hot path's statements are built and compiled once per dialect and run on the
 # driver's cursor (opsflow.store.prepared): a fire pays for SQLite's work, not SQLAlchemy's.
-_CASE_COLUMNS = tuple(c.name for c in t.cases.columns)
-_CASE_SELECT = select(t.cases).where(t.cases.c.id == bindparam("case_id"))
+_CASE_COLUMNS = tuple(c.name for c in tables.cases.columns)
+_CASE_SELECT = select(tables.cases).where(tables.cases.c.id == bindparam("case_id"))
 _CASE = Statement(_CASE_SELECT)
 _CASE_FOR_UPDATE = Statement(_CASE_SELECT.with_for_update())
-_INSERT_CASE = insert(t.cases)
-_UPDATE_CASE = update(t.cases).where(
-    t.cases.c.id == bindparam("_id"), t.cases.c.row_version == bindparam("_expected")
+_INSERT_CASE = insert(tables.cases)
+_UPDATE_CASE = update(tables.cases).where(
+    tables.cases.c.id == bindparam("_id"), tables.cases.c.row_version == bindparam("_expected")
 )
 # One UPDATE per set of changed columns (a handful in practice): an unchanged indexed
 # column (state, workflow, closed) is not rewritten, so its index pages stay clean.
@@ -43,17 +43,19 @@ _HISTORY_KEYS = frozenset(
     ("case_id", "seq", "at", "actor", "kind", "event", "from_state", "to_state")
     + ("data_changes", "comment", "detail", "prev_hash", "hash")
 )
-_INSERT_HISTORY_CORE = insert(t.history)
+_INSERT_HISTORY_CORE = insert(tables.history)
 _INSERT_HISTORY = Statement(_INSERT_HISTORY_CORE, sorted(_HISTORY_KEYS))
 _DEADLINES = Statement(
-    select(t.deadlines)
-    .where(t.deadlines.c.case_id == bindparam("case_id"), t.deadlines.c.status == "pending")
-    .order_by(t.deadlines.c.due_at)
+    select(tables.deadlines)
+    .where(
+        tables.deadlines.c.case_id == bindparam("case_id"), tables.deadlines.c.status == "pending"
+    )
+    .order_by(tables.deadlines.c.due_at)
 )
-_APPROVERS = select(t.approvals.c.actor).where(
-    t.approvals.c.case_id == bindparam("case_id"),
-    t.approvals.c.visit == bindparam("visit"),
-    t.approvals.c.event == bindparam("event"),
+_APPROVERS = select(tables.approvals.c.actor).where(
+    tables.approvals.c.case_id == bindparam("case_id"),
+    tables.approvals.c.visit == bindparam("visit"),
+    tables.approvals.c.event == bindparam("event"),
 )
 
 
@@ -73,8 +75,8 @@ def resolve_case_id(conn: Connection, prefix: str) -> str:
         )
     rows = (
         conn.execute(
-            select(t.cases.c.id)
-            .where(and_(t.cases.c.id >= text, t.cases.c.id < text + "g"))
+            select(tables.cases.c.id)
+            .where(and_(tables.cases.c.id >= text, tables.cases.c.id < text + "g"))
             .limit(2)
         )
         .scalars()
@@ -198,49 +200,23 @@ def flush(
     ``touch=False`` writes only history that leaves the case as it was (a ``denied`` entry,
     an incident's resolution): its row version (the ETag) and ``updated_at`` stay.
     """
-    entries = sorted(writes.history, key=lambda e: e["seq"])
-    prev = case.last_hash
-    for entry in entries:
-        entry["case_id"] = case.id
-        entry["prev_hash"] = prev
-        entry["hash"] = chain_hash(prev, case.id, entry_payload(entry))
-        prev = entry["hash"]
-    case.last_hash = prev
+    entries = _chained(case, writes.history)
     if touch:
         case.updated_at = now
-    if new:
-        case.row_version = 1
-        conn.execute(_INSERT_CASE, [case.row_values()])
-    else:
-        case.row_version = expected_version + int(touch)
-        values = case.changed_values()
-        values.pop("id", None)
-        columns = tuple(values)
-        statement = _UPDATES.get(columns)
-        if statement is None:
-            statement = _UPDATES.setdefault(columns, Statement(_UPDATE_CASE, columns))
-        values["_id"], values["_expected"] = case.id, expected_version
-        if run(conn, statement, values) != 1:
-            raise StaleCase(case.id)
+    _write_case_row(conn, case, new=new, expected_version=expected_version, touch=touch)
     if entries:
         if all(e.keys() == _HISTORY_KEYS for e in entries):
             run_many(conn, _INSERT_HISTORY, entries)
         else:
             conn.execute(_INSERT_HISTORY_CORE, entries)
     if writes.left & wf.approval_states:
-        conn.execute(delete(t.approvals).where(t.approvals.c.case_id == case.id))
+        conn.execute(delete(tables.approvals).where(tables.approvals.c.case_id == case.id))
     keep = [a for a in writes.approvals_add if a["visit"] == case.visit]
     if keep:
-        conn.execute(insert(t.approvals), keep)
-    if writes.entered:
-        if writes.left & wf.deadlines.keys():
-            cancel_deadlines(conn, case.id, now, "state left")
-            incidents.cancel_left_visits(conn, case.id, case.visit, now)
-        arm_deadlines(conn, case, wf)
-    elif writes.changed_fields:
-        _move_field_deadlines(conn, wf, case, writes.changed_fields, now)
+        conn.execute(insert(tables.approvals), keep)
+    _write_deadlines(conn, wf, case, writes, now)
     if writes.outbox:
-        conn.execute(insert(t.outbox), writes.outbox)
+        conn.execute(insert(tables.outbox), writes.outbox)
     if writes.done or writes.computed:
         incidents.close_done(conn, case.id, writes.done, writes.computed, now)
     if writes.incidents:
@@ -248,11 +224,59 @@ def flush(
     return entries
 
 
+def _chained(case: WorkingCase, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A step's history entries in order, each linked into the case's hash chain."""
+    entries = sorted(history, key=lambda e: e["seq"])
+    prev = case.last_hash
+    for entry in entries:
+        entry["case_id"] = case.id
+        entry["prev_hash"] = prev
+        entry["hash"] = chain_hash(prev, case.id, entry_payload(entry))
+        prev = entry["hash"]
+    case.last_hash = prev
+    return entries
+
+
+def _write_case_row(
+    conn: Connection, case: WorkingCase, *, new: bool, expected_version: int, touch: bool
+) -> None:
+    """Insert a new case, or update the changed columns if its row version is still
+    ``expected_version`` (StaleCase otherwise: the unit of work tries again)."""
+    if new:
+        case.row_version = 1
+        conn.execute(_INSERT_CASE, [case.row_values()])
+        return
+    case.row_version = expected_version + int(touch)
+    values = case.changed_values()
+    values.pop("id", None)
+    columns = tuple(values)
+    statement = _UPDATES.get(columns)
+    if statement is None:
+        statement = _UPDATES.setdefault(columns, Statement(_UPDATE_CASE, columns))
+    values["_id"], values["_expected"] = case.id, expected_version
+    if run(conn, statement, values) != 1:
+        raise StaleCase(case.id)
+
+
+def _write_deadlines(
+    conn: Connection, wf: CompiledWorkflow, case: WorkingCase, writes: Writes, now: datetime
+) -> None:
+    """Entering a state arms its deadlines (cancelling the left state's); a changed field
+    moves the timers that follow it."""
+    if writes.entered:
+        if writes.left & wf.deadlines.keys():
+            cancel_deadlines(conn, case.id, now, "state left")
+            incidents.cancel_left_visits(conn, case.id, case.visit, now)
+        arm_deadlines(conn, case, wf)
+    elif writes.changed_fields:
+        _move_field_deadlines(conn, wf, case, writes.changed_fields, now)
+
+
 def _move_field_deadlines(
     conn: Connection, wf: CompiledWorkflow, case: WorkingCase, changed: set[str], now: datetime
 ) -> None:
     """A timer ``at: FIELD`` follows its field when the field changes during the visit."""
-    d = t.deadlines
+    d = tables.deadlines
     for spec in wf.deadlines.get(case.state, ()):
         if spec.at_field is None or spec.at_field not in changed or case.closed:
             continue
@@ -269,12 +293,12 @@ def _move_field_deadlines(
         )
         rows = _not_fired_yet(conn, _deadline_rows(case, wf, only_field=spec.at_field))
         if rows:
-            conn.execute(insert(t.deadlines), rows)
+            conn.execute(insert(tables.deadlines), rows)
 
 
 def cancel_deadlines(conn: Connection, case_id: str, now: datetime, note: str, *where: Any) -> None:
     """Cancel a case's pending deadlines (those matching ``where`` too), saying why."""
-    d = t.deadlines
+    d = tables.deadlines
     conn.execute(
         update(d)
         .where(d.c.case_id == case_id, d.c.status == "pending", *where)
@@ -286,13 +310,13 @@ def arm_deadlines(conn: Connection, case: WorkingCase, wf: CompiledWorkflow) -> 
     """Arm the deadlines of the case's current visit (an ``at:`` timer once per instant)."""
     rows = _not_fired_yet(conn, _deadline_rows(case, wf))
     if rows:
-        conn.execute(insert(t.deadlines), rows)
+        conn.execute(insert(tables.deadlines), rows)
 
 
 def _not_fired_yet(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows to arm: an ``at:`` timer fires once per instant, however often its state is
     entered (a timer whose event re-enters its state would otherwise fire for ever)."""
-    d = t.deadlines
+    d = tables.deadlines
     kept = []
     for row in rows:
         if row["field"] is not None:
@@ -326,12 +350,12 @@ def pending_deadlines(
 
 def deadlines_of(conn: Connection, case_id: str) -> list[DeadlineView]:
     """The case's pending deadlines; an unreadable one is left out with a warning logged."""
-    names = [c.name for c in t.deadlines.columns]
+    names = [c.name for c in tables.deadlines.columns]
     try:
         rows = fetch(conn, _DEADLINES, {"case_id": case_id})
     except Damaged:
-        d = t.deadlines.c
-        query = select(t.deadlines).where(d.case_id == case_id, d.status == "pending")
+        d = tables.deadlines.c
+        query = select(tables.deadlines).where(d.case_id == case_id, d.status == "pending")
         found, damaged = readable_rows(conn, query.order_by(d.due_at))
         for _raw, problem in damaged:
             LOG.warning("%s (deadline left out)", problem)
@@ -356,9 +380,9 @@ def pending_deadlines_by_case(conn: Connection, cases: Any) -> dict[str, list[De
     ``cases`` selects case ids (a listing's query); deadlines are soonest first per case.
     """
     query = (
-        select(t.deadlines)
-        .where(t.deadlines.c.status == "pending", t.deadlines.c.case_id.in_(cases))
-        .order_by(t.deadlines.c.due_at, t.deadlines.c.id)
+        select(tables.deadlines)
+        .where(tables.deadlines.c.status == "pending", tables.deadlines.c.case_id.in_(cases))
+        .order_by(tables.deadlines.c.due_at, tables.deadlines.c.id)
     )
     found: dict[str, list[DeadlineView]] = {}
     rows, damaged = readable_rows(conn, query)
@@ -371,7 +395,9 @@ def pending_deadlines_by_case(conn: Connection, cases: Any) -> dict[str, list[De
 
 def history_of(conn: Connection, case_id: str) -> list[HistoryEntry]:
     rows = conn.execute(
-        select(t.history).where(t.history.c.case_id == case_id).order_by(t.history.c.seq)
+        select(tables.history)
+        .where(tables.history.c.case_id == case_id)
+        .order_by(tables.history.c.seq)
     ).all()
     return [history_entry(r._mapping) for r in rows]
 
@@ -395,8 +421,8 @@ def history_entry(m: Any) -> HistoryEntry:
 
 def open_counts(conn: Connection) -> dict[str, int]:
     rows = conn.execute(
-        select(t.cases.c.workflow, func.count())
-        .where(t.cases.c.closed.is_(False))
-        .group_by(t.cases.c.workflow)
+        select(tables.cases.c.workflow, func.count())
+        .where(tables.cases.c.closed.is_(False))
+        .group_by(tables.cases.c.workflow)
     ).all()
     return {w: int(n) for w, n in rows}

@@ -39,10 +39,11 @@ from sqlalchemy.engine import Row
 
 from opsflow.clock import later
 from opsflow.core.results import OutboxRow, WorkerReport
-from opsflow.engine import persist
+from opsflow.engine import persist, unit
+from opsflow.engine.unit import CaseTransaction
 from opsflow.errors import NotFound, OpsflowError, Refused
 from opsflow.runners.items import worker_id
-from opsflow.store import tables as t
+from opsflow.store import tables
 
 if TYPE_CHECKING:
     from opsflow.engine import CaseEngine as Engine
@@ -95,9 +96,9 @@ def deliver_outbox(engine: Engine, limit: int | None = None) -> WorkerReport:
 def _claim(engine: Engine, token: str) -> Row[Any] | None:
     """Lease the next due row no live lease covers; ``None`` when there is none."""
     now = engine.clock()
-    c = t.outbox.c
+    c = tables.outbox.c
     query = (
-        select(t.outbox)
+        select(tables.outbox)
         .where(
             c.status == "pending",
             or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
@@ -108,15 +109,19 @@ def _claim(engine: Engine, token: str) -> Row[Any] | None:
     )
     if engine.db.row_locks:
         query = query.with_for_update(skip_locked=True)
-    with engine.db.write() as conn:
-        row = conn.execute(query).first()
-        if row is None:
-            return None
-        lease = later(now, LEASE)
-        conn.execute(
-            update(t.outbox).where(c.id == row.id).values(claimed_by=token, lease_until=lease)
-        )
-    return row
+
+    def lease_next(tx: CaseTransaction) -> Row[Any] | None:
+        row = tx.conn.execute(query).first()
+        if row is not None:
+            lease = later(now, LEASE)
+            tx.conn.execute(
+                update(tables.outbox)
+                .where(c.id == row.id)
+                .values(claimed_by=token, lease_until=lease)
+            )
+        return row
+
+    return unit.transact(engine, lease_next)
 
 
 def _attempt(engine: Engine, row: Row[Any]) -> tuple[str | None, bool]:
@@ -173,13 +178,16 @@ def _record(
         values.update(status="failed", last_error=error)
     else:
         values.update(last_error=error, next_attempt_at=later(now, backoff(attempts)))
-    c = t.outbox.c
-    with engine.db.write() as conn:
-        written = conn.execute(
-            update(t.outbox)
+    c = tables.outbox.c
+
+    def write_outcome(tx: CaseTransaction) -> int:
+        return tx.conn.execute(
+            update(tables.outbox)
             .where(c.id == row.id, c.claimed_by == token, c.status == "pending")
             .values(**values)
         ).rowcount
+
+    written = unit.transact(engine, write_outcome)
     if not written:
         report.errors.append(f"notification {row.id}: the lease expired during the attempt")
         if error is None:
@@ -198,12 +206,14 @@ def _record(
 
 def retry_notification(engine: Engine, notification_id: int) -> OutboxRow:
     """Queue a failed notification again, due now, with a fresh retry schedule."""
-    c = t.outbox.c
+    c = tables.outbox.c
     now = engine.clock()
-    query = select(t.outbox).where(c.id == notification_id)
+    query = select(tables.outbox).where(c.id == notification_id)
     if engine.db.row_locks:
         query = query.with_for_update()
-    with engine.db.write() as conn:
+
+    def queue_again(tx: CaseTransaction) -> Row[Any]:
+        conn = tx.conn
         row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"no notification {notification_id} in the outbox")
@@ -212,7 +222,7 @@ def retry_notification(engine: Engine, notification_id: int) -> OutboxRow:
                 f"notification {notification_id} is {row.status}: only a failed one can be retried"
             )
         conn.execute(
-            update(t.outbox)
+            update(tables.outbox)
             .where(c.id == notification_id)
             .values(
                 status="pending",
@@ -222,20 +232,21 @@ def retry_notification(engine: Engine, notification_id: int) -> OutboxRow:
                 claimed_by=None,
             )
         )
-        fresh = conn.execute(select(t.outbox).where(c.id == notification_id)).one()
-    return _view(engine, fresh)
+        return conn.execute(select(tables.outbox).where(c.id == notification_id)).one()
+
+    return _view(engine, unit.transact(engine, queue_again))
 
 
 def outbox_rows(
     engine: Engine, failed: bool = False, case_id: str | None = None, limit: int | None = None
 ) -> list[OutboxRow]:
     """Notifications, newest first, with any secret in their last error redacted."""
-    query = select(t.outbox).order_by(t.outbox.c.id.desc())
+    query = select(tables.outbox).order_by(tables.outbox.c.id.desc())
     if failed:
-        query = query.where(t.outbox.c.status == "failed")
+        query = query.where(tables.outbox.c.status == "failed")
     with engine.db.read() as conn:
         if case_id:
-            query = query.where(t.outbox.c.case_id == persist.resolve_case_id(conn, case_id))
+            query = query.where(tables.outbox.c.case_id == persist.resolve_case_id(conn, case_id))
         if limit is not None:
             query = query.limit(limit)
         rows = conn.execute(query).all()

@@ -30,12 +30,11 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from opsflow.clock import iso
 from opsflow.core.decide import SYSTEM
 from opsflow.core.step import Step, failure_text
-from opsflow.engine import CaseEngine, incidents
+from opsflow.engine import CaseEngine, incidents, unit
 from opsflow.engine.unit import CaseTransaction, UnitOfWork
 from opsflow.errors import Busy, ConfigError, Conflict, Refused
 from opsflow.language.cron import previous_tick
@@ -185,21 +184,28 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def _record_failed_tick(engine: CaseEngine, wid: str, tick: datetime, note: str) -> None:
-    """Remember a tick that could not start a case, so it is not retried every pass."""
-    now = engine.clock()
-    try:
-        with engine.db.write() as conn:
-            conn.execute(
-                insert(tables.schedule_ticks).values(
-                    workflow=wid,
-                    tick=tick,
-                    status="failed",
-                    case_id=None,
-                    worker=worker_id(),
-                    created_at=now,
-                    note=note,
-                )
+    """Remember a tick that could not start a case, so it is not retried every pass.
+
+    Another worker may have recorded (or started) the tick meanwhile: then nothing is
+    written (a racing insert fails on the unique key and the retry finds its row).
+    """
+    ticks = tables.schedule_ticks
+
+    def keep_failure(tx: CaseTransaction) -> None:
+        known = select(ticks.c.tick).where(ticks.c.workflow == wid, ticks.c.tick == tick)
+        if tx.conn.execute(known).first() is not None:
+            return
+        tx.conn.execute(
+            insert(ticks).values(
+                workflow=wid,
+                tick=tick,
+                status="failed",
+                case_id=None,
+                worker=worker_id(),
+                created_at=tx.now,
+                note=note,
             )
-            incidents.tick_failed(conn, wid, tick, note, now)
-    except IntegrityError:  # another worker recorded (or started) this tick meanwhile
-        pass
+        )
+        incidents.tick_failed(tx.conn, wid, tick, note, tx.now)
+
+    unit.transact(engine, keep_failure)

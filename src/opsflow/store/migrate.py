@@ -24,7 +24,7 @@ from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, in
 from sqlalchemy.engine import Connection
 
 from opsflow.errors import ConfigError
-from opsflow.store import tables as t
+from opsflow.store import tables
 
 # Every revision this opsflow ships, oldest first; the last is the one the code needs.
 # (tests/store/test_migrations.py checks this against the Alembic scripts.)
@@ -69,12 +69,12 @@ def stored_version(conn: Connection) -> str | None:
 def has_opsflow_tables(conn: Connection) -> bool:
     """Whether any opsflow table exists (a database made before migrations, or by hand)."""
     names = set(inspect(conn).get_table_names())
-    return bool(names & set(t.metadata.tables))
+    return bool(names & set(tables.metadata.tables))
 
 
 def foreign_tables(conn: Connection) -> list[str]:
     """The tables of a database that are not opsflow's (SQLite's own excepted)."""
-    ours = set(t.metadata.tables) | {VERSION_TABLE}
+    ours = set(tables.metadata.tables) | {VERSION_TABLE}
     return sorted(
         name
         for name in inspect(conn).get_table_names()
@@ -144,7 +144,7 @@ def upgrade_on(
         if foreign:
             raise ConfigError(foreign_problem(name, foreign))
     if previous is None and fast_create and conn.dialect.name == "sqlite":
-        t.metadata.create_all(conn)
+        tables.metadata.create_all(conn)
         _stamp(conn, HEAD)
         return UpgradeResult(None, HEAD)
     _alembic_upgrade(conn)
