@@ -45,10 +45,14 @@ def _opsflow_types(hint: object, found: set[type]) -> None:
                 _opsflow_types(field_hint, found)
 
 
+def _is_method(value: object) -> bool:
+    return inspect.isfunction(value) or inspect.ismethod(value)  # not cached properties
+
+
 def _public_methods() -> list[tuple[str, typing.Any]]:
     return [
         (name, method)
-        for name, method in inspect.getmembers(Engine, inspect.isroutine)
+        for name, method in inspect.getmembers(Engine, _is_method)
         if not name.startswith("_")
     ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -68,10 +68,9 @@ class CaseEngine:
             if team is not None:
                 settings.team = {k: list(v) for k, v in team.items()}
         self.settings = settings
-        self._plugins = plugins
+        if plugins is not None:
+            self.__dict__["plugins"] = plugins  # as if already loaded (cached_property)
         self.clock: Clock = clock or system_now
-        self._db: Database | None = None
-        self._definitions: Definitions | None = None
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, **overrides: Any) -> Self:
@@ -97,22 +96,22 @@ class CaseEngine:
 
     # -- parts ---------------------------------------------------------------------
 
-    @property
+    # Loaded on first use, then plain attributes (a fire reads them several times).
+
+    @cached_property
     def plugins(self) -> Any:
-        if self._plugins is None:
-            from opsflow.plugins import load_plugins
+        """The plugins: built-in, installed and local (opsflow.plugins.Plugins)."""
+        from opsflow.plugins import load_plugins
 
-            s = self.settings
-            self._plugins = load_plugins(
-                plugins_dir=s.plugins_dir, allow=s.plugins_allow, strict=s.plugins_strict
-            )
-        return self._plugins
+        s = self.settings
+        return load_plugins(
+            plugins_dir=s.plugins_dir, allow=s.plugins_allow, strict=s.plugins_strict
+        )
 
-    @property
+    @cached_property
     def db(self) -> Database:
-        if self._db is None:
-            self._db = Database(self.settings.db_url)
-        return self._db
+        """The database, connected on first use."""
+        return Database(self.settings.db_url)
 
     def load_context(self) -> LoadContext:
         channels = getattr(self.settings, "channels_configured", None)
@@ -131,11 +130,10 @@ class CaseEngine:
             ),
         )
 
-    @property
+    @cached_property
     def definitions(self) -> Definitions:
-        if self._definitions is None:
-            self._definitions = Definitions(Path(self.settings.workflows_dir), self.load_context())
-        return self._definitions
+        """The workflows folder's definitions and the registered versions, compiled once."""
+        return Definitions(Path(self.settings.workflows_dir), self.load_context())
 
     def roles_of(self, name: str) -> frozenset[str]:
         return frozenset(self.settings.team.get(name, ()))
@@ -164,8 +162,8 @@ class CaseEngine:
         return name
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.dispose()
+        if "db" in self.__dict__:
+            self.db.dispose()
 
     # -- the unit of work -------------------------------------------------------------
 
@@ -237,7 +235,10 @@ class CaseEngine:
             return self._read(partial(writers.preview_fire, request=request), before_hooks=True)
         self.member(name)  # a stranger is refused before anything, and writes nothing
         self.warm_up(case_id)
-        return writers.raise_denied(self._transact(partial(writers.fire_event, request=request)))
+        result = self._transact(partial(writers.fire_event, request=request))
+        if isinstance(result, writers.Denied):  # its denied entry has committed
+            raise result.refusal
+        return result
 
     def set(
         self,

@@ -80,20 +80,20 @@ def start_case(
 
 def fire_event(tx: CaseTransaction, request: FireRequest) -> FireResult | Denied:
     """Fire an event on a case; a refusal is audited as ``denied`` and returned, not raised."""
-    full_id = tx.resolve(request.case_id)
+    # Opened (the row locked) before the key is looked up: a fire with the same key that
+    # held the lock before us has committed its key by now.
+    step = tx.open(request.case_id)
+    case = step.case
+    full_id = case.id
     keyed = request.keyed(full_id)
-    # Looked up once the row is locked: a fire with the same key that held the lock before
-    # us has committed its key by now.
-    case = tx.load(full_id)
     replay = idempotency.first_result(tx.conn, request.key, "fire", keyed)
     if replay is not None:
         approvals = replay[1].get("approvals")
         return FireResult(
-            case=tx.load(full_id).view(),
+            case=case.view(),
             outcome="replayed",
             approvals=tuple(approvals) if approvals else None,
         )
-    step = tx.step_on(tx.pinned(case), case)
     values = _typed(step, request.data, request.text)
     source = case.state
     try:
@@ -197,10 +197,3 @@ def _notices(step: Step) -> list[Notice]:
         )
         for o in step.writes.outbox
     ]
-
-
-def raise_denied(result: FireResult | Denied) -> FireResult:
-    """The fire's result, or its refusal raised once the ``denied`` entry has committed."""
-    if isinstance(result, Denied):
-        raise result.refusal
-    return result
