@@ -18,7 +18,7 @@ Runner = Callable[[Options], list[Figure]]
 
 
 def _runners() -> dict[str, Runner]:
-    from benchmarks import cli, decision, fire, kpi, load, scale
+    from benchmarks import cli, decision, fire, kpi, load, scale, trees
 
     return {
         "fire-sqlite": fire.fire_sqlite,
@@ -28,6 +28,7 @@ def _runners() -> dict[str, Runner]:
         "kpi": kpi.kpi,
         "load": load.load_and_validate,
         "decision": decision.decision,
+        "trees": trees.trees,
     }
 
 
@@ -38,7 +39,9 @@ def _format(value: float | None) -> str:
         return f"{value:,.0f}"
     if value >= 1:
         return f"{value:.2f}"
-    return f"{value:.4f}"
+    if value >= 0.01:
+        return f"{value:.4f}"
+    return f"{value:.3g}"  # e.g. seconds per event: 5.51e-05
 
 
 def table(figures: list[Figure]) -> str:
@@ -85,6 +88,18 @@ def main(argv: list[str] | None = None) -> int:
         "--output", type=Path, default=Path(__file__).parent / "results.json", metavar="FILE"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary projects")
+    parser.add_argument(
+        "--baseline",
+        metavar="SRC",
+        help="trees: the src folder of the opsflow to compare with, e.g. a git worktree's "
+        "(git worktree add /tmp/base COMMIT; --baseline /tmp/base/src)",
+    )
+    parser.add_argument(
+        "--tree", metavar="SRC", help="trees: the src folder compared (default: this checkout's)"
+    )
+    parser.add_argument(
+        "--callgrind", action="store_true", help="trees: also instructions per fire (valgrind)"
+    )
     args = parser.parse_args(argv)
     unknown = [f for f in args.figures if f not in runners]
     if unknown:
@@ -96,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         rounds=args.rounds,
         postgres_url=args.postgres,
         keep=args.keep,
+        baseline=args.baseline,
+        tree=args.tree,
+        callgrind=args.callgrind,
     )
     figures: list[Figure] = []
     began = time.perf_counter()

@@ -60,6 +60,9 @@ class Options:
     rounds: int | None = None
     postgres_url: str | None = None
     keep: bool = False
+    baseline: str | None = None  # an opsflow ``src`` to compare with (the ``trees`` figure)
+    tree: str | None = None  # the ``src`` compared with it (this checkout's by default)
+    callgrind: bool = False  # ``trees`` also counts instructions per fire
 
     def pick(self, full: int, quick: int, dry: int) -> int:
         """A size for this mode."""

@@ -57,51 +57,70 @@ def _engine(url: str, root: Path) -> Any:
     return Engine.from_config(root / "opsflow.yaml", db=url)
 
 
+class SqliteFires:
+    """One fire's two sides on SQLite files in ``root``: Engine.fire and the stdlib floor."""
+
+    def __init__(self, root: Path) -> None:
+        self.engine = _engine(f"sqlite:///{root / 'engine.db'}", root)
+        self.case = self.engine.start("bench", actor="ann").id
+        floor_engine = _engine(f"sqlite:///{root / 'floor.db'}", root)
+        self.floor_case = floor_engine.start("bench", actor="ann").id  # the same schema, row
+        floor_engine.close()
+        self.raw = sqlite3.connect(root / "floor.db", isolation_level=None)
+        self.raw.execute("PRAGMA journal_mode=WAL")
+        self.raw.execute("PRAGMA synchronous=FULL")
+        self.raw.execute("PRAGMA busy_timeout=10000")
+
+    def fires(self, n: int) -> float:
+        """``n`` Engine fires of ``bump``: fires/s."""
+        engine, case = self.engine, self.case
+        start = time.perf_counter()
+        for _ in range(n):
+            engine.fire(case, "bump", actor="ann")
+        return n / (time.perf_counter() - start)
+
+    def floor(self, n: int) -> float:
+        """``n`` of the same transaction on stdlib sqlite3: fires/s."""
+        raw, case = self.raw, self.floor_case
+        start = time.perf_counter()
+        for _ in range(n):
+            raw_sqlite_fire(raw, case)
+        return n / (time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.raw.close()
+        self.engine.close()
+
+
 def fire_sqlite(options: Options) -> list[Figure]:
     n = options.pick(400, 150, 10)
     with workdir(options, "fire-sqlite") as root:
         project(root)
-        engine = _engine(f"sqlite:///{root / 'engine.db'}", root)
-        case = engine.start("bench", actor="ann").id
-        floor_engine = _engine(f"sqlite:///{root / 'floor.db'}", root)
-        floor_case = floor_engine.start("bench", actor="ann").id  # the same schema and row
-        floor_engine.close()
-        raw = sqlite3.connect(root / "floor.db", isolation_level=None)
-        raw.execute("PRAGMA journal_mode=WAL")
-        raw.execute("PRAGMA synchronous=FULL")
-        raw.execute("PRAGMA busy_timeout=10000")
-
-        def a() -> float:
-            start = time.perf_counter()
-            for _ in range(n):
-                engine.fire(case, "bump", actor="ann")
-            return n / (time.perf_counter() - start)
-
-        def b() -> float:
-            start = time.perf_counter()
-            for _ in range(n):
-                raw_sqlite_fire(raw, floor_case)
-            return n / (time.perf_counter() - start)
-
-        a(), b()  # warm up: compiled definition, statements, page cache
-        xs, ys, ratios = interleave(a, b, options.n_rounds(11), rate=True)
-        raw.close()
-        engine.close()
-    return [
-        Figure(
-            name="fire-sqlite",
-            what="persisted fire, SQLite: Engine.fire ÷ stdlib sqlite3 (fires/s)",
-            a_label="Engine.fire",
-            b_label="sqlite3",
-            unit="fires/s",
-            a=xs,
-            b=ys,
-            ratios=ratios,
-            target=0.5,
-            better=">=",
-            notes={"fires_per_sample": n},
+        sides = SqliteFires(root)
+        sides.fires(n), sides.floor(n)  # warm up: compiled definition, statements, page cache
+        xs, ys, ratios = interleave(
+            lambda: sides.fires(n), lambda: sides.floor(n), options.n_rounds(11), rate=True
         )
-    ]
+        sides.close()
+    return [fire_sqlite_figure(xs, ys, ratios, n)]
+
+
+def fire_sqlite_figure(
+    xs: list[float], ys: list[float], ratios: list[float], n: int, name: str = "fire-sqlite"
+) -> Figure:
+    return Figure(
+        name=name,
+        what="persisted fire, SQLite: Engine.fire ÷ stdlib sqlite3 (fires/s)",
+        a_label="Engine.fire",
+        b_label="sqlite3",
+        unit="fires/s",
+        a=xs,
+        b=ys,
+        ratios=ratios,
+        target=0.5,
+        better=">=",
+        notes={"fires_per_sample": n},
+    )
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------

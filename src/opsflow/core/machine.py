@@ -6,13 +6,15 @@ cases; a step lends it a light model whose ``state`` is the working case's. opsf
 one, so the order of a move is the machine's own:
 
 - an ordinary or reflexive transition (``to`` set, maybe equal to ``from``): the source
-  state's ``on_exit`` callbacks (its exit actions, then leaving the visit), the machine
-  sets the model's state, then the target's ``on_enter`` callbacks (a new visit, the
-  transition's ``do`` actions, the target's enter actions);
+  state's ``on_exit`` callback (its exit actions, then the visit ends), the machine sets
+  the model's state, then the target's ``on_enter`` callback (a new visit, the
+  transition's ``do`` actions, then the target's enter actions);
 - an internal transition (no ``to``: ``dest=None``): no exit, no entry, only the
   transition's ``after`` callback runs its ``do`` actions, and the visit is kept.
 
-The callbacks are the model's methods, named by :class:`CaseModel`.
+The callbacks are the model's methods, named by :class:`CaseModel`. A move is executed
+directly (``Transition.execute`` with its own ``EventData``), not through the machine's
+event queue: it reads no machine state, so threads may share one machine.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from transitions import EventData, Machine, Transition
 if TYPE_CHECKING:
     from opsflow.core.compiled import CompiledTransition
 
-# The model's callbacks, in the order a move runs them.
-EXIT_CALLBACKS = ["run_exit_actions", "leave"]
-ENTER_CALLBACKS = ["arrive", "run_transition_actions", "run_enter_actions"]
+# The model's callbacks (one each: a callback is a dozen calls inside ``transitions``).
+EXIT_CALLBACK = "leave"
+ENTER_CALLBACK = "arrive"
 INTERNAL_CALLBACK = "run_transition_actions"
 
 
@@ -41,11 +43,14 @@ class CaseModel(Protocol):
 
     state: str
 
-    def run_exit_actions(self, event_data: EventData) -> None: ...
-    def leave(self, event_data: EventData) -> None: ...
-    def arrive(self, event_data: EventData) -> None: ...
-    def run_transition_actions(self, event_data: EventData) -> None: ...
-    def run_enter_actions(self, event_data: EventData) -> None: ...
+    def leave(self, event_data: EventData) -> None:
+        """Run the state's exit actions, then end its visit."""
+
+    def arrive(self, event_data: EventData) -> None:
+        """Begin a visit, run the transition's ``do`` actions, then the state's enter actions."""
+
+    def run_transition_actions(self, event_data: EventData) -> None:
+        """Run an internal transition's ``do`` actions."""
 
 
 class Move(Transition):
@@ -73,7 +78,7 @@ class CaseMachine(Machine):
         super().__init__(
             model=None,  # models are lent per step, never added: the machine holds no case
             states=[
-                {"name": name, "on_enter": list(ENTER_CALLBACKS), "on_exit": list(EXIT_CALLBACKS)}
+                {"name": name, "on_enter": ENTER_CALLBACK, "on_exit": EXIT_CALLBACK}
                 for name in states
             ],
             initial=initial,

@@ -252,7 +252,8 @@ class Step:
         settle: bool = True,
     ) -> FireOutcome:
         """Fire one event; raises NotPermitted/Refused/Invalid when it cannot be taken."""
-        self.check_open(event, actor)
+        if self.case.closed:
+            self.check_open(event, actor)
         changes = self.apply_data(data or {})
         decision = self.decide(event, actor)
         transition = decision.transition
@@ -736,37 +737,41 @@ class _MachineModel:
     def state(self, value: str) -> None:
         self.step.case.state = value  # set by the machine, between exit and entry
 
-    def run_exit_actions(self, event_data: EventData) -> None:
-        self._run(self.step.wf.on_exit.get(self.step.case.state, ()), event_data)
-
     def leave(self, event_data: EventData) -> None:
-        """The visit ends: its pending approvals with it."""
-        self.step.writes.left.add(self.step.case.state)
-        self.step._pending_approvals.clear()
+        """Run the state's exit actions, then end its visit (its pending approvals with it)."""
+        step = self.step
+        state = step.case.state
+        actions = step.wf.on_exit.get(state)
+        if actions:
+            self._run(actions, event_data)
+        step.writes.left.add(state)
+        step._pending_approvals.clear()
 
     def arrive(self, event_data: EventData) -> None:
-        """A new visit of the state entered (a starting case's first visit came with it)."""
+        """Begin a visit, run the transition's ``do`` actions, then the state's enter actions.
+
+        A starting case (no transition) entered its first visit when it was made.
+        """
         step, case = self.step, self.step.case
         if event_data.transition is not None:
             case.visit += 1
             case.entered_at = step.ctx.now
             case.closed = case.state in step.wf.finals
             step._changed()
+            self.run_transition_actions(event_data)
         step.writes.entered = True
+        actions = step.wf.on_enter.get(case.state)
+        if actions:
+            self._run(actions, event_data)
 
     def run_transition_actions(self, event_data: EventData) -> None:
         transition = compiled_of(event_data)
-        if transition is None:  # a starting case
-            return
+        assert transition is not None
         self.step._remember_actor(transition.event, event_data.kwargs["actor"])
-        self._run(transition.actions, event_data)
-
-    def run_enter_actions(self, event_data: EventData) -> None:
-        self._run(self.step.wf.on_enter.get(self.step.case.state, ()), event_data)
+        if transition.actions:
+            self._run(transition.actions, event_data)
 
     def _run(self, actions: tuple[CompiledAction, ...], event_data: EventData) -> None:
-        if not actions:
-            return
         transition = compiled_of(event_data)
         event = None if transition is None else transition.event
         kwargs = event_data.kwargs
