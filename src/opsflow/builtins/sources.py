@@ -248,30 +248,49 @@ def _load_file(
     database, keyed by its path, size and modification time, for the next calculator.
     The connection gets its own copy, so dropping a cached table never disturbs it.
     """
-    import duckdb
-
     path = resolve_path(name, spec, base_dir)
     fmt = file_format(name, spec, path)
     if fmt == "parquet":
-        # Parquet is typed and columnar: a view scans only the columns and row groups a
-        # query needs, far faster than copying every row into a table first.
-        literal = "'" + str(path).replace("'", "''") + "'"
-        try:
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {quote_identifier(raw)} AS"
-                f" SELECT * FROM read_parquet({literal})"
-            )
-        except duckdb.Error as exc:
-            raise Invalid(f"source '{name}': cannot read {path}: {_first_line(exc)}") from None
+        _view_parquet_file(con, name, path, raw)
         return
     # DuckDB's CSV timestamp sniffing can drop a "+08:00" offset: read the timestamp
     # column as text and convert it ourselves.
-    stamp = next((t for t, o in renames.items() if o == "timestamp"), "timestamp")
+    stamp = next((theirs for theirs, ours in renames.items() if ours == "timestamp"), "timestamp")
+    _copy_parsed_file(con, name, path, fmt, stamp, raw)
+
+
+def _view_parquet_file(con: duckdb.DuckDBPyConnection, name: str, path: Path, raw: str) -> None:
+    """Open a Parquet file as the view ``raw``."""
+    import duckdb
+
+    # Parquet is typed and columnar: a view scans only the columns and row groups a
+    # query needs, far faster than copying every row into a table first.
+    literal = "'" + str(path).replace("'", "''") + "'"
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {quote_identifier(raw)} AS"
+            f" SELECT * FROM read_parquet({literal})"
+        )
+    except duckdb.Error as exc:
+        raise Invalid(f"source '{name}': cannot read {path}: {_first_line(exc)}") from None
+
+
+def _parsed_file_table(path: Path, fmt: str, stamp: str) -> str:
+    """The cached table's name for one version of a file: its path, size and mtime."""
     stat = path.stat()
     key = hashlib.sha256(
         json.dumps([str(path), stat.st_size, stat.st_mtime_ns, fmt, stamp]).encode()
     ).hexdigest()[:32]
-    cached = f"parsed_{key}"
+    return f"parsed_{key}"
+
+
+def _copy_parsed_file(
+    con: duckdb.DuckDBPyConnection, name: str, path: Path, fmt: str, stamp: str, raw: str
+) -> None:
+    """Copy the file's parsed table (parsing it first unless cached) into the table ``raw``."""
+    import duckdb
+
+    cached = _parsed_file_table(path, fmt, stamp)
     try:
         with _DATABASE_LOCK:
             if cached in _PARSED:

@@ -21,6 +21,8 @@ from opsflow.errors import Busy, OpsflowError
 
 if TYPE_CHECKING:
     from opsflow.core.results import WorkerReport
+    from opsflow.facade import Engine
+    from opsflow.runners.items import PassReport
 
 TEMPLATE_SKIP = {"__pycache__", "__init__.py", ".DS_Store"}
 EXIT_INCIDENTS = 1  # worker --once: incidents are open (failed automation needs a person)
@@ -290,46 +292,65 @@ def worker(once: bool, interval: float, log_format: str, as_json: bool) -> None:
       opsflow worker --once --json         # one pass, e.g. from cron; prints the report
       opsflow worker --interval 30 --log-format json
     """
-    from opsflow.runners.items import PassReport
-
     engine = app().engine()
     stop = threading.Event()
-    total = PassReport()
     with _stop_on_signals(stop), _worker_logging(log_format) as status:
         if once:
-            report = engine.run_due(stop=stop.is_set)
-            if as_json:
-                out.emit_json(report.to_json())
-            else:
-                out.echo(summarize(report))
-                for error in report.errors:
-                    out.note(f"warning: {error}")
-            if report.incidents_open:  # failed automation waits for a person: say so
-                raise click.exceptions.Exit(EXIT_INCIDENTS)
+            _run_one_pass(engine, stop, as_json=as_json)
             return
-        out.note(f"worker running, a pass every {interval:g}s (Ctrl-C to stop)")
-        passes = 0
-        while not stop.is_set():
-            try:
-                report = engine.run_due(stop=stop.is_set)
-            except Busy as exc:
-                out.note(f"warning: {exc.message}; retrying next pass")
-            except OpsflowError as exc:
-                if passes == 0:  # a misconfiguration shows at once, with its exit code
-                    raise
-                # later (a database restart, say): keep going, the next pass retries
-                out.note(f"warning: {exc.message}; retrying next pass")
-            else:
-                total.add(report)
-                if _busy(report) and not as_json:
-                    out.note(f"{out.moment(_now())}  {summarize(report)}")
-            passes += 1
-            if status is not None:
-                status.update(f"pass {passes}: {summarize(total)}; next pass in {interval:g}s")
-            stop.wait(interval)
+        total = _run_passes_until_stopped(engine, stop, status, interval, as_json=as_json)
     out.note("worker stopped")
     if as_json:
         out.emit_json(total.to_json())
+
+
+def _run_one_pass(engine: Engine, stop: threading.Event, *, as_json: bool) -> None:
+    """worker --once: one pass, its report printed; exit 1 while incidents are open."""
+    report = engine.run_due(stop=stop.is_set)
+    if as_json:
+        out.emit_json(report.to_json())
+    else:
+        out.echo(summarize(report))
+        for error in report.errors:
+            out.note(f"warning: {error}")
+    if report.incidents_open:  # failed automation waits for a person: say so
+        raise click.exceptions.Exit(EXIT_INCIDENTS)
+
+
+def _run_passes_until_stopped(
+    engine: Engine, stop: threading.Event, status: Any, interval: float, *, as_json: bool
+) -> PassReport:
+    """A pass every ``interval`` seconds until ``stop`` is set; the totals of every pass."""
+    from opsflow.runners.items import PassReport
+
+    out.note(f"worker running, a pass every {interval:g}s (Ctrl-C to stop)")
+    total = PassReport()
+    passes = 0
+    while not stop.is_set():
+        report = _run_pass_or_warn(engine, stop, first=passes == 0)
+        if report is not None:
+            total.add(report)
+            if _busy(report) and not as_json:
+                out.note(f"{out.moment(_now())}  {summarize(report)}")
+        passes += 1
+        if status is not None:
+            status.update(f"pass {passes}: {summarize(total)}; next pass in {interval:g}s")
+        stop.wait(interval)
+    return total
+
+
+def _run_pass_or_warn(engine: Engine, stop: threading.Event, *, first: bool) -> WorkerReport | None:
+    """One pass of a running worker; a failed pass is a warning (None) unless it is the first."""
+    try:
+        return engine.run_due(stop=stop.is_set)
+    except Busy as exc:
+        out.note(f"warning: {exc.message}; retrying next pass")
+    except OpsflowError as exc:
+        if first:  # a misconfiguration shows at once, with its exit code
+            raise
+        # later (a database restart, say): keep going, the next pass retries
+        out.note(f"warning: {exc.message}; retrying next pass")
+    return None
 
 
 def _now() -> Any:

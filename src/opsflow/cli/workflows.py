@@ -13,7 +13,7 @@ from opsflow.errors import Usage
 
 if TYPE_CHECKING:
     from opsflow.language.diagnostics import Diagnostic
-    from opsflow.language.models import WorkflowSpec
+    from opsflow.language.models import FieldSpec, StateSpec, TransitionSpec, WorkflowSpec
 
 EXIT_INVALID = 65
 
@@ -48,6 +48,39 @@ def _flags(**flags: Any) -> str:
 
 def print_spec(spec: WorkflowSpec) -> None:
     """The human view of one workflow definition."""
+    _print_header(spec)
+    if spec.fields:
+        out.heading("Fields")
+        _print_fields(spec)
+    out.heading("States")
+    _print_states(spec)
+    if spec.transitions:
+        out.heading("Transitions")
+        _print_transitions(spec)
+    if spec.metrics:
+        out.heading("Metrics")
+        out.table(
+            ["metric", "calculator", "params"],
+            [(name, metric.calculator, metric.params) for name, metric in spec.metrics.items()],
+        )
+    if spec.rules:
+        out.heading("Rules")
+        out.table(
+            ["rule", "when", "do", "once"],
+            [
+                (
+                    rule.name,
+                    rule.when,
+                    [action.kind for action in rule.do],
+                    "yes" if rule.once else "",
+                )
+                for rule in spec.rules
+            ],
+        )
+
+
+def _print_header(spec: WorkflowSpec) -> None:
+    """The workflow's id and version, title, description, roles and schedule."""
     schedule = spec.schedule
     header = [
         ("workflow", f"{spec.workflow} v{spec.version}"),
@@ -56,62 +89,75 @@ def print_spec(spec: WorkflowSpec) -> None:
         ("roles", spec.roles),
         ("schedule", f"{schedule.cron} {schedule.timezone}" if schedule else None),
     ]
-    out.key_values([(k, v) for k, v in header if v])
-    if spec.fields:
-        out.heading("Fields")
-        rows: list[tuple[Any, ...]] = []
-        for name, f in spec.fields.items():
-            limits = []
-            for key in ("min", "max", "max_length", "pattern", "values"):
-                value = getattr(f, key)
-                if value is not None:
-                    limits.append(f"{key}={out.show(value)}")
-            rows.append((name, f.type, "yes" if f.required else "", f.default, " ".join(limits)))
-        out.table(["field", "type", "required", "default", "limits"], rows)
-    out.heading("States")
-    state_rows = []
-    for name, s in spec.states.items():
-        deadline = ""
-        if s.sla:
-            deadline = f"sla {s.sla.within} -> {s.sla.fire}"
-        if s.timer:
-            when = s.timer.after or f"at {s.timer.at}"
-            deadline = (deadline + "; " if deadline else "") + f"timer {when} -> {s.timer.fire}"
-        actions = [a.kind for a in s.on_enter]
-        kind = _flags(initial=s.initial, final=s.final)
-        state_rows.append((name, kind, s.title, deadline, actions))
-    out.table(["state", "kind", "title", "deadline", "on enter"], state_rows)
-    if spec.transitions:
-        out.heading("Transitions")
-        rows = []
-        for t in spec.transitions:
-            who = t.roles or ["anyone"]
-            extra = []
-            if t.approvals:
-                veto = ", veto" if t.approvals.veto else ""
-                roles = out.show(t.approvals.roles)
-                extra.append(f"{t.approvals.required} approvals of {roles}{veto}")
-            if t.requires:
-                extra.append(f"requires {out.show(t.requires)}")
-            if t.not_by:
-                extra.append(f"not by {out.show(t.not_by)}")
-            if t.auto:
-                extra.append("automatic")
-            to = "(internal)" if t.to is None else t.to
-            rows.append((t.event, t.from_, to, who, t.when, "; ".join(extra)))
-        out.table(["event", "from", "to", "roles", "when", "also"], rows)
-    if spec.metrics:
-        out.heading("Metrics")
-        out.table(
-            ["metric", "calculator", "params"],
-            [(n, m.calculator, m.params) for n, m in spec.metrics.items()],
+    out.key_values([(key, value) for key, value in header if value])
+
+
+def _print_fields(spec: WorkflowSpec) -> None:
+    """One row per field: type, required, default and limits."""
+    rows: list[tuple[Any, ...]] = []
+    for name, field in spec.fields.items():
+        rows.append(
+            (name, field.type, "yes" if field.required else "", field.default, _field_limits(field))
         )
-    if spec.rules:
-        out.heading("Rules")
-        out.table(
-            ["rule", "when", "do", "once"],
-            [(r.name, r.when, [a.kind for a in r.do], "yes" if r.once else "") for r in spec.rules],
-        )
+    out.table(["field", "type", "required", "default", "limits"], rows)
+
+
+def _field_limits(field: FieldSpec) -> str:
+    """The limits a field sets, as ``key=value`` words (min, max, length, pattern, values)."""
+    limits = []
+    for key in ("min", "max", "max_length", "pattern", "values"):
+        value = getattr(field, key)
+        if value is not None:
+            limits.append(f"{key}={out.show(value)}")
+    return " ".join(limits)
+
+
+def _print_states(spec: WorkflowSpec) -> None:
+    """One row per state: kind, title, deadlines and on-enter actions."""
+    rows = []
+    for name, state in spec.states.items():
+        actions = [action.kind for action in state.on_enter]
+        kind = _flags(initial=state.initial, final=state.final)
+        rows.append((name, kind, state.title, _state_deadlines(state), actions))
+    out.table(["state", "kind", "title", "deadline", "on enter"], rows)
+
+
+def _state_deadlines(state: StateSpec) -> str:
+    """A state's SLA and timer, each with the event it fires."""
+    deadline = ""
+    if state.sla:
+        deadline = f"sla {state.sla.within} -> {state.sla.fire}"
+    if state.timer:
+        when = state.timer.after or f"at {state.timer.at}"
+        deadline = (deadline + "; " if deadline else "") + f"timer {when} -> {state.timer.fire}"
+    return deadline
+
+
+def _print_transitions(spec: WorkflowSpec) -> None:
+    """One row per transition: event, from, to, roles, guard and conditions."""
+    rows = []
+    for transition in spec.transitions:
+        who = transition.roles or ["anyone"]
+        target = "(internal)" if transition.to is None else transition.to
+        also = "; ".join(_transition_conditions(transition))
+        rows.append((transition.event, transition.from_, target, who, transition.when, also))
+    out.table(["event", "from", "to", "roles", "when", "also"], rows)
+
+
+def _transition_conditions(transition: TransitionSpec) -> list[str]:
+    """What else a transition needs or is: approvals, required fields, not_by, automatic."""
+    conditions = []
+    if transition.approvals:
+        veto = ", veto" if transition.approvals.veto else ""
+        roles = out.show(transition.approvals.roles)
+        conditions.append(f"{transition.approvals.required} approvals of {roles}{veto}")
+    if transition.requires:
+        conditions.append(f"requires {out.show(transition.requires)}")
+    if transition.not_by:
+        conditions.append(f"not by {out.show(transition.not_by)}")
+    if transition.auto:
+        conditions.append("automatic")
+    return conditions
 
 
 @click.command()

@@ -27,7 +27,7 @@ from opsflow.language.durations import parse_duration
 from opsflow.language.expression_types import type_errors
 from opsflow.language.expressions import ExpressionError, compile_expression
 from opsflow.language.fields import LENGTH_TYPES, NUMERIC_TYPES, coerce_value
-from opsflow.language.models import Action, FieldSpec
+from opsflow.language.models import Action, FieldSpec, TransitionSpec
 from opsflow.language.structure import Describer, WorkflowParts, value_at
 from opsflow.language.template_names import (
     CASE_VARIABLES,
@@ -225,68 +225,84 @@ class Checker:
 
     def check_transitions(self) -> None:
         """States, roles, fields and events named by transitions; guards; approvals."""
-        parts = self.parts
-        for index, spec in parts.transitions:
+        for index, spec in self.parts.transitions:
             base: YamlPath = ("transitions", index)
-            event = spec.event
-            if not spec.from_any:
-                for where, state in self.names((*base, "from"), spec.from_):
-                    self.reference(
-                        where,
-                        state,
-                        parts.state_names,
-                        f"transition '{event}' starts from unknown state '{state}'",
-                    )
-            if spec.to is not None:
-                self.reference(
-                    (*base, "to"),
-                    spec.to,
-                    parts.state_names,
-                    f"transition '{event}' goes to unknown state '{spec.to}'",
-                )
-            elif spec.approvals is not None:
-                self.report(
-                    (*base, "approvals"),
-                    f"internal transition '{event}' takes approvals: approvals are kept "
-                    "until the state is left, and an internal transition never leaves it; "
-                    "give it a 'to'",
-                )
-            may_act = None if parts.roles is None else parts.roles | {SYSTEM_ROLE}
-            for where, role in self.names((*base, "roles"), spec.roles or []):
-                self.reference(
-                    where, role, may_act, f"transition '{event}' names unknown role '{role}'"
-                )
-            for where, field_name in self.names((*base, "requires"), spec.requires):
-                self.reference(
-                    where,
-                    field_name,
-                    parts.field_names,
-                    f"transition '{event}' requires unknown field '{field_name}'",
-                )
-            for where, other in self.names((*base, "not_by"), spec.not_by):
-                self.reference(
-                    where,
-                    other,
-                    parts.events,
-                    f"transition '{event}' names unknown event '{other}' in not_by",
-                )
-            if spec.approvals is not None:
-                for where, role in self.names((*base, "approvals", "roles"), spec.approvals.roles):
-                    self.reference(
-                        where,
-                        role,
-                        parts.roles,
-                        f"approvals of transition '{event}' name unknown role '{role}'",
-                    )
-                if spec.auto:
-                    self.report(
-                        (*base, "approvals"),
-                        f"transition '{event}' is automatic "
-                        "and has approvals; an automatic transition takes no votes",
-                    )
+            self.check_transition_states(base, spec)
+            self.check_transition_names(base, spec)
+            self.check_transition_approvals(base, spec)
             if spec.when is not None:
-                self.check_expression((*base, "when"), spec.when, f"'when' of transition '{event}'")
-            self.check_actions((*base, "do"), spec.do, f"transition '{event}'")
+                self.check_expression(
+                    (*base, "when"), spec.when, f"'when' of transition '{spec.event}'"
+                )
+            self.check_actions((*base, "do"), spec.do, f"transition '{spec.event}'")
+
+    def check_transition_states(self, base: YamlPath, spec: TransitionSpec) -> None:
+        """The states a transition leaves and enters; an internal one takes no approvals."""
+        parts, event = self.parts, spec.event
+        if not spec.from_any:
+            for where, state in self.names((*base, "from"), spec.from_):
+                self.reference(
+                    where,
+                    state,
+                    parts.state_names,
+                    f"transition '{event}' starts from unknown state '{state}'",
+                )
+        if spec.to is not None:
+            self.reference(
+                (*base, "to"),
+                spec.to,
+                parts.state_names,
+                f"transition '{event}' goes to unknown state '{spec.to}'",
+            )
+        elif spec.approvals is not None:
+            self.report(
+                (*base, "approvals"),
+                f"internal transition '{event}' takes approvals: approvals are kept "
+                "until the state is left, and an internal transition never leaves it; "
+                "give it a 'to'",
+            )
+
+    def check_transition_names(self, base: YamlPath, spec: TransitionSpec) -> None:
+        """The roles that may fire a transition, the fields it requires, its not_by events."""
+        parts, event = self.parts, spec.event
+        may_act = None if parts.roles is None else parts.roles | {SYSTEM_ROLE}
+        for where, role in self.names((*base, "roles"), spec.roles or []):
+            self.reference(
+                where, role, may_act, f"transition '{event}' names unknown role '{role}'"
+            )
+        for where, field_name in self.names((*base, "requires"), spec.requires):
+            self.reference(
+                where,
+                field_name,
+                parts.field_names,
+                f"transition '{event}' requires unknown field '{field_name}'",
+            )
+        for where, other in self.names((*base, "not_by"), spec.not_by):
+            self.reference(
+                where,
+                other,
+                parts.events,
+                f"transition '{event}' names unknown event '{other}' in not_by",
+            )
+
+    def check_transition_approvals(self, base: YamlPath, spec: TransitionSpec) -> None:
+        """The roles that vote on a transition; an automatic transition takes no votes."""
+        event, approvals = spec.event, spec.approvals
+        if approvals is None:
+            return
+        for where, role in self.names((*base, "approvals", "roles"), approvals.roles):
+            self.reference(
+                where,
+                role,
+                self.parts.roles,
+                f"approvals of transition '{event}' name unknown role '{role}'",
+            )
+        if spec.auto:
+            self.report(
+                (*base, "approvals"),
+                f"transition '{event}' is automatic "
+                "and has approvals; an automatic transition takes no votes",
+            )
 
     # actions, expressions, templates --------------------------------------------------
 

@@ -44,7 +44,37 @@ def check_graph(checker: CheckSite) -> None:
     parts = checker.parts
     if not parts.states_complete:
         return
+    initials = _initial_and_final_states(checker)
+    if not parts.transitions_complete or not initials:
+        return
     states = parts.states
+    order = list(states)
+    finals = {name for name, spec in states.items() if spec.final}
+    sources = {index: _sources(spec, order, finals) for index, spec in parts.transitions}
+    # A misspelt state name would make the graph look broken everywhere it leads: report
+    # the name (the reference checks do) and judge the graph once the names resolve.
+    dangling_to = any(
+        spec.to is not None and spec.to not in states for _, spec in parts.transitions
+    )
+    dangling_from = any(
+        not spec.from_any and any(state not in states for state in spec.from_)
+        for _, spec in parts.transitions
+    )
+    if not (dangling_to or dangling_from):
+        _reachability(checker, initials[0], order, sources)
+    if not dangling_from:
+        _exits(checker, order, finals, sources)
+    else:
+        _final_exits(checker, finals)
+    _deadlines(checker, sources)
+    _timer_re_entries(checker, sources)
+    _ambiguity(checker, sources)
+    _automatic_without_when(checker)
+
+
+def _initial_and_final_states(checker: CheckSite) -> list[str]:
+    """Exactly one initial state, not also final, and some final state; the initial ones."""
+    states = checker.parts.states
     initials = [name for name, spec in states.items() if spec.initial]
     if states and not initials:
         checker.report(("states",), "no initial state: mark one state with 'initial: true'")
@@ -59,30 +89,12 @@ def check_graph(checker: CheckSite) -> None:
             checker.report(("states", name, "final"), f"state '{name}' is both initial and final")
     if states and not any(spec.final for spec in states.values()):
         checker.report(("states",), "no final state: cases of this workflow never close", "warning")
-    if not parts.transitions_complete or not initials:
-        return
-    order = list(states)
-    finals = {name for name, spec in states.items() if spec.final}
-    sources = {index: _sources(spec, order, finals) for index, spec in parts.transitions}
-    # A misspelt state name would make the graph look broken everywhere it leads: report
-    # the name (the reference checks do) and judge the graph once the names resolve.
-    dangling_to = any(
-        spec.to is not None and spec.to not in states for _, spec in parts.transitions
-    )
-    dangling_from = any(
-        not spec.from_any and any(s not in states for s in spec.from_)
-        for _, spec in parts.transitions
-    )
-    if not (dangling_to or dangling_from):
-        _reachability(checker, initials[0], order, sources)
-    if not dangling_from:
-        _exits(checker, order, finals, sources)
-    else:
-        _final_exits(checker, finals)
-    _deadlines(checker, sources)
-    _timer_re_entries(checker, sources)
-    _ambiguity(checker, sources)
-    for index, transition in parts.transitions:
+    return initials
+
+
+def _automatic_without_when(checker: CheckSite) -> None:
+    """An automatic transition without 'when' is taken at once (forever, when internal)."""
+    for index, transition in checker.parts.transitions:
         if transition.auto and transition.when is None and transition.internal:
             checker.report(
                 ("transitions", index, "auto"),

@@ -411,29 +411,42 @@ def build_parts(data: dict[str, Any]) -> WorkflowParts:
     parts.workflow = workflow if isinstance(workflow, str) else None
     roles = data.get("roles") or []
     roles = [roles] if isinstance(roles, str) else roles
-    parts.roles = {r for r in roles if isinstance(r, str)} if isinstance(roles, list) else None
+    parts.roles = (
+        {role for role in roles if isinstance(role, str)} if isinstance(roles, list) else None
+    )
+    _keep_sound_declarations(data, parts)
+    _keep_sound_transitions(data, parts)
+    _distrust_missing_sections(data, parts)
+    _keep_sound_rules_and_schedule(data, parts)
+    return parts
 
+
+def _keep_sound_declarations(data: dict[str, Any], parts: WorkflowParts) -> None:
+    """The sound fields, states and metrics, and every name each section declares."""
     raw_fields, raw_states, raw_metrics = (
-        data.get(k) or {} for k in ("fields", "states", "metrics")
+        data.get(section) or {} for section in ("fields", "states", "metrics")
     )
     if isinstance(raw_fields, dict):
         parts.fields, _ = _validated(raw_fields, FieldSpec)
-        parts.field_names = {str(k) for k in raw_fields}
+        parts.field_names = {str(name) for name in raw_fields}
     else:
         parts.field_names = None
     if isinstance(raw_states, dict):
         parts.states, parts.states_complete = _validated(raw_states, StateSpec)
-        parts.state_names = {str(k) for k in raw_states}
+        parts.state_names = {str(name) for name in raw_states}
         if not all(_IDENTIFIER.fullmatch(name) for name in parts.state_names):
             parts.states_complete = False  # the graph would be judged on names to be fixed
     else:
         parts.state_names, parts.states_complete = None, False
     if isinstance(raw_metrics, dict):
         parts.metrics, _ = _validated(raw_metrics, MetricSpec)
-        parts.metric_names = {str(k) for k in raw_metrics}
+        parts.metric_names = {str(name) for name in raw_metrics}
     else:
         parts.metric_names = None
 
+
+def _keep_sound_transitions(data: dict[str, Any], parts: WorkflowParts) -> None:
+    """The sound transitions, and every event named (even by a broken transition)."""
     raw_transitions = data.get("transitions") or []
     if isinstance(raw_transitions, list):
         for index, item in enumerate(raw_transitions):
@@ -442,13 +455,16 @@ def build_parts(data: dict[str, Any]) -> WorkflowParts:
             except ValidationError:
                 parts.transitions_complete = False
         parts.events = {
-            i["event"]
-            for i in raw_transitions
-            if isinstance(i, dict) and isinstance(i.get("event"), str)
+            item["event"]
+            for item in raw_transitions
+            if isinstance(item, dict) and isinstance(item.get("event"), str)
         }
     else:
         parts.events, parts.transitions_complete = None, False
-    _distrust_missing_sections(data, parts)
+
+
+def _keep_sound_rules_and_schedule(data: dict[str, Any], parts: WorkflowParts) -> None:
+    """The rules that validate, and the schedule when it does."""
     raw_rules = data.get("rules") or []
     if isinstance(raw_rules, list):
         for index, item in enumerate(raw_rules):
@@ -458,4 +474,3 @@ def build_parts(data: dict[str, Any]) -> WorkflowParts:
     if raw_schedule is not None:
         with contextlib.suppress(ValidationError):
             parts.schedule = ScheduleSpec.model_validate(raw_schedule)
-    return parts
