@@ -109,7 +109,7 @@ def migrate_cases(
     """Move every open case of ``workflow`` on another version to ``to_version``, or none."""
     mapping = dict(mapping)
 
-    def work(tx: CaseTransaction) -> MigrationReport:
+    def move_all(tx: CaseTransaction) -> MigrationReport:
         conn, now = tx.conn, tx.now
         target, unregistered = _target(engine, conn, workflow, to_version)
         _check_mapping(target, mapping)
@@ -143,8 +143,8 @@ def migrate_cases(
         return report
 
     if dry_run:
-        return unit.read(engine, work)
-    return unit.transact(engine, work)
+        return unit.read(engine, move_all)
+    return unit.transact(engine, move_all)
 
 
 def _registered_versions(conn: Connection, workflow: str) -> list[int]:
