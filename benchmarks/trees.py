@@ -14,6 +14,7 @@ run with N fires) ÷ 200, steadier than time on a shared VM.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import statistics
@@ -33,7 +34,7 @@ class _Worker:
     """A ``tree_worker`` process importing opsflow from ``src``."""
 
     def __init__(self, src: Path, root: Path) -> None:
-        env = clean_env({"PYTHONPATH": f"{src}:{REPO}"})
+        env = clean_env({"PYTHONPATH": os.pathsep.join((str(src), str(REPO)))})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.tree_worker", str(root)],
             cwd=REPO,
@@ -159,7 +160,7 @@ def _figures(
 
 def _collected(src: Path, root: Path, fires: int) -> int:
     """Instructions callgrind counts in a worker that fires ``fires`` times after warm-up."""
-    env = clean_env({"PYTHONPATH": f"{src}:{REPO}"})
+    env = clean_env({"PYTHONPATH": os.pathsep.join((str(src), str(REPO)))})
     root.mkdir(parents=True)
     worker = [sys.executable, "-m", "benchmarks.tree_worker", str(root / "warm"), "--batch", "1"]
     # First without valgrind: bytecode and the checked-definition cache are written then,

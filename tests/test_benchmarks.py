@@ -41,3 +41,28 @@ def test_the_harness_runs_in_dry_mode(tmp_path: Path) -> None:
     names = [f["name"] for f in json.loads(out.read_text())["figures"]]
     assert names == ["fire-sqlite", "cli-status", "cli-help", "load-validate", "decision"]
     assert "ratio A/B" in proc.stdout
+
+
+@pytest.mark.slow
+def test_two_trees_are_compared_in_one_run(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSFLOW_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "trees", "--dry", "--baseline", str(ROOT / "src")]
+        + ["--output", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr
+    names = [f["name"] for f in json.loads(out.read_text())["figures"]]
+    assert names == [
+        "fire-sqlite",
+        "decision",
+        "fire-sqlite@baseline",
+        "decision@baseline",
+        "fire-vs-baseline",
+        "decision-vs-baseline",
+    ]

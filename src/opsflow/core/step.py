@@ -102,10 +102,6 @@ class Step:
     # Automation that failed in this step (by target, e.g. "compute:ctr"): not tried again
     # in this step; the failure is written as an incident with the step.
     failed: dict[str, str] = field(default_factory=dict)
-    _model: _MachineModel = field(init=False, repr=False)  # the case, as the machine sees it
-
-    def __post_init__(self) -> None:
-        self._model = _MachineModel(self)
 
     # -- bookkeeping -----------------------------------------------------------------
 
@@ -216,7 +212,7 @@ class Step:
             )
         seq = self._reserve_seq()
         self._entry(seq, "start", actor.name, to_state=self.case.state, changes=changes)
-        self.wf.machine.enter_initial(self._model, actor=actor, seq=seq, entry=None)
+        self.wf.machine.enter_initial(_MachineModel(self), actor=actor, seq=seq, entry=None)
         self.settle()
 
     # -- fire ----------------------------------------------------------------------
@@ -378,7 +374,9 @@ class Step:
             # Marked, so that a replay of the history keeps the visit (from == to either way).
             detail={**(detail or {}), "internal": True} if internal else detail,
         )
-        self.wf.machine.execute(transition, self._model, actor=actor, seq=entry["seq"], entry=entry)
+        self.wf.machine.execute(
+            transition, _MachineModel(self), actor=actor, seq=entry["seq"], entry=entry
+        )
         self.transitions_taken.append((transition, actor, entry))
 
     # -- actions -------------------------------------------------------------------
