@@ -20,17 +20,28 @@ event queue: it reads no machine state, so threads may share one machine.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from transitions import EventData, Machine, Transition
-
-if TYPE_CHECKING:
-    from opsflow.core.compiled import CompiledTransition
 
 # The model's callbacks (one each: a callback is a dozen calls inside ``transitions``).
 EXIT_CALLBACK = "leave"
 ENTER_CALLBACK = "arrive"
 INTERNAL_CALLBACK = "run_transition_actions"
+
+
+class MachineTransition(Protocol):
+    """What the machine needs of a compiled transition (``opsflow.core.compiled``)."""
+
+    @property
+    def index(self) -> int: ...  # its position in the file: one per transition
+    @property
+    def event(self) -> str: ...
+    @property
+    def sources(self) -> frozenset[str]: ...
+    @property
+    def to(self) -> str | None: ...  # None: internal
+    def describe(self) -> str: ...
 
 
 class CaseModel(Protocol):
@@ -56,12 +67,12 @@ class CaseModel(Protocol):
 class Move(Transition):
     """A ``transitions.Transition`` that knows the compiled transition it executes."""
 
-    def __init__(self, *args: Any, compiled: CompiledTransition, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, compiled: MachineTransition, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.compiled = compiled
 
 
-def compiled_of(event_data: EventData) -> CompiledTransition | None:
+def compiled_of(event_data: EventData) -> MachineTransition | None:
     """The compiled transition a callback is running for (None when the case starts)."""
     move = event_data.transition
     return move.compiled if isinstance(move, Move) else None
@@ -73,7 +84,7 @@ class CaseMachine(Machine):
     transition_cls = Move
 
     def __init__(
-        self, states: Iterable[str], initial: str, transitions: Iterable[CompiledTransition]
+        self, states: Iterable[str], initial: str, transitions: Iterable[MachineTransition]
     ) -> None:
         super().__init__(
             model=None,  # models are lent per step, never added: the machine holds no case
@@ -91,7 +102,7 @@ class CaseMachine(Machine):
             for source in transition.sources:
                 self._add_move(transition, source)
 
-    def _add_move(self, transition: CompiledTransition, source: str) -> None:
+    def _add_move(self, transition: MachineTransition, source: str) -> None:
         # dest=None is transitions' internal transition: no exit, no entry.
         after = INTERNAL_CALLBACK if transition.to is None else None
         self.add_transition(
@@ -101,7 +112,7 @@ class CaseMachine(Machine):
         assert isinstance(move, Move)
         self.moves[transition.index, source] = move
 
-    def execute(self, transition: CompiledTransition, model: CaseModel, **kwargs: Any) -> None:
+    def execute(self, transition: MachineTransition, model: CaseModel, **kwargs: Any) -> None:
         """Execute ``transition`` (already decided) on ``model`` from its current state."""
         move = self.moves[transition.index, model.state]
         event_data = EventData(

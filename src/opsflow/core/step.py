@@ -764,7 +764,7 @@ class _MachineModel:
 
     def run_transition_actions(self, event_data: EventData) -> None:
         transition = compiled_of(event_data)
-        assert transition is not None
+        assert isinstance(transition, CompiledTransition)
         self.step._remember_actor(transition.event, event_data.kwargs["actor"])
         if transition.actions:
             self._run(transition.actions, event_data)
