@@ -201,6 +201,7 @@ class Plugins:
         self._load_errors: list[PluginFailure] = []
         self._register_errors: list[PluginFailure] = []
         self._origins: dict[str, _Origin] = {}
+        self._transition_hooks: tuple[int | None, bool, bool] | None = None
 
     @property
     def errors(self) -> list[PluginFailure]:
@@ -329,11 +330,30 @@ class Plugins:
     @property
     def has_before_transition(self) -> bool:
         """Whether any plugin guards transitions (the engine skips building hook data if not)."""
-        return bool(_impls(self.pm, "before_transition"))
+        known = self._transition_hooks
+        if known is None or known[0] != getattr(self.pm, "generation", None):
+            known = self._count_transition_hooks()
+        return known[1]
 
     @property
     def has_after_transition(self) -> bool:
-        return bool(_impls(self.pm, "after_transition"))
+        """Whether any plugin observes committed transitions."""
+        known = self._transition_hooks
+        if known is None or known[0] != getattr(self.pm, "generation", None):
+            known = self._count_transition_hooks()
+        return known[2]
+
+    def _count_transition_hooks(self) -> tuple[int | None, bool, bool]:
+        """Whether the transition hooks have implementations, remembered until the next
+        registration (a manager that does not count them is asked every time)."""
+        generation = getattr(self.pm, "generation", None)
+        known = (
+            generation,
+            bool(_impls(self.pm, "before_transition")),
+            bool(_impls(self.pm, "after_transition")),
+        )
+        self._transition_hooks = known if generation is not None else None
+        return known
 
     def before_transition(self, *, case: Any, transition: Any, actor: Any) -> list[str]:
         """Ask every plugin; return the refusals (empty: allowed).
@@ -521,9 +541,29 @@ def _opsflow_version() -> str:
     return __version__
 
 
-def new_plugin_manager() -> pluggy.PluginManager:
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager counting its registrations, so that what a hook has is asked once.
+
+    Every fire asks whether any plugin guards or observes transitions; the answer changes
+    only when a plugin is registered or unregistered.
+    """
+
+    def __init__(self, project_name: str) -> None:
+        super().__init__(project_name)
+        self.generation = 0
+
+    def register(self, plugin: Any, name: str | None = None) -> str | None:
+        self.generation += 1
+        return super().register(plugin, name=name)
+
+    def unregister(self, plugin: Any = None, name: str | None = None) -> Any:
+        self.generation += 1
+        return super().unregister(plugin=plugin, name=name)
+
+
+def new_plugin_manager() -> PluginManager:
     """A fresh plugin manager that knows opsflow's hooks."""
-    pm = pluggy.PluginManager("opsflow")
+    pm = PluginManager("opsflow")
     pm.add_hookspecs(hookspecs)
     return pm
 

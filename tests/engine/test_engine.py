@@ -594,3 +594,24 @@ def test_who_fired_an_event_is_recorded_once_each_and_only_when_committed(
             engine.fire(case.id, "sign", actor=who)
     assert engine.fire(case.id, "sign", actor="dir").case.state == "done"
     assert stored_actors() == {"poke": ["ed", "ann"], "sign": ["dir"]}
+
+
+def test_a_guard_registered_after_fires_began_is_asked(make_engine: Any) -> None:
+    """Whether any plugin guards transitions is remembered per registration, never stale."""
+    from opsflow.hookspecs import hookimpl
+    from opsflow.plugins import load_plugins
+
+    class Freeze:
+        @hookimpl
+        def before_transition(self, case: Any, transition: Any, actor: Any) -> str | None:
+            return "change freeze"
+
+    plugins = load_plugins()
+    engine = make_engine(plugins=plugins)
+    case = engine.start("review", {"title": "x"}, actor="ann")
+    assert not plugins.has_before_transition
+    plugins.pm.register(Freeze(), name="freeze")  # straight on the manager, no refresh
+    with pytest.raises(Refused, match="refused by a plugin"):
+        engine.fire(case.id, "submit", actor="ann")
+    plugins.pm.unregister(name="freeze")
+    assert engine.fire(case.id, "submit", actor="ann").case.state == "review"

@@ -263,6 +263,7 @@ def compile_workflow(loaded: LoadedWorkflow, functions: Collection[str] = ()) ->
         for index, transition in enumerate(spec.transitions)
     ]
     tables = _Tables.of(transitions, states)
+    on_exit = {n: _compile_actions(s.on_exit, names, functions) for n, s in spec.states.items()}
     return CompiledWorkflow(
         id=spec.workflow,
         version=spec.version,
@@ -280,11 +281,16 @@ def compile_workflow(loaded: LoadedWorkflow, functions: Collection[str] = ()) ->
         on_enter={
             n: _compile_actions(s.on_enter, names, functions) for n, s in spec.states.items()
         },
-        on_exit={n: _compile_actions(s.on_exit, names, functions) for n, s in spec.states.items()},
+        on_exit=on_exit,
         deadlines=_compile_deadlines(spec),
         rules=_compile_rules(spec, names, functions),
         metrics=dict(spec.metrics),
-        machine=CaseMachine(states, spec.initial_state, transitions),
+        machine=CaseMachine(
+            states,
+            spec.initial_state,
+            transitions,
+            exit_actions={n for n, a in on_exit.items() if a},
+        ),
         veto_events=tables.veto_events(),
         approval_states=tables.approval_states(),
         guarded=tables.guarded(),

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from transitions import EventData
 
@@ -23,7 +23,7 @@ from opsflow.clock import iso
 from opsflow.core.compiled import CompiledAction, CompiledTransition, CompiledWorkflow
 from opsflow.core.decide import SYSTEM, Actor, ApprovalProgress, Decision, decide
 from opsflow.core.hookviews import HookView, actor_view, transition_view
-from opsflow.core.machine import compiled_of
+from opsflow.core.machine import Move
 from opsflow.core.metrics import run_metric
 from opsflow.core.results import StepOutcome
 from opsflow.core.working import WorkingCase, Writes, copy_json
@@ -716,64 +716,64 @@ class Step:
 
 
 class _MachineModel:
-    """A step's case as the workflow machine's model: ``state`` is the working case's state.
+    """A step's case as the workflow machine's model, for one move.
 
-    The machine calls these methods in the order of a move (see :mod:`opsflow.core.machine`);
-    ``event_data.kwargs`` carries the actor, the history entry and its ``seq``.
+    ``state`` starts as the working case's state; the machine sets it between exit and
+    entry, and entry copies it to the case. The machine calls these methods in the order
+    of a move (see :mod:`opsflow.core.machine`); ``event_data.kwargs`` carries the actor,
+    the history entry and its ``seq``.
     """
 
-    __slots__ = ("step",)
+    __slots__ = ("step", "state")
 
     def __init__(self, step: Step) -> None:
         self.step = step
-
-    @property
-    def state(self) -> str:
-        return self.step.case.state
-
-    @state.setter
-    def state(self, value: str) -> None:
-        self.step.case.state = value  # set by the machine, between exit and entry
+        self.state = step.case.state
 
     def leave(self, event_data: EventData) -> None:
-        """Run the state's exit actions, then end its visit (its pending approvals with it)."""
+        """Run the exit actions of the state left (called only for a state that has some)."""
         step = self.step
-        state = step.case.state
-        actions = step.wf.on_exit.get(state)
-        if actions:
-            self._run(actions, event_data)
-        step.writes.left.add(state)
-        step._pending_approvals.clear()
+        move = cast(Move, event_data.transition)
+        kwargs = event_data.kwargs
+        actions = step.wf.on_exit[step.case.state]
+        event = move.compiled.event
+        step.run_actions(actions, kwargs["actor"], event, kwargs["seq"], kwargs["entry"])
 
     def arrive(self, event_data: EventData) -> None:
-        """Begin a visit, run the transition's ``do`` actions, then the state's enter actions.
-
-        A starting case (no transition) entered its first visit when it was made.
-        """
+        """End the visit left, begin one here, run the transition's ``do`` actions, then the
+        state's enter actions. A starting case (no transition) is in its first visit."""
         step, case = self.step, self.step.case
-        if event_data.transition is not None:
+        move = cast("Move | None", event_data.transition)
+        event = None
+        if move is not None:
+            step.writes.left.add(move.source)
+            step._pending_approvals.clear()  # the visit's votes end with it
+            case.state = self.state  # where the machine moved it
             case.visit += 1
             case.entered_at = step.ctx.now
             case.closed = case.state in step.wf.finals
             step._changed()
-            self.run_transition_actions(event_data)
+            event = self._do(move, event_data.kwargs)
         step.writes.entered = True
         actions = step.wf.on_enter.get(case.state)
         if actions:
-            self._run(actions, event_data)
+            kwargs = event_data.kwargs
+            step.run_actions(actions, kwargs["actor"], event, kwargs["seq"], kwargs["entry"])
 
     def run_transition_actions(self, event_data: EventData) -> None:
-        transition = compiled_of(event_data)
-        assert isinstance(transition, CompiledTransition)
-        self.step._remember_actor(transition.event, event_data.kwargs["actor"])
-        if transition.actions:
-            self._run(transition.actions, event_data)
+        """An internal transition's ``do`` actions (the machine's ``after`` callback)."""
+        self._do(cast(Move, event_data.transition), event_data.kwargs)
 
-    def _run(self, actions: tuple[CompiledAction, ...], event_data: EventData) -> None:
-        transition = compiled_of(event_data)
-        event = None if transition is None else transition.event
-        kwargs = event_data.kwargs
-        self.step.run_actions(actions, kwargs["actor"], event, kwargs["seq"], kwargs["entry"])
+    def _do(self, move: Move, kwargs: dict[str, Any]) -> str:
+        """The transition's ``do`` actions, as the actor who fired it; its event."""
+        transition = cast(CompiledTransition, move.compiled)
+        actor = kwargs["actor"]
+        self.step._remember_actor(transition.event, actor)
+        if transition.actions:
+            self.step.run_actions(
+                transition.actions, actor, transition.event, kwargs["seq"], kwargs["entry"]
+            )
+        return transition.event
 
 
 def failure_text(exc: BaseException) -> str:

@@ -30,7 +30,7 @@ from opsflow.engine import incidents, persist, reading, unit, writers
 from opsflow.engine.audit import verify_all
 from opsflow.engine.definitions import Definitions
 from opsflow.engine.digest import Digest
-from opsflow.engine.unit import CaseTransaction
+from opsflow.engine.unit import CaseTransaction, UnitOfWork
 from opsflow.errors import NotFound, NotPermitted, OpsflowError, Usage
 from opsflow.language.diagnostics import Diagnostic
 from opsflow.language.loader import LoadContext, load_workflow_paths, team_context
@@ -147,7 +147,9 @@ class CaseEngine:
 
     def member(self, actor: str | None) -> str:
         """The name of a person who may change cases: a team member when a team is set."""
-        name = self.actor_name(actor)
+        return self._team_member(self.actor_name(actor))
+
+    def _team_member(self, name: str) -> str:
         if name == SYSTEM:
             raise NotPermitted(
                 f"'{SYSTEM}' is reserved for opsflow itself (timers and automatic steps)",
@@ -173,7 +175,8 @@ class CaseEngine:
         on_hook_error: Callable[[Step, Exception], None] | None = None,
     ) -> R:
         """Run ``work`` as one unit of work: retried when the case moved, then the hooks."""
-        return unit.transact(self, work, on_hook_error)
+        tries: UnitOfWork[R] = UnitOfWork(self, on_hook_error)
+        return tries.run(work)
 
     def _read(self, work: Callable[[CaseTransaction], R], *, before_hooks: bool = False) -> R:
         """Run ``work`` on a read-only transaction with the same loading and pinning."""
@@ -187,7 +190,7 @@ class CaseEngine:
         """
         _ = self.plugins
         if self.definitions.has_pinned():  # a long-running process is already warm
-            return
+            return  # (the hot paths ask this before calling)
         with contextlib.suppress(OpsflowError):  # the step itself reports it
             self._read(lambda tx: tx.open(case_id))
 
@@ -233,9 +236,11 @@ class CaseEngine:
         )
         if dry_run:
             return self._read(partial(writers.preview_fire, request=request), before_hooks=True)
-        self.member(name)  # a stranger is refused before anything, and writes nothing
-        self.warm_up(case_id)
-        result = self._transact(partial(writers.fire_event, request=request))
+        self._team_member(name)  # a stranger is refused before anything, and writes nothing
+        if not self.definitions.has_pinned():
+            self.warm_up(case_id)
+        tries: UnitOfWork[FireResult | writers.Denied] = UnitOfWork(self)
+        result = tries.run(partial(writers.fire_event, request=request))
         if isinstance(result, writers.Denied):  # its denied entry has committed
             raise result.refusal
         return result

@@ -214,7 +214,13 @@ def flush(
     keep = [a for a in writes.approvals_add if a["visit"] == case.visit]
     if keep:
         conn.execute(insert(tables.approvals), keep)
-    _write_deadlines(conn, wf, case, writes, now)
+    if writes.entered:  # arm the state's deadlines (cancelling the left state's)
+        if writes.left & wf.deadlines.keys():
+            cancel_deadlines(conn, case.id, now, "state left")
+            incidents.cancel_left_visits(conn, case.id, case.visit, now)
+        arm_deadlines(conn, case, wf)
+    elif writes.changed_fields:  # a timer at a field follows it
+        _move_field_deadlines(conn, wf, case, writes.changed_fields, now)
     if writes.outbox:
         conn.execute(insert(tables.outbox), writes.outbox)
     if writes.done or writes.computed:
@@ -256,20 +262,6 @@ def _write_case_row(
     values["_id"], values["_expected"] = case.id, expected_version
     if run(conn, statement, values) != 1:
         raise StaleCase(case.id)
-
-
-def _write_deadlines(
-    conn: Connection, wf: CompiledWorkflow, case: WorkingCase, writes: Writes, now: datetime
-) -> None:
-    """Entering a state arms its deadlines (cancelling the left state's); a changed field
-    moves the timers that follow it."""
-    if writes.entered:
-        if writes.left & wf.deadlines.keys():
-            cancel_deadlines(conn, case.id, now, "state left")
-            incidents.cancel_left_visits(conn, case.id, case.visit, now)
-        arm_deadlines(conn, case, wf)
-    elif writes.changed_fields:
-        _move_field_deadlines(conn, wf, case, writes.changed_fields, now)
 
 
 def _move_field_deadlines(

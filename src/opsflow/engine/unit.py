@@ -70,6 +70,17 @@ class CaseTransaction:
     so that when the work fails the runner knows what to keep the failure against.
     """
 
+    __slots__ = (
+        "shop",
+        "conn",
+        "now",
+        "writing",
+        "before_hooks",
+        "flushed",
+        "claimed",
+        "_expected",
+    )
+
     def __init__(
         self,
         shop: Workshop,
@@ -106,9 +117,13 @@ class CaseTransaction:
 
     def open(self, case_id: str, *, resolve: bool = True) -> Step:
         """A step on a case: resolved, loaded (locked when writing), on its pinned version."""
-        full_id = self.resolve(case_id) if resolve else case_id
-        case = self.load(full_id)
-        return self.step_on(self.pinned(case), case)
+        conn = self.conn
+        full_id = persist.resolve_case_id(conn, case_id) if resolve else case_id
+        case = persist.load_case(conn, full_id, lock=self.writing and self.shop.db.row_locks)
+        wf = self.shop.definitions.pinned(conn, case.workflow, case.version)
+        step = Step(wf, case, self.context())
+        self._expected[id(step)] = case.row_version
+        return step
 
     def step_on(self, wf: CompiledWorkflow, case: WorkingCase) -> Step:
         """A step on a loaded case, run on ``wf`` (its pinned version, or a migration's)."""
@@ -194,7 +209,7 @@ class CaseTransaction:
         return case.view(wf.spec.title, deadlines=deadlines, events=events)
 
 
-@dataclass
+@dataclass(slots=True)
 class UnitOfWork(Generic[R]):
     """A unit of work with its retries. ``last`` is its last attempt, committed or not."""
 
@@ -238,6 +253,8 @@ class UnitOfWork(Generic[R]):
         )
 
     def _observe(self, steps: list[Step]) -> None:
+        if not self.shop.plugins.has_after_transition:
+            return
         for step in steps:
             try:
                 observe(self.shop.plugins, step)
@@ -253,7 +270,8 @@ def transact(
     on_hook_error: Callable[[Step, Exception], None] | None = None,
 ) -> R:
     """Run ``work`` as one unit of work: retried when the case moved, then the hooks."""
-    return UnitOfWork[R](shop, on_hook_error).run(work)
+    tries: UnitOfWork[R] = UnitOfWork(shop, on_hook_error)
+    return tries.run(work)
 
 
 def read(shop: Workshop, work: Callable[[CaseTransaction], R], *, before_hooks: bool = False) -> R:

@@ -20,7 +20,7 @@ from opsflow.engine.unit import CaseTransaction
 from opsflow.errors import NotFound, NotPermitted, Refused
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class FireRequest:
     """One person's fire, as asked: what a key's repeat must match."""
 
@@ -85,7 +85,7 @@ def fire_event(tx: CaseTransaction, request: FireRequest) -> FireResult | Denied
     step = tx.open(request.case_id)
     case = step.case
     full_id = case.id
-    keyed = request.keyed(full_id)
+    keyed = request.keyed(full_id) if request.key is not None else {}
     replay = idempotency.first_result(tx.conn, request.key, "fire", keyed)
     if replay is not None:
         approvals = replay[1].get("approvals")
@@ -94,7 +94,10 @@ def fire_event(tx: CaseTransaction, request: FireRequest) -> FireResult | Denied
             outcome="replayed",
             approvals=tuple(approvals) if approvals else None,
         )
-    values = _typed(step, request.data, request.text)
+    text = request.text
+    values = (
+        typed_text.merged(request.data, step.wf.id, step.wf.fields, text) if text else request.data
+    )
     source = case.state
     try:
         outcome = step.fire(request.event, step.actor(request.actor), values, request.comment)
@@ -111,7 +114,7 @@ def fire_event(tx: CaseTransaction, request: FireRequest) -> FireResult | Denied
         outcome.outcome,
         outcome.approvals if recorded else None,
         source,
-        _notices(step),
+        _notices(step) if step.writes.outbox else [],
     )
 
 
@@ -174,13 +177,6 @@ def compute_metrics(
     step.settle()
     tx.flush(step)
     return tx.view(step, actor), results
-
-
-def _typed(
-    step: Step, data: Mapping[str, Any], text: Mapping[str, str] | None
-) -> Mapping[str, Any] | None:
-    """``data`` with ``text`` parsed by the types of the version the case is pinned to."""
-    return typed_text.merged(data, step.wf.id, step.wf.fields, text) if text else data
 
 
 def _notices(step: Step) -> list[Notice]:

@@ -112,7 +112,7 @@ def fire_deadline(
     retried with backoff and, after its last try, becomes an open incident. Deadlines of
     the cases in ``skip`` are left for later.
     """
-    tries = UnitOfWork[DeadlineOutcome | None](engine, on_hook_error=log_hook_error)
+    tries: UnitOfWork[DeadlineOutcome | None] = UnitOfWork(engine, on_hook_error=log_hook_error)
     try:
         outcome = tries.run(partial(_fire_one, deadline_id=deadline_id, skip=skip))
     except (Busy, ConfigError, Conflict):  # the database, not the automation: report it

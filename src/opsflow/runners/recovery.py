@@ -164,7 +164,7 @@ def _attempt(
     engine: CaseEngine, incident_id: int | None = None, by: str | None = None
 ) -> Attempt | None:
     """One try of a due incident (or of ``incident_id``), in its own unit of work."""
-    tries = UnitOfWork[Attempt | None](engine, on_hook_error=log_hook_error)
+    tries: UnitOfWork[Attempt | None] = UnitOfWork(engine, on_hook_error=log_hook_error)
     try:
         attempt = tries.run(partial(_try, incident_id=incident_id, by=by))
     except (Busy, ConfigError, Conflict):  # the database, not the automation: report it

@@ -106,7 +106,7 @@ def start_due_schedules(engine: CaseEngine, stop: Stop | None = None) -> PassRep
     for wid, schedule in scheduled_workflows(engine):
         if stop is not None and stop():
             break
-        tries = UnitOfWork[Step | None](engine, on_hook_error=log_hook_error)
+        tries: UnitOfWork[Step | None] = UnitOfWork(engine, on_hook_error=log_hook_error)
         try:
             step = tries.run(partial(_start_one, wid=wid, schedule=schedule))
         except (Busy, ConfigError, Conflict):  # the database, not the automation: report it
