@@ -49,3 +49,13 @@ def loads(text: str) -> Any:
             if end == len(text):
                 return value
     return json.loads(text)  # surrounding whitespace, extra data, errors
+
+
+def dumps_or_none(value: Any) -> str | None:
+    """:func:`dumps`, with ``None`` kept (a nullable JSON column's bind processor)."""
+    return None if value is None else dumps(value)
+
+
+def loads_or_none(text: str | None) -> Any:
+    """:func:`loads`, with ``None`` kept (a nullable JSON column's result processor)."""
+    return None if text is None else loads(text)

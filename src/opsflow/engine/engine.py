@@ -26,7 +26,7 @@ from opsflow.core.results import (
     WorkflowSummary,
 )
 from opsflow.core.step import Step
-from opsflow.engine import incidents, persist, reading, unit, writers
+from opsflow.engine import incidents, persist, reading, unit
 from opsflow.engine.audit import verify_all
 from opsflow.engine.definitions import Definitions
 from opsflow.engine.digest import Digest
@@ -211,7 +211,7 @@ class CaseEngine:
         """
         name = self.member(actor)
         wf = self.definitions.current(workflow)
-        work = partial(writers.start_case, wf=wf, actor=name, data=data, text=text, key=key)
+        work = partial(unit.start_case, wf=wf, actor=name, data=data, text=text, key=key)
         return self._transact(work)
 
     def fire(
@@ -231,17 +231,17 @@ class CaseEngine:
         ``text`` is parsed by the case's pinned field types in the step (see ``start``).
         """
         name = self.actor_name(actor)
-        request = writers.FireRequest(
+        request = unit.FireRequest(
             case_id, event, name, dict(data or {}), comment, key, dict(text) if text else None
         )
         if dry_run:
-            return self._read(partial(writers.preview_fire, request=request), before_hooks=True)
+            return self._read(partial(unit.preview_fire, request=request), before_hooks=True)
         self._team_member(name)  # a stranger is refused before anything, and writes nothing
         if not self.definitions.has_pinned():
             self.warm_up(case_id)
-        tries: UnitOfWork[FireResult | writers.Denied] = UnitOfWork(self)
-        result = tries.run(partial(writers.fire_event, request=request))
-        if isinstance(result, writers.Denied):  # its denied entry has committed
+        tries: UnitOfWork[FireResult | unit.Denied] = UnitOfWork(self)
+        result = tries.run(partial(unit.fire_event, request=request))
+        if isinstance(result, unit.Denied):  # its denied entry has committed
             raise result.refusal
         return result
 
@@ -260,7 +260,7 @@ class CaseEngine:
         name = self.member(actor)
         self.warm_up(case_id)
         work = partial(
-            writers.set_data, case_id=case_id, actor=name, data=data, text=text, comment=comment
+            unit.set_data, case_id=case_id, actor=name, data=data, text=text, comment=comment
         )
         return self._transact(work)
 
@@ -270,7 +270,7 @@ class CaseEngine:
         """Run calculators now; results are stored on the case and in its history."""
         name = self.member(actor)
         self.warm_up(case_id)
-        work = partial(writers.compute_metrics, case_id=case_id, actor=name, metrics=metrics)
+        work = partial(unit.compute_metrics, case_id=case_id, actor=name, metrics=metrics)
         return self._transact(work)
 
     # -- reading ---------------------------------------------------------------------

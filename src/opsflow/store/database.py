@@ -58,16 +58,13 @@ class Database:
         self._kept_lock = threading.Lock()
         self._all_kept: weakref.WeakSet[_Kept] = weakref.WeakSet()
         self._reserved = 0  # threads opening the connection they will keep
-        self._row_locks = dialects.lock_clause_supported(self.engine)
+        # Whether ``SELECT … FOR UPDATE`` is needed to serialise writers on a row (read on
+        # every fire: a plain attribute).
+        self.row_locks: bool = dialects.lock_clause_supported(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
         return dialects.is_sqlite(self.engine)
-
-    @property
-    def row_locks(self) -> bool:
-        """Whether ``SELECT … FOR UPDATE`` is needed to serialise writers on a row."""
-        return self._row_locks
 
     @property
     def in_memory(self) -> bool:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from opsflow.clock import iso
-from opsflow.jsontext import dumps, loads
+from opsflow.jsontext import dumps, dumps_or_none, loads, loads_or_none
 
 __all__ = ["JSONText", "UTCDateTime", "dumps", "loads"]
 
@@ -95,15 +95,7 @@ class JSONText(TypeDecorator[Any]):
         return None if value is None else loads(value)
 
     def fast_bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
-        return _dumps_or_none
+        return dumps_or_none
 
     def fast_result_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
-        return _loads_or_none
-
-
-def _dumps_or_none(value: Any) -> str | None:
-    return None if value is None else dumps(value)
-
-
-def _loads_or_none(value: str | None) -> Any:
-    return None if value is None else loads(value)
+        return loads_or_none

@@ -1,0 +1,111 @@
+"""``python -m benchmarks.hops [SRC …]``: the hops of one fire, counted, per source tree.
+
+A hop is a call from one opsflow module into another during one warm ``Engine.fire``
+(``bump`` on the bench workflow), counted with ``sys.setprofile``. It also counts calls
+into the ``transitions`` package, calls back into the module that holds the Engine from a
+module it called, and calls of a ``_private`` function from another module. Each tree
+(a ``src`` folder, default: this checkout's) runs in a process of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _module(code: Any) -> str | None:
+    path = code.co_filename.replace(os.sep, "/")
+    if "/opsflow/" not in path or "site-packages" in path:
+        return None
+    return path.split("/opsflow/")[-1]
+
+
+def count() -> dict[str, Any]:
+    """The hops of one warm fire in this process (opsflow imported from PYTHONPATH)."""
+    from benchmarks.common import project
+    from opsflow import Engine
+
+    root = Path(tempfile.mkdtemp())
+    project(root)
+    engine = Engine.from_config(root / "opsflow.yaml", db=f"sqlite:///{root / 'hops.db'}")
+    case = engine.start("bench", actor="ann").id
+    for _ in range(20):
+        engine.fire(case, "bump", actor="ann")
+    hops: Counter[tuple[str, str]] = Counter()
+    found = {"transitions": 0, "back_into_engine": 0, "private_reaches": 0, "functions": set()}
+    facade = {"engine/engine.py", "facade.py"}
+
+    def profile(frame: Any, event: str, _arg: Any) -> None:
+        if event != "call":
+            return
+        callee = _module(frame.f_code)
+        if callee is None:
+            if "/transitions/" in frame.f_code.co_filename:
+                found["transitions"] += 1
+            return
+        found["functions"].add((callee, frame.f_code.co_name))
+        caller = frame.f_back
+        while caller is not None and _module(caller.f_code) is None:
+            caller = caller.f_back
+        if caller is None:
+            return
+        source = _module(caller.f_code)
+        if source == callee or source is None:
+            return
+        hops[source, callee] += 1
+        name = frame.f_code.co_name
+        if name.startswith("_") and not name.startswith("__") and name != "<lambda>":
+            found["private_reaches"] += 1
+        if callee in facade and source not in facade:
+            found["back_into_engine"] += 1
+
+    sys.setprofile(profile)
+    engine.fire(case, "bump", actor="ann")
+    sys.setprofile(None)
+    return {
+        "hops": sum(hops.values()),
+        "module_pairs": len(hops),
+        "functions": len(found["functions"]),
+        "transitions_calls": found["transitions"],
+        "back_into_engine": found["back_into_engine"],
+        "private_reaches": found["private_reaches"],
+    }
+
+
+def main(argv: list[str]) -> int:
+    trees = argv or [str(ROOT / "src")]
+    rows = []
+    for tree in trees:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([tree, str(ROOT)])}
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import json, benchmarks.hops as h; print(json.dumps(h.count()))",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if run.returncode != 0:
+            print(f"{tree}: failed\n{run.stderr}", file=sys.stderr)
+            return 1
+        rows.append((tree, json.loads(run.stdout.strip().splitlines()[-1])))
+    keys = list(rows[0][1])
+    print("tree".ljust(28) + "".join(k.rjust(18) for k in keys))
+    for tree, figures in rows:
+        print(tree[-28:].ljust(28) + "".join(str(figures[k]).rjust(18) for k in keys))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
