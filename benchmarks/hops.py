@@ -1,10 +1,20 @@
 """``python -m benchmarks.hops [SRC …]``: the hops of one fire, counted, per source tree.
 
 A hop is a call from one opsflow module into another during one warm ``Engine.fire``
-(``bump`` on the bench workflow), counted with ``sys.setprofile``. It also counts calls
-into the ``transitions`` package, calls back into the module that holds the Engine from a
-module it called, and calls of a ``_private`` function from another module. Each tree
-(a ``src`` folder, default: this checkout's) runs in a process of its own.
+(``bump`` on the bench workflow), counted with ``sys.setprofile``:
+
+- ``hops``: calls from one module into another;
+- ``layer_hops``: calls from one layer of the house into another (cli, facade, runners,
+  engine, core, store, builtins, language and plugins), not counting calls into the small
+  utilities at the bottom (clock, canonical JSON, limits): what a reader follows;
+- ``upward``: calls from a layer into one above it (a callback into the engine: the
+  back-and-forth the house forbids);
+- ``transitions_calls``: calls into the ``transitions`` package;
+- ``private_reaches``: calls of a ``_private`` function from another module.
+
+Modules of trees older than the house are placed where they live now (``engine/step.py``
+in the core, ``engine/worker.py`` in the runners). Each tree (a ``src`` folder, default:
+this checkout's) runs in a process of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +29,31 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+_CORE = {
+    "compiled", "decide", "step", "working", "metrics", "hookviews", "results", "text",
+    "replay", "views", "preview", "machine", "moves", "actions", "automation", "settling",
+    "context",
+}  # fmt: skip
+_RUNNERS = {"worker", "schedules", "outbox", "migrate", "recovery", "deadlines", "items"}
+_RANK = {"cli": 0, "facade": 1, "runners": 2, "engine": 3, "core": 4, "store": 4}
+_UTILITIES = {"clock", "jsontext", "suggest", "redact", "limits", "version", "errors"}
+
+
+def _layer(module: str) -> str:
+    """The layer of the house a module (``engine/step.py``) belongs to."""
+    parts = module.removesuffix(".py").split("/")
+    if parts[0] == "engine" and len(parts) > 1:
+        if parts[1] in _CORE:
+            return "core"
+        if parts[1] in _RUNNERS:
+            return "runners"
+    if parts[0] in _UTILITIES:
+        return "utilities"
+    if parts[0] in ("templating", "template_sandbox", "hookspecs", "config", "plugins"):
+        return "plugins"
+    return parts[0]
 
 
 def _module(code: Any) -> str | None:
@@ -40,8 +75,7 @@ def count() -> dict[str, Any]:
     for _ in range(20):
         engine.fire(case, "bump", actor="ann")
     hops: Counter[tuple[str, str]] = Counter()
-    found = {"transitions": 0, "back_into_engine": 0, "private_reaches": 0, "functions": set()}
-    facade = {"engine/engine.py", "facade.py"}
+    found: dict[str, Any] = {"transitions": 0, "private_reaches": 0, "functions": set()}
 
     def profile(frame: Any, event: str, _arg: Any) -> None:
         if event != "call":
@@ -64,18 +98,23 @@ def count() -> dict[str, Any]:
         name = frame.f_code.co_name
         if name.startswith("_") and not name.startswith("__") and name != "<lambda>":
             found["private_reaches"] += 1
-        if callee in facade and source not in facade:
-            found["back_into_engine"] += 1
 
     sys.setprofile(profile)
     engine.fire(case, "bump", actor="ann")
     sys.setprofile(None)
+    layers = Counter(
+        (_layer(a), _layer(b))
+        for (a, b), n in hops.items()
+        for _ in range(n)
+        if _layer(a) != _layer(b) and _layer(b) != "utilities"
+    )
+    upward = sum(n for (a, b), n in layers.items() if _RANK.get(b, 9) < _RANK.get(a, 9))
     return {
         "hops": sum(hops.values()),
-        "module_pairs": len(hops),
+        "layer_hops": sum(layers.values()),
+        "upward": upward,
         "functions": len(found["functions"]),
         "transitions_calls": found["transitions"],
-        "back_into_engine": found["back_into_engine"],
         "private_reaches": found["private_reaches"],
     }
 

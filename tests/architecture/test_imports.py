@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import logging
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -282,12 +283,24 @@ def contract_ids() -> list[str]:
 def test_import_linter_contract_is_kept(contract: str, capsys: pytest.CaptureFixture[str]) -> None:
     from importlinter.cli import lint_imports
 
-    code = lint_imports(
-        config_filename=str(PYPROJECT),
-        limit_to_contracts=(contract,),
-        no_cache=True,
-        no_logo=True,
-    )
+    # import-linter's CLI configures logging with dictConfig, which disables every logger
+    # that exists (opsflow's among them) for the rest of this process: put them back.
+    loggers = [
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    disabled = [(logger, logger.disabled) for logger in loggers]
+    try:
+        code = lint_imports(
+            config_filename=str(PYPROJECT),
+            limit_to_contracts=(contract,),
+            no_cache=True,
+            no_logo=True,
+        )
+    finally:
+        for logger, was in disabled:
+            logger.disabled = was
     shown = capsys.readouterr().out
     assert code == 0, shown
 

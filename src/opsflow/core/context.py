@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,3 +23,12 @@ class StepContext:
     # Errors that end the whole step (database trouble: the transaction is retried or
     # reported), never kept as a failed piece of automation.
     fatal: tuple[type[BaseException], ...] = ()
+
+
+def team_roles(team: Mapping[str, Sequence[str]]) -> Callable[[str], frozenset[str]]:
+    """The roles of a person by name, as the team lists them (none for a stranger)."""
+
+    def roles_of(name: str) -> frozenset[str]:
+        return frozenset(team.get(name, ()))
+
+    return roles_of

@@ -94,7 +94,7 @@ class WorkingCase:
             state=m["state"],
             data=dict(m["data"] or {}),
             metrics=dict(m["metrics"] or {}),
-            actors=m["actors"] or {},  # never changed in place: see Step._remember_actor
+            actors=m["actors"] or {},  # never changed in place: see Step.remember_actor
             rules=copy_json(m["rules"] or {}),
             created_by=m["created_by"],
             created_at=m["created_at"],

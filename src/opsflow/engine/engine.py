@@ -15,6 +15,7 @@ from typing import Any, Self, TypeVar
 
 from opsflow.clock import Clock, system_now
 from opsflow.config import load_settings
+from opsflow.core.context import team_roles
 from opsflow.core.decide import SYSTEM
 from opsflow.core.results import (
     AuditProblem,
@@ -136,7 +137,8 @@ class CaseEngine:
         return Definitions(Path(self.settings.workflows_dir), self.load_context())
 
     def roles_of(self, name: str) -> frozenset[str]:
-        return frozenset(self.settings.team.get(name, ()))
+        """A person's roles, as the team lists them (none for a stranger)."""
+        return team_roles(self.settings.team)(name)
 
     def actor_name(self, actor: str | None) -> str:
         """The name acting: ``actor``, else the configured one (Usage when unusable)."""

@@ -28,9 +28,10 @@ from opsflow.clock import Clock
 from opsflow.core import preview
 from opsflow.core import text as typed_text
 from opsflow.core.compiled import CompiledWorkflow
+from opsflow.core.context import StepContext, team_roles
 from opsflow.core.hookviews import HookView, actor_view, transition_view
 from opsflow.core.results import Case, FireResult, Notice
-from opsflow.core.step import Step, StepContext
+from opsflow.core.step import Step
 from opsflow.core.working import WorkingCase
 from opsflow.engine import idempotency, persist
 from opsflow.engine.definitions import Definitions
@@ -70,8 +71,6 @@ class Workshop(Protocol):
 
     clock: Clock
     settings: Any  # opsflow.config.Settings
-
-    def roles_of(self, name: str) -> frozenset[str]: ...
 
 
 class CaseTransaction:
@@ -147,7 +146,7 @@ class CaseTransaction:
         conn, settings, plugins = self.conn, self.shop.settings, self.shop.plugins
         return StepContext(
             now=self.now,
-            roles_of=self.shop.roles_of,
+            roles_of=team_roles(settings.team),
             functions=plugins.functions,
             approvals_of=lambda case, visit, event: persist.approvals_of(conn, case, visit, event),
             plugins=plugins,
