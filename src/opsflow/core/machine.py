@@ -130,6 +130,10 @@ class CaseMachine(Machine):
         assert isinstance(move, Move)
         self.moves[transition.index, source] = move
 
+    def get_state(self, state: Any) -> State:
+        """The state of that name (every name this machine is asked for is one of its own)."""
+        return self.states[state]
+
     def callbacks(self, funcs: Iterable[Any], event_data: EventData) -> None:
         """Run callbacks in order, as ``Machine.callbacks`` does, without a log line each."""
         for func in funcs:

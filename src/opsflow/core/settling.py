@@ -64,6 +64,9 @@ class Settling:
 
     def settle(self) -> None:
         """Run rules and automatic transitions until nothing changes, then follow-up fires."""
+        wf = self.wf
+        if not (wf.rules or self.followups or wf.auto.get(self.case.state)):
+            return  # nothing can run (most fires): no round at all
         trail = [self.case.state]
         for _ in range(MAX_CHAIN):
             if self._run_rules():
