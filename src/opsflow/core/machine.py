@@ -85,7 +85,8 @@ class Stage(State):
         event_data.machine.callbacks(self.on_enter, event_data)
 
     def exit(self, event_data: EventData) -> None:
-        event_data.machine.callbacks(self.on_exit, event_data)
+        if self.on_exit:  # most states have no exit actions
+            event_data.machine.callbacks(self.on_exit, event_data)
 
 
 class CaseMachine(Machine):
@@ -133,6 +134,11 @@ class CaseMachine(Machine):
     def get_state(self, state: Any) -> State:
         """The state of that name (every name this machine is asked for is one of its own)."""
         return self.states[state]
+
+    def set_state(self, state: Any, model: Any = None) -> None:
+        """Set ``model``'s state: the model a move is executed on (never all models: this
+        machine holds none)."""
+        model.state = state.value if isinstance(state, State) else state
 
     def callbacks(self, funcs: Iterable[Any], event_data: EventData) -> None:
         """Run callbacks in order, as ``Machine.callbacks`` does, without a log line each."""
