@@ -44,7 +44,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return None
 
-        return _sqlite_text_or_none
+        return sqlite_text_or_none
 
     def fast_result_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         if dialect.name != "sqlite":
@@ -68,7 +68,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return result
 
 
-def _sqlite_text_or_none(value: datetime | None) -> str | None:
+def sqlite_text_or_none(value: datetime | None) -> str | None:
     """The text SQLAlchemy's DateTime stores on SQLite: 'YYYY-MM-DD HH:MM:SS.ffffff', UTC."""
     if value is None:
         return None
