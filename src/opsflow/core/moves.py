@@ -6,7 +6,7 @@ and run the step's exit, ``do`` and enter actions.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from transitions import EventData
 
@@ -57,7 +57,7 @@ class MovingCase:
     def leave(self, event_data: EventData) -> None:
         """Run the exit actions of the state left (called only for a state that has some)."""
         step = self.step
-        move = cast(Move, event_data.transition)
+        move: Move = event_data.transition  # type: ignore[assignment]  # a Move, always
         kwargs = event_data.kwargs
         actions = step.wf.on_exit[step.case.state]
         event = move.compiled.event
@@ -67,7 +67,7 @@ class MovingCase:
         """End the visit left, begin one here, run the transition's ``do`` actions, then the
         state's enter actions. A starting case (no transition) is in its first visit."""
         step, case = self.step, self.step.case
-        move = cast("Move | None", event_data.transition)
+        move: Move | None = event_data.transition  # type: ignore[assignment]  # None: a start
         event = None
         if move is not None:
             step.writes.left.add(move.source)
@@ -86,11 +86,11 @@ class MovingCase:
 
     def run_transition_actions(self, event_data: EventData) -> None:
         """An internal transition's ``do`` actions (the machine's ``after`` callback)."""
-        self._do(cast(Move, event_data.transition), event_data.kwargs)
+        self._do(event_data.transition, event_data.kwargs)  # type: ignore[arg-type]
 
     def _do(self, move: Move, kwargs: dict[str, Any]) -> str:
         """The transition's ``do`` actions, as the actor who fired it; its event."""
-        transition = cast(CompiledTransition, move.compiled)
+        transition: CompiledTransition = move.compiled  # type: ignore[assignment]
         actor = kwargs["actor"]
         self.step.remember_actor(transition.event, actor)
         if transition.actions:
