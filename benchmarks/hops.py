@@ -94,6 +94,13 @@ def count() -> dict[str, Any]:
         source = _module(caller.f_code)
         if source == callee or source is None:
             return
+        # A method calling another method of the same object (a class split over mixin
+        # modules) stays with one component: not a hop.
+        own = frame.f_code.co_varnames[:1] == ("self",) and caller.f_code.co_varnames[:1] == (
+            "self",
+        )
+        if own and frame.f_locals.get("self") is caller.f_locals.get("self"):
+            return
         hops[source, callee] += 1
         name = frame.f_code.co_name
         if name.startswith("_") and not name.startswith("__") and name != "<lambda>":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import re
 import subprocess
@@ -46,15 +47,21 @@ def _opsflow_types(hint: object, found: set[type]) -> None:
 
 
 def _is_method(value: object) -> bool:
-    return inspect.isfunction(value) or inspect.ismethod(value)  # not cached properties
+    return inspect.isfunction(value) or inspect.ismethod(value)
 
 
 def _public_methods() -> list[tuple[str, typing.Any]]:
-    return [
+    """The Engine's public methods, and the getters of its public (cached) properties."""
+    found = [
         (name, method)
         for name, method in inspect.getmembers(Engine, _is_method)
         if not name.startswith("_")
     ]
+    for name, value in inspect.getmembers(Engine):
+        if not name.startswith("_") and isinstance(value, functools.cached_property | property):
+            getter = value.func if isinstance(value, functools.cached_property) else value.fget
+            found.append((name, getter))
+    return found
 
 
 def test_all_exports_what_the_engine_returns() -> None:

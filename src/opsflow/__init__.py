@@ -41,13 +41,16 @@ if typing.TYPE_CHECKING:
         WorkerReport,
         WorkflowSummary,
     )
+    from opsflow.engine.definitions import Definitions
     from opsflow.engine.digest import Digest
     from opsflow.facade import Engine
     from opsflow.hookspecs import hookimpl
     from opsflow.language.diagnostics import Diagnostic
     from opsflow.language.loader import LoadContext
     from opsflow.language.models import WorkflowSpec
+    from opsflow.plugins import Plugins
     from opsflow.runners.migrate import MigrationReport, MovedCase, RefusedCase
+    from opsflow.store import Database
 
 # What the Engine's public methods return, loaded on first use (tests/test_public_api.py
 # checks that this covers every type their signatures name).
@@ -69,6 +72,9 @@ _LAZY = {
     "Engine": ("opsflow.facade", "Engine"),
     **{name: ("opsflow.core.results", name) for name in _RESULTS},
     "Digest": ("opsflow.engine.digest", "Digest"),
+    "Database": ("opsflow.store", "Database"),
+    "Definitions": ("opsflow.engine.definitions", "Definitions"),
+    "Plugins": ("opsflow.plugins", "Plugins"),
     "MigrationReport": ("opsflow.runners.migrate", "MigrationReport"),
     "MovedCase": ("opsflow.runners.migrate", "MovedCase"),
     "RefusedCase": ("opsflow.runners.migrate", "RefusedCase"),
@@ -98,7 +104,9 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "Damaged",
+    "Database",
     "DeadlineView",
+    "Definitions",
     "Diagnostic",
     "Digest",
     "Engine",
@@ -118,6 +126,7 @@ __all__ = [
     "OpsflowError",
     "OutboxRow",
     "PluginRefusal",
+    "Plugins",
     "RefusedCase",
     "Refused",
     "Usage",

@@ -553,12 +553,16 @@ class PluginManager(pluggy.PluginManager):
         self.generation = 0
 
     def register(self, plugin: Any, name: str | None = None) -> str | None:
-        self.generation += 1
-        return super().register(plugin, name=name)
+        try:
+            return super().register(plugin, name=name)
+        finally:  # after: a count taken meanwhile belongs to the old generation
+            self.generation += 1
 
     def unregister(self, plugin: Any = None, name: str | None = None) -> Any:
-        self.generation += 1
-        return super().unregister(plugin=plugin, name=name)
+        try:
+            return super().unregister(plugin=plugin, name=name)
+        finally:
+            self.generation += 1
 
 
 def new_plugin_manager() -> PluginManager:

@@ -62,7 +62,7 @@ def test_a_transition_without_approvals_has_no_vote() -> None:
 def _step(wf: CompiledWorkflow, stored: set[str]) -> Step:
     ctx = StepContext(
         now=NOW,
-        roles_of=lambda name: frozenset({"editor"}),
+        team={"ed": ["editor"], "eve": ["editor"]},
         functions={},
         approvals_of=lambda case, visit, event: set(stored),
         plugins=None,

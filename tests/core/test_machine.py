@@ -78,13 +78,13 @@ def executed(monkeypatch: pytest.MonkeyPatch) -> list[Executed]:
     original = Transition.execute
 
     def recording(self: Transition, event_data: EventData) -> bool:
-        model: Any = event_data.model
-        before = model.state
+        model: Any = event_data.model  # the step: its case's state is what moves
+        before = model.case.state
         result = original(self, event_data)
         entry = event_data.kwargs["entry"]
         trail = entry["data_changes"].get("trail", {}).get("to", "")
         event = self.compiled.event if isinstance(self, Move) else "?"
-        seen.append(Executed(event, self.source, self.dest, before, model.state, trail))
+        seen.append(Executed(event, self.source, self.dest, before, model.case.state, trail))
         return result
 
     monkeypatch.setattr(Transition, "execute", recording)
@@ -101,7 +101,7 @@ def _step(wf: CompiledWorkflow, case: WorkingCase | None = None) -> Step:
     approvals: dict[tuple[str, int, str], set[str]] = {}
     ctx = StepContext(
         now=NOW,
-        roles_of=lambda name: frozenset({"clerk"}),
+        team={"ann": ["clerk"]},
         functions={},
         approvals_of=lambda case, visit, event: set(approvals.get((case, visit, event), ())),
         plugins=None,

@@ -192,3 +192,55 @@ class _Plugins:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
+
+
+def test_a_keyed_repeat_replays_without_compiling_the_cases_version(
+    engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first result of a key is returned even when the case's version no longer loads."""
+    from opsflow.engine.definitions import Definitions
+    from opsflow.errors import ConfigError
+
+    case = engine.start("review", {"title": "t"}, actor="ann")
+    first = engine.fire(case.id, "submit", actor="ann", key="k-1")
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise ConfigError("calculator plugin gone")
+
+    monkeypatch.setattr(Definitions, "pinned", broken)
+    again = engine.fire(case.id, "submit", actor="ann", key="k-1")
+    assert (first.outcome, again.outcome) == ("transitioned", "replayed")
+    with pytest.raises(ConfigError):  # a new fire still needs it
+        engine.fire(case.id, "cancel", actor="ed")
+
+
+def test_threads_sharing_an_engine_build_each_part_once(
+    make_engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from opsflow.engine import engine as engine_module
+
+    built: list[str] = []
+    real = engine_module.Database
+
+    def counted(url: str) -> Any:
+        built.append(url)
+        return real(url)
+
+    monkeypatch.setattr(engine_module, "Database", counted)
+    shared = make_engine()
+    start = threading.Barrier(8)
+    seen: list[Any] = []
+
+    def first_use() -> None:
+        start.wait()
+        seen.append((shared.db, shared.plugins, shared.definitions))
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1
+    assert len({tuple(map(id, parts)) for parts in seen}) == 1

@@ -1,7 +1,7 @@
 """The ``transitions`` state machine that executes every move a case makes (SPEC §2.3, §2.4).
 
 One :class:`CaseMachine` is built per compiled workflow version and shared by all its
-cases; a step lends it a light model whose ``state`` is the working case's. opsflow's
+cases; the step is its model, with the state during a move as ``machine_state``. opsflow's
 ``decide`` chooses the transition and explains refusals; the machine executes the chosen
 one, so the order of a move is the machine's own:
 
@@ -12,6 +12,9 @@ one, so the order of a move is the machine's own:
   target's enter actions);
 - an internal transition (no ``to``: ``dest=None``): no exit, no entry, only the
   transition's ``after`` callback runs its ``do`` actions, and the visit is kept.
+
+A migration to another version (``runners.migrate``) is the one move made without the
+machine: it is no transition of either version, and runs no actions.
 
 The callbacks are the model's methods, named by :class:`CaseModel`. A move is executed
 directly (``Transition.execute`` with its own ``EventData``), not through the machine's
@@ -29,6 +32,9 @@ from transitions import EventData, Machine, State, Transition
 EXIT_CALLBACK = "leave"
 ENTER_CALLBACK = "arrive"
 INTERNAL_CALLBACK = "run_transition_actions"
+# The model's attribute the machine reads and sets: the state during a move. The model is
+# the step itself, whose case keeps its own ``state``.
+MODEL_ATTRIBUTE = "machine_state"
 
 
 class MachineTransition(Protocol):
@@ -53,7 +59,7 @@ class CaseModel(Protocol):
     ``kwargs`` what the step passed to :meth:`CaseMachine.execute`.
     """
 
-    state: str
+    machine_state: str  # MODEL_ATTRIBUTE: the state as the machine sees it
 
     def leave(self, event_data: EventData) -> None:
         """Run the exit actions of the state left (only a state that has some)."""
@@ -113,6 +119,7 @@ class CaseMachine(Machine):
             ],
             initial=initial,
             send_event=True,
+            model_attribute=MODEL_ATTRIBUTE,
             auto_transitions=False,
             ignore_invalid_triggers=True,
         )
@@ -138,7 +145,7 @@ class CaseMachine(Machine):
     def set_state(self, state: Any, model: Any = None) -> None:
         """Set ``model``'s state: the model a move is executed on (never all models: this
         machine holds none)."""
-        model.state = state.value if isinstance(state, State) else state
+        setattr(model, MODEL_ATTRIBUTE, state.value if isinstance(state, State) else state)
 
     def callbacks(self, funcs: Iterable[Any], event_data: EventData) -> None:
         """Run callbacks in order, as ``Machine.callbacks`` does, without a log line each."""
@@ -147,7 +154,7 @@ class CaseMachine(Machine):
 
     def execute(self, transition: MachineTransition, model: CaseModel, **kwargs: Any) -> None:
         """Execute ``transition`` (already decided) on ``model`` from its current state."""
-        move = self.moves[transition.index, model.state]
+        move = self.moves[transition.index, model.machine_state]
         event_data = EventData(
             self.get_state(move.source), self.events[transition.event], self, model, (), kwargs
         )
@@ -157,5 +164,5 @@ class CaseMachine(Machine):
 
     def enter_initial(self, model: CaseModel, **kwargs: Any) -> None:
         """Run the initial state's enter callbacks on a starting case (no transition)."""
-        state = self.get_state(model.state)
+        state = self.get_state(model.machine_state)
         state.enter(EventData(state, None, self, model, (), kwargs))

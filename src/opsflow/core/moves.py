@@ -1,4 +1,4 @@
-"""A step's case as the workflow machine's model, for one move (see :mod:`opsflow.core.machine`).
+"""A step as the workflow machine's model (see :mod:`opsflow.core.machine`).
 
 The machine calls the model's callbacks in the order of a move; they end and begin visits
 and run the step's exit, ``do`` and enter actions.
@@ -6,7 +6,7 @@ and run the step's exit, ``do`` and enter actions.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from transitions import EventData
 
@@ -17,72 +17,64 @@ from opsflow.core.machine import Move
 from opsflow.core.working import WorkingCase, Writes
 
 
-class MovingStep(Protocol):
-    """What a move needs of the step it is part of (:class:`opsflow.core.step.Step`)."""
+class Moves:
+    """A step as the workflow machine's model: the callbacks of a move (a part of Step).
 
-    wf: CompiledWorkflow
-    case: WorkingCase
-    ctx: StepContext
-    writes: Writes
-    pending_votes: dict[str, set[str]]
-
-    def data_changed(self) -> None: ...
-    def remember_actor(self, event: str, actor: Actor) -> None: ...
-    def run_actions(
-        self,
-        actions: tuple[CompiledAction, ...],
-        actor: Actor,
-        event: str | None,
-        seq: int,
-        entry: dict[str, Any] | None = None,
-        origin: dict[str, Any] | None = None,
-    ) -> None: ...
-
-
-class MovingCase:
-    """A step's case as the workflow machine's model, for one move.
-
-    ``state`` starts as the working case's state; the machine sets it between exit and
-    entry, and entry copies it to the case. The machine calls these methods in the order
-    of a move (see :mod:`opsflow.core.machine`); ``event_data.kwargs`` carries the actor,
-    the history entry and its ``seq``.
+    ``machine_state`` is the state as the machine sees it during a move: the step sets it
+    to the case's state before handing the move over, the machine sets it between exit and
+    entry, and entry copies it to the case. The machine calls these methods in the order of
+    a move (see :mod:`opsflow.core.machine`); ``event_data.kwargs`` carries the actor, the
+    history entry and its ``seq``.
     """
 
-    __slots__ = ("step", "state")
+    if TYPE_CHECKING:  # what this part uses of the step (opsflow.core.step.Step)
+        wf: CompiledWorkflow
+        case: WorkingCase
+        ctx: StepContext
+        writes: Writes
+        pending_votes: dict[str, set[str]]
+        machine_state: str
 
-    def __init__(self, step: MovingStep) -> None:
-        self.step = step
-        self.state = step.case.state
+        def data_changed(self) -> None: ...
+        def remember_actor(self, event: str, actor: Actor) -> None: ...
+        def run_actions(
+            self,
+            actions: tuple[CompiledAction, ...],
+            actor: Actor,
+            event: str | None,
+            seq: int,
+            entry: dict[str, Any] | None = None,
+            origin: dict[str, Any] | None = None,
+        ) -> None: ...
 
     def leave(self, event_data: EventData) -> None:
         """Run the exit actions of the state left (called only for a state that has some)."""
-        step = self.step
         move: Move = event_data.transition  # type: ignore[assignment]  # a Move, always
         kwargs = event_data.kwargs
-        actions = step.wf.on_exit[step.case.state]
+        actions = self.wf.on_exit[self.case.state]
         event = move.compiled.event
-        step.run_actions(actions, kwargs["actor"], event, kwargs["seq"], kwargs["entry"])
+        self.run_actions(actions, kwargs["actor"], event, kwargs["seq"], kwargs["entry"])
 
     def arrive(self, event_data: EventData) -> None:
         """End the visit left, begin one here, run the transition's ``do`` actions, then the
         state's enter actions. A starting case (no transition) is in its first visit."""
-        step, case = self.step, self.step.case
+        case = self.case
         move: Move | None = event_data.transition  # type: ignore[assignment]  # None: a start
         event = None
         if move is not None:
-            step.writes.left.add(move.source)
-            step.pending_votes.clear()  # the visit's votes end with it
-            case.state = self.state  # where the machine moved it
+            self.writes.left.add(move.source)
+            self.pending_votes.clear()  # the visit's votes end with it
+            case.state = self.machine_state  # where the machine moved it
             case.visit += 1
-            case.entered_at = step.ctx.now
-            case.closed = case.state in step.wf.finals
-            step.data_changed()
+            case.entered_at = self.ctx.now
+            case.closed = case.state in self.wf.finals
+            self.data_changed()
             event = self._do(move, event_data.kwargs)
-        step.writes.entered = True
-        actions = step.wf.on_enter.get(case.state)
+        self.writes.entered = True
+        actions = self.wf.on_enter.get(case.state)
         if actions:
             kwargs = event_data.kwargs
-            step.run_actions(actions, kwargs["actor"], event, kwargs["seq"], kwargs["entry"])
+            self.run_actions(actions, kwargs["actor"], event, kwargs["seq"], kwargs["entry"])
 
     def run_transition_actions(self, event_data: EventData) -> None:
         """An internal transition's ``do`` actions (the machine's ``after`` callback)."""
@@ -92,9 +84,9 @@ class MovingCase:
         """The transition's ``do`` actions, as the actor who fired it; its event."""
         transition: CompiledTransition = move.compiled  # type: ignore[assignment]
         actor = kwargs["actor"]
-        self.step.remember_actor(transition.event, actor)
+        self.remember_actor(transition.event, actor)
         if transition.actions:
-            self.step.run_actions(
+            self.run_actions(
                 transition.actions, actor, transition.event, kwargs["seq"], kwargs["entry"]
             )
         return transition.event

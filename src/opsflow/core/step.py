@@ -24,7 +24,7 @@ from opsflow.core.compiled import CompiledTransition, CompiledWorkflow
 from opsflow.core.context import StepContext
 from opsflow.core.decide import SYSTEM, Actor, ApprovalProgress, Decision, decide
 from opsflow.core.hookviews import HookView, actor_view, transition_view
-from opsflow.core.moves import MovingCase
+from opsflow.core.moves import Moves
 from opsflow.core.results import StepOutcome
 from opsflow.core.settling import Settling
 from opsflow.core.working import WorkingCase, Writes
@@ -46,7 +46,7 @@ class FireOutcome:
 
 
 @dataclass
-class Step(Actions, Automation, Settling):
+class Step(Actions, Automation, Settling, Moves):
     """The work of one transaction on one case."""
 
     wf: CompiledWorkflow
@@ -60,6 +60,8 @@ class Step(Actions, Automation, Settling):
     )
     first_seq: int = 0
     pending_votes: dict[str, set[str]] = field(default_factory=dict)
+    # The state as the workflow machine sees it during a move (see opsflow.core.moves).
+    machine_state: str = field(default="", repr=False, compare=False)
     # Expression scopes per actor, valid until the case's data, metrics or state change
     # (apply_data, compute and take clear them): a fire decides and evaluates many times.
     _scopes: dict[str, dict[str, Any]] = field(default_factory=dict)  # by actor name
@@ -73,7 +75,7 @@ class Step(Actions, Automation, Settling):
     def actor(self, name: str) -> Actor:
         found = self._actors.get(name)
         if found is None:
-            roles = frozenset() if name == SYSTEM else self.ctx.roles_of(name)
+            roles = frozenset() if name == SYSTEM else frozenset(self.ctx.team.get(name, ()))
             found = self._actors[name] = Actor(name, roles)
         return found
 
@@ -180,7 +182,8 @@ class Step(Actions, Automation, Settling):
             )
         seq = self.next_seq()
         self.record_entry(seq, "start", actor.name, to_state=self.case.state, changes=changes)
-        self.wf.machine.enter_initial(MovingCase(self), actor=actor, seq=seq, entry=None)
+        self.machine_state = self.case.state
+        self.wf.machine.enter_initial(self, actor=actor, seq=seq, entry=None)
         self.settle()
 
     # -- fire ----------------------------------------------------------------------
@@ -343,9 +346,8 @@ class Step(Actions, Automation, Settling):
             # Marked, so that a replay of the history keeps the visit (from == to either way).
             detail={**(detail or {}), "internal": True} if internal else detail,
         )
-        self.wf.machine.execute(
-            transition, MovingCase(self), actor=actor, seq=entry["seq"], entry=entry
-        )
+        self.machine_state = self.case.state
+        self.wf.machine.execute(transition, self, actor=actor, seq=entry["seq"], entry=entry)
         self.transitions_taken.append((transition, actor, entry))
 
     def change_data(

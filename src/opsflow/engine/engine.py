@@ -7,15 +7,15 @@ the outbox, migrations, incident retries) on top of this class.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from opsflow.clock import Clock, system_now
 from opsflow.config import load_settings
-from opsflow.core.context import team_roles
 from opsflow.core.decide import SYSTEM
 from opsflow.core.results import (
     AuditProblem,
@@ -39,7 +39,11 @@ from opsflow.language.models import WorkflowSpec
 from opsflow.limits import MAX_NAME
 from opsflow.store import Database
 
+if TYPE_CHECKING:
+    from opsflow.plugins import Plugins
+
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class CaseEngine:
@@ -69,6 +73,7 @@ class CaseEngine:
             if team is not None:
                 settings.team = {k: list(v) for k, v in team.items()}
         self.settings = settings
+        self._parts_lock = threading.RLock()  # threads sharing the engine build each part once
         if plugins is not None:
             self.__dict__["plugins"] = plugins  # as if already loaded (cached_property)
         self.clock: Clock = clock or system_now
@@ -100,19 +105,22 @@ class CaseEngine:
     # Loaded on first use, then plain attributes (a fire reads them several times).
 
     @cached_property
-    def plugins(self) -> Any:
-        """The plugins: built-in, installed and local (opsflow.plugins.Plugins)."""
+    def plugins(self) -> Plugins:
+        """The plugins: built-in, installed and local."""
         from opsflow.plugins import load_plugins
 
         s = self.settings
-        return load_plugins(
-            plugins_dir=s.plugins_dir, allow=s.plugins_allow, strict=s.plugins_strict
+        return self._built_once(
+            "plugins",
+            lambda: load_plugins(
+                plugins_dir=s.plugins_dir, allow=s.plugins_allow, strict=s.plugins_strict
+            ),
         )
 
     @cached_property
     def db(self) -> Database:
         """The database, connected on first use."""
-        return Database(self.settings.db_url)
+        return self._built_once("db", lambda: Database(self.settings.db_url))
 
     def load_context(self) -> LoadContext:
         channels = getattr(self.settings, "channels_configured", None)
@@ -134,11 +142,26 @@ class CaseEngine:
     @cached_property
     def definitions(self) -> Definitions:
         """The workflows folder's definitions and the registered versions, compiled once."""
-        return Definitions(Path(self.settings.workflows_dir), self.load_context())
+        return self._built_once(
+            "definitions",
+            lambda: Definitions(Path(self.settings.workflows_dir), self.load_context()),
+        )
+
+    def _built_once(self, name: str, build: Callable[[], T]) -> T:
+        """A part built by one thread, however many ask for it first at the same time.
+
+        ``cached_property`` keeps no lock of its own (Python 3.12+): without this, two
+        threads could each load the plugins or open a database pool.
+        """
+        with self._parts_lock:
+            found: T | None = self.__dict__.get(name)
+            if found is None:
+                found = self.__dict__[name] = build()
+            return found
 
     def roles_of(self, name: str) -> frozenset[str]:
         """A person's roles, as the team lists them (none for a stranger)."""
-        return team_roles(self.settings.team)(name)
+        return frozenset(self.settings.team.get(name, ()))
 
     def actor_name(self, actor: str | None) -> str:
         """The name acting: ``actor``, else the configured one (Usage when unusable)."""

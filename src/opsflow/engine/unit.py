@@ -28,7 +28,7 @@ from opsflow.clock import Clock
 from opsflow.core import preview
 from opsflow.core import text as typed_text
 from opsflow.core.compiled import CompiledWorkflow
-from opsflow.core.context import StepContext, team_roles
+from opsflow.core.context import StepContext
 from opsflow.core.hookviews import HookView, actor_view, transition_view
 from opsflow.core.results import Case, FireResult, Notice
 from opsflow.core.step import Step
@@ -146,7 +146,7 @@ class CaseTransaction:
         conn, settings, plugins = self.conn, self.shop.settings, self.shop.plugins
         return StepContext(
             now=self.now,
-            roles_of=team_roles(settings.team),
+            team=settings.team,
             functions=plugins.functions,
             approvals_of=lambda case, visit, event: persist.approvals_of(conn, case, visit, event),
             plugins=plugins,
@@ -263,7 +263,7 @@ class UnitOfWork(Generic[R]):
         )
 
     def _observe(self, steps: list[Step]) -> None:
-        if not self.shop.plugins.has_after_transition:
+        if not steps or not self.shop.plugins.has_after_transition:
             return
         for step in steps:
             try:
@@ -381,33 +381,36 @@ def start_case(
     request: dict[str, Any] = {"workflow": wf.id, "data": dict(data or {}), "actor": actor}
     if text:
         request["text"] = dict(text)
-    replay = idempotency.first_result(tx.conn, key, "start", request)
-    if replay is not None:
-        return tx.load(replay[0]).view()
+    if key is not None:
+        replay = idempotency.first_result(tx.conn, key, "start", request)
+        if replay is not None:
+            return tx.load(replay[0]).view()
     values = typed_text.merged(data, wf.id, wf.fields, text)
     step = tx.start(wf, dict(values or {}), actor)
-    idempotency.remember(
-        tx.conn, key, "start", request, step.case.id, {"outcome": "started"}, tx.now
-    )
+    if key is not None:
+        response = {"outcome": "started"}
+        idempotency.remember(tx.conn, key, "start", request, step.case.id, response, tx.now)
     return tx.view(step, actor)
 
 
 def fire_event(tx: CaseTransaction, request: FireRequest) -> FireResult | Denied:
     """Fire an event on a case; a refusal is audited as ``denied`` and returned, not raised."""
-    # Opened (the row locked) before the key is looked up: a fire with the same key that
-    # held the lock before us has committed its key by now.
-    step = tx.open(request.case_id)
-    case = step.case
-    full_id = case.id
-    keyed = request.keyed(full_id) if request.key is not None else {}
-    replay = idempotency.first_result(tx.conn, request.key, "fire", keyed)
-    if replay is not None:
-        approvals = replay[1].get("approvals")
-        return FireResult(
-            case=case.view(),
-            outcome="replayed",
-            approvals=tuple(approvals) if approvals else None,
-        )
+    full_id = tx.resolve(request.case_id)
+    # Loaded (the row locked) before the key is looked up: a fire with the same key that
+    # held the lock before us has committed its key by now. A replay needs no definition.
+    case = tx.load(full_id)
+    keyed: dict[str, Any] = {}
+    if request.key is not None:
+        keyed = request.keyed(full_id)
+        replay = idempotency.first_result(tx.conn, request.key, "fire", keyed)
+        if replay is not None:
+            approvals = replay[1].get("approvals")
+            return FireResult(
+                case=case.view(),
+                outcome="replayed",
+                approvals=tuple(approvals) if approvals else None,
+            )
+    step = tx.step_on(tx.pinned(case), case)
     text = request.text
     values = (
         typed_text.merged(request.data, step.wf.id, step.wf.fields, text) if text else request.data
@@ -422,7 +425,8 @@ def fire_event(tx: CaseTransaction, request: FireRequest) -> FireResult | Denied
     response: dict[str, Any] = {"outcome": outcome.outcome}
     if recorded:
         response["approvals"] = list(outcome.approvals or ())
-    idempotency.remember(tx.conn, request.key, "fire", keyed, full_id, response, tx.now)
+    if request.key is not None:
+        idempotency.remember(tx.conn, request.key, "fire", keyed, full_id, response, tx.now)
     return FireResult.of_fire(
         tx.view(step, request.actor),
         outcome.outcome,

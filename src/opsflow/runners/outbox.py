@@ -95,29 +95,28 @@ def deliver_outbox(engine: Engine, limit: int | None = None) -> WorkerReport:
 
 def _claim(engine: Engine, token: str) -> Row[Any] | None:
     """Lease the next due row no live lease covers; ``None`` when there is none."""
-    now = engine.clock()
     c = tables.outbox.c
-    query = (
-        select(tables.outbox)
-        .where(
-            c.status == "pending",
-            or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
-            or_(c.lease_until.is_(None), c.lease_until < now),
-        )
-        .order_by(c.id)
-        .limit(1)
-    )
-    if engine.db.row_locks:
-        query = query.with_for_update(skip_locked=True)
 
     def lease_next(tx: CaseTransaction) -> Row[Any] | None:
+        now = tx.now
+        query = (
+            select(tables.outbox)
+            .where(
+                c.status == "pending",
+                or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
+                or_(c.lease_until.is_(None), c.lease_until < now),
+            )
+            .order_by(c.id)
+            .limit(1)
+        )
+        if engine.db.row_locks:
+            query = query.with_for_update(skip_locked=True)
         row = tx.conn.execute(query).first()
         if row is not None:
-            lease = later(now, LEASE)
             tx.conn.execute(
                 update(tables.outbox)
                 .where(c.id == row.id)
-                .values(claimed_by=token, lease_until=lease)
+                .values(claimed_by=token, lease_until=later(now, LEASE))
             )
         return row
 
@@ -207,7 +206,6 @@ def _record(
 def retry_notification(engine: Engine, notification_id: int) -> OutboxRow:
     """Queue a failed notification again, due now, with a fresh retry schedule."""
     c = tables.outbox.c
-    now = engine.clock()
     query = select(tables.outbox).where(c.id == notification_id)
     if engine.db.row_locks:
         query = query.with_for_update()
@@ -227,7 +225,7 @@ def retry_notification(engine: Engine, notification_id: int) -> OutboxRow:
             .values(
                 status="pending",
                 attempts=0,
-                next_attempt_at=now,
+                next_attempt_at=tx.now,
                 lease_until=None,
                 claimed_by=None,
             )
