@@ -8,8 +8,8 @@ each tree, Engine.fire against its sqlite3 floor, so a noisy machine shifts all 
 
 It reports each tree's ``fire-sqlite`` and ``decision`` figures, and the tree ÷ baseline
 ratios of fires/s and of seconds per dry run. ``--callgrind`` adds instructions per fire
-counted by valgrind's callgrind: (instructions of a run with N + 200 fires − those of a
-run with N fires) ÷ 200, steadier than time on a shared VM.
+counted by valgrind's callgrind: (instructions of a run with N + 400 fires − those of a
+run with N fires) ÷ 400, with one hash seed, steadier than time on a shared VM.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from benchmarks.decision import decision_figure
 from benchmarks.fire import fire_sqlite_figure
 
 REPO = Path(__file__).resolve().parents[1]
-CALLGRIND_FIRES = (50, 250)
+CALLGRIND_FIRES = (100, 500)
 
 
 class _Worker:
@@ -160,7 +160,9 @@ def _figures(
 
 def _collected(src: Path, root: Path, fires: int) -> int:
     """Instructions callgrind counts in a worker that fires ``fires`` times after warm-up."""
-    env = clean_env({"PYTHONPATH": os.pathsep.join((str(src), str(REPO)))})
+    # One hash seed for every run: with random ones, dict layouts (and so instruction
+    # counts) differ from process to process by several per cent.
+    env = clean_env({"PYTHONPATH": os.pathsep.join((str(src), str(REPO))), "PYTHONHASHSEED": "0"})
     root.mkdir(parents=True)
     worker = [sys.executable, "-m", "benchmarks.tree_worker", str(root / "warm"), "--batch", "1"]
     # First without valgrind: bytecode and the checked-definition cache are written then,
