@@ -1,4 +1,5 @@
-"""The exceptions opsflow raises: each carries its reasons as data and maps to one exit code."""
+"""The exceptions opsflow raises: each carries its reasons as data and maps to one exit code
+(the CLI) and one HTTP status (the service)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ class OpsflowError(Exception):
     """
 
     exit_code = 1
+    http_status = 500
     code = "error"
 
     def __init__(self, message: str, reasons: Iterable[str] = ()) -> None:
@@ -32,13 +34,23 @@ class NotPermitted(OpsflowError):
     """The actor may not do this (role, four-eyes, approval eligibility)."""
 
     exit_code = 3
+    http_status = 403
     code = "not_permitted"
+
+
+class NotAuthenticated(OpsflowError):
+    """No valid credentials: a missing, wrong, expired or revoked token or session."""
+
+    exit_code = 3
+    http_status = 401
+    code = "not_authenticated"
 
 
 class Refused(OpsflowError):
     """Not available: wrong state, guard false, a field missing, a key reused with other input."""
 
     exit_code = 4
+    http_status = 409
     code = "refused"
 
 
@@ -46,6 +58,7 @@ class NotFound(OpsflowError):
     """No such case, workflow, event, metric or outbox row."""
 
     exit_code = 5
+    http_status = 404
     code = "not_found"
 
 
@@ -53,6 +66,7 @@ class Conflict(OpsflowError):
     """The case changed underneath and the retry budget ran out."""
 
     exit_code = 6
+    http_status = 409
     code = "conflict"
 
 
@@ -60,6 +74,7 @@ class Invalid(OpsflowError):
     """A workflow definition or a piece of data failed validation."""
 
     exit_code = 65
+    http_status = 422
     code = "invalid"
 
 
@@ -67,6 +82,7 @@ class Busy(OpsflowError):
     """The database stayed locked past the busy timeout: try again."""
 
     exit_code = 75
+    http_status = 503
     code = "busy"
 
 
@@ -74,6 +90,7 @@ class ConfigError(OpsflowError):
     """The project configuration or the database location is unusable."""
 
     exit_code = 1
+    http_status = 500
     code = "error"
 
 
@@ -81,6 +98,7 @@ class Damaged(OpsflowError):
     """A stored row holds a value opsflow cannot read (edited by hand, or a damaged file)."""
 
     exit_code = 1
+    http_status = 500
     code = "damaged"
 
 
@@ -88,6 +106,7 @@ class Usage(OpsflowError):
     """A command-line value is malformed (exit 2, like click's own usage errors)."""
 
     exit_code = 2
+    http_status = 400
     code = "usage"
 
 
