@@ -248,3 +248,27 @@ def test_the_engine_fires_timers_and_automatic_steps_through_the_machine(
     done = engine.get(case.id)
     assert done.state == "done"
     assert done.data["trail"] == executed[-1].trail
+
+
+def test_the_start_enters_the_initial_state_through_the_machine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A case's first entry runs as the machine's state entry: without it, no enter actions."""
+    from opsflow.core.machine import Stage
+
+    entered: list[str] = []
+    original = Stage.enter
+
+    def recording(self: Stage, event_data: EventData) -> None:
+        entered.append(self.name)
+        original(self, event_data)
+
+    monkeypatch.setattr(Stage, "enter", recording)
+    step = _step(_workflow())
+    step.start({}, step.actor("ann"))
+    assert (entered, step.case.data["trail"]) == (["a"], " >a")
+
+    monkeypatch.setattr(Stage, "enter", lambda self, event_data: None)
+    silent = _step(_workflow())
+    silent.start({}, silent.actor("ann"))
+    assert silent.case.data["trail"] == ""  # the step runs no enter action itself
