@@ -1,5 +1,5 @@
 """The database schema, declared once as SQLModel classes: cases, history, deadlines, outbox,
-schedule ticks and more.
+schedule ticks, API tokens, passwords and more.
 
 These classes are the place where the schema is written and edited. They are also typed
 row models for reports and scripts (``Session(engine.db.engine).exec(select(CaseRow))``).
@@ -236,6 +236,39 @@ class IncidentRow(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, sa_column=Column(String(200)))
 
 
+class ApiTokenRow(SQLModel, table=True):
+    """An API token: its prefix to find it by and the sha256 of the whole token, never the token.
+
+    Tokens are 256 random bits, so a fast hash is enough to keep a stolen copy of the
+    table useless; passwords (``users``) need a slow one.
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_owner", "owner"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    prefix: str = Field(sa_column=Column(String(12), nullable=False, unique=True))
+    hash: str = Field(sa_column=Column(String(64), nullable=False))
+    owner: str = Field(sa_column=Column(String(200), nullable=False))
+    read_only: bool = Field(sa_column=Column(Boolean, nullable=False))
+    created_at: datetime = _when()
+    created_by: str = Field(sa_column=Column(String(200), nullable=False))
+    expires_at: datetime | None = _when(nullable=True)
+    last_used_at: datetime | None = _when(nullable=True)
+    revoked_at: datetime | None = _when(nullable=True)
+    revoked_by: str | None = Field(default=None, sa_column=Column(String(200)))
+
+
+class UserRow(SQLModel, table=True):
+    """A team member's local password for the board, as an argon2id hash."""
+
+    __tablename__ = "users"
+
+    name: str = Field(sa_column=Column(String(200), primary_key=True))
+    password_hash: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = _when()
+
+
 ROW_MODELS: tuple[type[SQLModel], ...] = (
     DefinitionRow,
     CaseRow,
@@ -246,4 +279,6 @@ ROW_MODELS: tuple[type[SQLModel], ...] = (
     IdempotencyRow,
     ScheduleTickRow,
     IncidentRow,
+    ApiTokenRow,
+    UserRow,
 )

@@ -190,3 +190,28 @@ incidents = Table(
     Index("ix_incidents_case", "case_id", "status"),
     Index("ix_incidents_due", "status", "next_attempt_at"),
 )
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer(), primary_key=True),
+    Column("prefix", String(length=12), nullable=False, unique=True),
+    Column("hash", String(length=64), nullable=False),
+    Column("owner", String(length=200), nullable=False),
+    Column("read_only", Boolean(), nullable=False),
+    Column("created_at", UTCDateTime(timezone=True), nullable=False),
+    Column("created_by", String(length=200), nullable=False),
+    Column("expires_at", UTCDateTime(timezone=True), nullable=True),
+    Column("last_used_at", UTCDateTime(timezone=True), nullable=True),
+    Column("revoked_at", UTCDateTime(timezone=True), nullable=True),
+    Column("revoked_by", String(length=200), nullable=True),
+    Index("ix_api_tokens_owner", "owner"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(length=200), primary_key=True),
+    Column("password_hash", Text(), nullable=False),
+    Column("updated_at", UTCDateTime(timezone=True), nullable=False),
+)
