@@ -20,7 +20,13 @@ TEAM = {
 }
 
 
-def run_cli(db_url: str, workflows: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+def run_cli(
+    db_url: str,
+    workflows: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> Result:
     """``opsflow ARGS`` on ``db_url`` with an opsflow.yaml beside ``workflows`` (written once)."""
     from opsflow.cli import cli
 
@@ -30,4 +36,4 @@ def run_cli(db_url: str, workflows: Path, *args: str, env: dict[str, str] | None
         chat = json.dumps(str(workflows.parent / "chat.jsonl"))
         config.write_text(f"team:\n{team}channels:\n  chat: {{notifier: file, path: {chat}}}\n")
     base = ["--db", db_url, "--workflows", str(workflows), "--config", str(config)]
-    return CliRunner().invoke(cli, [*base, *args], env=env)
+    return CliRunner().invoke(cli, [*base, *args], env=env, input=input)

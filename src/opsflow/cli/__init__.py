@@ -31,6 +31,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "incidents",
         "outbox",
         "audit",
+        "token",
+        "user",
         "plugins",
         "db",
         "migrate",
@@ -250,13 +252,15 @@ def _register() -> None:
         cases,
         db_cmd,
         demo,
+        identity,
         incidents,
         migrate_cmd,
         testing_cmd,
         workflows,
     )
 
-    for module in (cases, workflows, admin, incidents, testing_cmd, demo, db_cmd, migrate_cmd):
+    modules = (cases, workflows, admin, incidents, identity, testing_cmd, demo, db_cmd, migrate_cmd)
+    for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)
 

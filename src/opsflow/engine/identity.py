@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from opsflow.clock import later
 from opsflow.engine import unit
 from opsflow.engine.unit import CaseTransaction
-from opsflow.errors import Busy, Invalid, NotAuthenticated, NotFound, Refused, Usage
+from opsflow.errors import Busy, Invalid, NotAuthenticated, NotFound, NotPermitted, Refused, Usage
 from opsflow.store import tables
 
 if TYPE_CHECKING:
@@ -112,6 +112,17 @@ def _info(row: Any, now: datetime) -> TokenInfo:
     )
 
 
+def check_member(engine: CaseEngine, name: str) -> str:
+    """``name``, when it is in the team (or no team is set); NotPermitted otherwise."""
+    try:
+        return engine.member(name)
+    except NotPermitted as exc:
+        raise NotPermitted(
+            exc.message,
+            ["only the people listed under 'team:' in opsflow.yaml have tokens and passwords"],
+        ) from None
+
+
 def _by_prefix(conn: Connection, prefix: str) -> Any:
     t = tables.api_tokens
     return conn.execute(select(t).where(t.c.prefix == prefix)).first()
@@ -133,7 +144,7 @@ def create_token(
     ``owner`` must be in the team when one is set (NotPermitted); ``expires`` must be a
     positive duration (Usage).
     """
-    owner = engine.member(owner)
+    owner = check_member(engine, owner)
     creator = engine.actor_name(by)
     if expires is not None and expires <= timedelta(0):
         raise Usage(f"a token's lifetime must be positive, got {expires}")
@@ -203,7 +214,7 @@ def authenticate_token(engine: CaseEngine, token: str) -> Identity:
     matches = hmac.compare_digest(stored.encode("ascii"), _digest(token).encode("ascii"))
     if row is None or not matches or _status(row, now) != "active":
         raise NotAuthenticated(REFUSED)
-    actor = engine.member(row.owner)  # NotPermitted: a token outlives its owner's membership
+    actor = check_member(engine, row.owner)  # a token outlives a member who left: 403
     if row.last_used_at is None or row.last_used_at <= now - TOUCH_EVERY:
         _touch(engine, row.id)
     return Identity(actor=actor, read_only=bool(row.read_only), prefix=row.prefix)
@@ -248,7 +259,7 @@ def set_password(engine: CaseEngine, name: str, password: str) -> None:
     NotPermitted when ``name`` is not in the team; Invalid when the password is shorter
     than 12 characters or longer than 1,000. Nothing is written on a refusal.
     """
-    name = engine.member(name)
+    name = check_member(engine, name)
     if len(password) < MIN_PASSWORD:
         raise Invalid(
             f"the password is too short: {len(password)} characters, at least {MIN_PASSWORD}",
