@@ -28,6 +28,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "init",
         "demo",
         "worker",
+        "serve",
         "incidents",
         "outbox",
         "audit",
@@ -255,11 +256,23 @@ def _register() -> None:
         identity,
         incidents,
         migrate_cmd,
+        serve,
         testing_cmd,
         workflows,
     )
 
-    modules = (cases, workflows, admin, incidents, identity, testing_cmd, demo, db_cmd, migrate_cmd)
+    modules = (
+        cases,
+        workflows,
+        admin,
+        incidents,
+        identity,
+        testing_cmd,
+        demo,
+        db_cmd,
+        migrate_cmd,
+        serve,
+    )
     for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -19,6 +19,8 @@ __all__ = [
     "SchemaStatus",
     "UpgradeResult",
     "database_exists",
+    "database_status",
+    "pool_size",
     "registered_text_hashes",
     "schema_status",
     "upgrade_schema",
@@ -85,3 +87,15 @@ def registered_text_hashes(
         return {}
     with database.read() as conn:
         return registered_hashes(conn, keys)
+
+
+def database_status(database: Database) -> SchemaStatus:
+    """The schema status of an open database (``/readyz``: its pool, no new connection pool)."""
+    version = database.schema_version()
+    return SchemaStatus(current=version, head=HEAD, problem=problem(version))
+
+
+def pool_size(database: Database) -> int:
+    """How many connections the database's pool keeps (1 when it has no fixed size)."""
+    size = getattr(database.engine.pool, "size", None)
+    return max(1, int(size())) if callable(size) else 1

@@ -1,0 +1,107 @@
+"""``/healthz``, ``/readyz`` and ``/metrics``: for load balancers and Prometheus."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from opsflow.errors import OpsflowError
+from opsflow.service.problems import problem
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger("opsflow.service")
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process answers (nothing is checked)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
+def readyz(request: Request) -> dict[str, str] | Response:
+    """The database answers and its schema is the one this opsflow needs (else 503)."""
+    from opsflow.engine.admin import database_status
+
+    try:
+        status = database_status(request.app.state.engine.db)
+    except OpsflowError as exc:
+        log.warning("not ready: %s", exc.message)
+        return problem(503, "not ready", "not_ready", headers={"Retry-After": "5"})
+    if not status.up_to_date:
+        log.warning("not ready: %s", status.problem)
+        return problem(503, "not ready", "not_ready", headers={"Retry-After": "5"})
+    return {"status": "ready"}
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    """Prometheus text: requests by route and status, and their latency."""
+    registry: CollectorRegistry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class Metrics:
+    """The service's Prometheus metrics (one registry per application)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "opsflow_http_requests",
+            "HTTP requests answered, by route and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "opsflow_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route.",
+            ["method", "route"],
+            registry=self.registry,
+        )
+
+
+class Measure:
+    """ASGI middleware counting each request by its route template and timing it."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = _route_of(scope)
+            method = scope.get("method", "")
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+
+
+def _route_of(scope: dict[str, Any] | Scope) -> str:
+    """The matched route's template (``/v1/cases/{case_id}``): one label per route, not per id."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
