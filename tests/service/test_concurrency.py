@@ -5,7 +5,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from anyio import to_thread
 from fastapi.testclient import TestClient
+
+from opsflow.engine.admin import pool_size
 
 THREADS = 8
 ANN = {"Authorization": "Bearer ann"}
@@ -31,3 +34,13 @@ def test_eight_threads_fire_on_different_cases(service: tuple[TestClient, Any]) 
     for case_id in ids:
         assert engine.get(case_id).state == "review"
         assert [e.event for e in engine.history(case_id)].count("submit") == 1
+
+
+def test_the_threadpool_is_as_large_as_the_database_pool(service: tuple[TestClient, Any]) -> None:
+    client, engine = service
+
+    async def threads() -> float:
+        return to_thread.current_default_thread_limiter().total_tokens
+
+    assert client.portal is not None
+    assert client.portal.call(threads) == pool_size(engine.db)
