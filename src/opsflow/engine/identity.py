@@ -302,5 +302,6 @@ def check_password(engine: CaseEngine, name: str, password: str) -> bool:
     if stored is None:
         return False
     if hasher.check_needs_rehash(stored):  # the parameters were raised since it was set
-        _store_hash(engine, name, hasher.hash(_normal(password)))
+        with contextlib.suppress(Busy):  # the login goes on; a later one upgrades it
+            _store_hash(engine, name, hasher.hash(_normal(password)))
     return True
