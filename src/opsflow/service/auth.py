@@ -25,17 +25,13 @@ class Identity(Protocol):
     def prefix(self) -> str: ...
 
 
-class TokenMissing(NotAuthenticated):
-    """No usable ``Authorization: Bearer`` header."""
-
-
 def bearer_token(request: Request) -> str:
     """The token of the request's ``Authorization: Bearer`` header (401 without one)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise TokenMissing(
+        raise NotAuthenticated(
             "authentication required", ["send 'Authorization: Bearer TOKEN' (opsflow token create)"]
         )
     return token
