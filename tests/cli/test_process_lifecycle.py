@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -270,10 +271,17 @@ def register_commands(cli):
 
 
 def _reader_gone(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Run ``args`` with a stdout pipe whose reader has already left."""
-    child = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert child.stdout is not None
-    child.stdout.close()
+    """Run ``args`` with a stdout pipe whose reader has already left.
+
+    The read end is closed before the child starts: closing it after, a loaded machine
+    could let the child write and exit first, and the write would succeed.
+    """
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        child = subprocess.Popen(args, cwd=cwd, env=env, stdout=write_end, stderr=subprocess.PIPE)
+    finally:
+        os.close(write_end)
     _out, err = child.communicate(timeout=60)
     return subprocess.CompletedProcess(args, child.returncode, None, err.decode())
 
