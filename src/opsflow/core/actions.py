@@ -1,64 +1,29 @@
 """A state's or transition's actions, run inside a step: ``set``, ``notify``, ``compute``, ``fire``.
 
 :class:`Actions` is a part of :class:`opsflow.core.step.Step` (a mixin: no call is added
-on a fire); it declares what it uses of the step.
+on a fire); what it uses of the step is declared in ``core.context.StepParts``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import deque
-from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opsflow.clock import iso
-from opsflow.core.compiled import CompiledAction, CompiledWorkflow
-from opsflow.core.context import StepContext
+from opsflow.core.compiled import CompiledAction
+from opsflow.core.context import StepParts
 from opsflow.core.decide import SYSTEM, Actor
 from opsflow.core.metrics import run_metric
-from opsflow.core.working import WorkingCase, Writes
 from opsflow.errors import Invalid
 from opsflow.language.expressions import EvaluationError
 from opsflow.templating import render_message
 
 
-class Actions:
+class Actions(StepParts):
     """Running actions on a step's case; the rows they write go into the step's writes."""
-
-    if TYPE_CHECKING:  # what this part uses of the step (opsflow.core.step.Step)
-        wf: CompiledWorkflow
-        case: WorkingCase
-        ctx: StepContext
-        writes: Writes
-        followups: deque[tuple[str, Actor]]
-        notices: int
-        first_seq: int
-
-        def next_seq(self) -> int: ...
-        def record_entry(
-            self,
-            seq: int,
-            kind: str,
-            actor: str,
-            *,
-            changes: dict[str, Any] | None = None,
-            detail: dict[str, Any] | None = None,
-        ) -> dict[str, Any]: ...
-        def scope_for(self, actor: Actor) -> dict[str, Any]: ...
-        def data_changed(self) -> None: ...
-        def apply_data(self, data: Mapping[str, Any]) -> dict[str, Any]: ...
-        def automation(
-            self,
-            kind: str,
-            target: str,
-            work: Callable[[], Any],
-            actor: Actor,
-            event: str | None = None,
-            **detail: Any,
-        ) -> bool: ...
 
     def run_actions(
         self,

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from opsflow.core.compiled import CompiledTransition, CompiledWorkflow
-from opsflow.core.context import StepContext
+from opsflow.core.context import StepParts
 from opsflow.core.decide import Actor
-from opsflow.core.working import WorkingCase, Writes, copy_json
+from opsflow.core.working import copy_json
 from opsflow.errors import Busy, OpsflowError
 
 
@@ -38,22 +37,8 @@ class _Savepoint:
     computed: set[str]
 
 
-class Automation:
+class Automation(StepParts):
     """Running a piece of automation under a savepoint of the step."""
-
-    if TYPE_CHECKING:  # what this part uses of the step (opsflow.core.step.Step)
-        wf: CompiledWorkflow
-        case: WorkingCase
-        ctx: StepContext
-        writes: Writes
-        followups: deque[tuple[str, Actor]]
-        notices: int
-        first_seq: int
-        pending_votes: dict[str, set[str]]
-        transitions_taken: list[tuple[CompiledTransition, Actor, dict[str, Any]]]
-        failed: dict[str, str]
-
-        def data_changed(self) -> None: ...
 
     def automation(
         self,

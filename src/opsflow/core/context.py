@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections import deque
+
+    from opsflow.core.compiled import CompiledAction, CompiledTransition, CompiledWorkflow
+    from opsflow.core.decide import Actor
+    from opsflow.core.working import WorkingCase, Writes
 
 
 @dataclass
@@ -23,3 +30,64 @@ class StepContext:
     # Errors that end the whole step (database trouble: the transaction is retried or
     # reported), never kept as a failed piece of automation.
     fatal: tuple[type[BaseException], ...] = ()
+
+
+class StepParts:
+    """What the parts of a step share: :class:`opsflow.core.step.Step` and the mixins it is
+    made of (actions, automation, settling, moves), declared once for the type checker."""
+
+    if TYPE_CHECKING:
+        wf: CompiledWorkflow
+        case: WorkingCase
+        ctx: StepContext
+        writes: Writes
+        followups: deque[tuple[str, Actor]]
+        notices: int
+        first_seq: int
+        pending_votes: dict[str, set[str]]
+        transitions_taken: list[tuple[CompiledTransition, Actor, dict[str, Any]]]
+        failed: dict[str, str]
+        machine_state: str
+
+        def actor(self, name: str) -> Actor: ...
+        def next_seq(self) -> int: ...
+        def record_entry(
+            self,
+            seq: int,
+            kind: str,
+            actor: str,
+            *,
+            changes: dict[str, Any] | None = None,
+            detail: dict[str, Any] | None = None,
+        ) -> dict[str, Any]: ...
+        def scope_for(self, actor: Actor) -> dict[str, Any]: ...
+        def data_changed(self) -> None: ...
+        def apply_data(self, data: Mapping[str, Any]) -> dict[str, Any]: ...
+        def remember_actor(self, event: str, actor: Actor) -> None: ...
+        def fire(self, event: str, actor: Actor, *, settle: bool = True) -> object: ...
+        def take(
+            self,
+            transition: CompiledTransition,
+            actor: Actor,
+            changes: dict[str, Any],
+            comment: str | None,
+            kind: str = "transition",
+        ) -> None: ...
+        def run_actions(
+            self,
+            actions: tuple[CompiledAction, ...],
+            actor: Actor,
+            event: str | None,
+            seq: int,
+            entry: dict[str, Any] | None = None,
+            origin: dict[str, Any] | None = None,
+        ) -> None: ...
+        def automation(
+            self,
+            kind: str,
+            target: str,
+            work: Callable[[], Any],
+            actor: Actor,
+            event: str | None = None,
+            **detail: Any,
+        ) -> bool: ...

@@ -6,18 +6,16 @@ and run the step's exit, ``do`` and enter actions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from transitions import EventData
 
-from opsflow.core.compiled import CompiledAction, CompiledTransition, CompiledWorkflow
-from opsflow.core.context import StepContext
-from opsflow.core.decide import Actor
+from opsflow.core.compiled import CompiledTransition
+from opsflow.core.context import StepParts
 from opsflow.core.machine import Move
-from opsflow.core.working import WorkingCase, Writes
 
 
-class Moves:
+class Moves(StepParts):
     """A step as the workflow machine's model: the callbacks of a move (a part of Step).
 
     ``machine_state`` is the state as the machine sees it during a move: the step sets it
@@ -26,26 +24,6 @@ class Moves:
     a move (see :mod:`opsflow.core.machine`); ``event_data.kwargs`` carries the actor, the
     history entry and its ``seq``.
     """
-
-    if TYPE_CHECKING:  # what this part uses of the step (opsflow.core.step.Step)
-        wf: CompiledWorkflow
-        case: WorkingCase
-        ctx: StepContext
-        writes: Writes
-        pending_votes: dict[str, set[str]]
-        machine_state: str
-
-        def data_changed(self) -> None: ...
-        def remember_actor(self, event: str, actor: Actor) -> None: ...
-        def run_actions(
-            self,
-            actions: tuple[CompiledAction, ...],
-            actor: Actor,
-            event: str | None,
-            seq: int,
-            entry: dict[str, Any] | None = None,
-            origin: dict[str, Any] | None = None,
-        ) -> None: ...
 
     def leave(self, event_data: EventData) -> None:
         """Run the exit actions of the state left (called only for a state that has some)."""

@@ -7,60 +7,19 @@ on a fire); each rule, automatic transition and follow-up runs as a piece of aut
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
 
-from opsflow.core.compiled import CompiledAction, CompiledTransition, CompiledWorkflow
-from opsflow.core.context import StepContext
+from opsflow.core.compiled import CompiledTransition
+from opsflow.core.context import StepParts
 from opsflow.core.decide import SYSTEM, Actor
-from opsflow.core.working import WorkingCase
 from opsflow.errors import Invalid
 from opsflow.language.expressions import EvaluationError
 
 MAX_CHAIN = 50  # automatic transitions, rule rounds and follow-up fires per step
 
 
-class Settling:
+class Settling(StepParts):
     """Rules, automatic transitions and follow-up fires, run until the case settles."""
-
-    if TYPE_CHECKING:  # what this part uses of the step (opsflow.core.step.Step)
-        wf: CompiledWorkflow
-        case: WorkingCase
-        ctx: StepContext
-        followups: deque[tuple[str, Actor]]
-        failed: dict[str, str]
-
-        def actor(self, name: str) -> Actor: ...
-        def scope_for(self, actor: Actor) -> dict[str, Any]: ...
-        def fire(self, event: str, actor: Actor, *, settle: bool = True) -> object: ...
-        def take(
-            self,
-            transition: CompiledTransition,
-            actor: Actor,
-            changes: dict[str, Any],
-            comment: str | None,
-            kind: str = "transition",
-        ) -> None: ...
-        def run_actions(
-            self,
-            actions: tuple[CompiledAction, ...],
-            actor: Actor,
-            event: str | None,
-            seq: int,
-            entry: dict[str, Any] | None = None,
-            origin: dict[str, Any] | None = None,
-        ) -> None: ...
-        def automation(
-            self,
-            kind: str,
-            target: str,
-            work: Callable[[], Any],
-            actor: Actor,
-            event: str | None = None,
-            **detail: Any,
-        ) -> bool: ...
 
     def settle(self) -> None:
         """Run rules and automatic transitions until nothing changes, then follow-up fires."""
