@@ -238,7 +238,24 @@ def test_a_missing_explicit_config_file(cwd: Path) -> None:
         ("database: [1]\n", "database: must be a non-empty string"),
         ("team: [ann]\n", "team: must map each person to a list of roles"),
         ("team: {ann: [Author]}\n", "team.ann: 'Author' is not a role identifier"),
-        ("team: {ann: {a: 1}}\n", "team.ann: must be a list of roles"),
+        ("team: {ann: {a: 1}}\n", "unknown key 'team.ann.a'"),
+        ("team: {ann: 7}\n", "team.ann: must be a list of roles"),
+        ("team: {ann: {roles: [x], locale: fr}}\n", "team.ann.locale: must be one of zh-CN, en"),
+        ("team: {ann: {delegate: {to: ann}}}\n", "a person cannot delegate to themselves"),
+        ("team: {ann: {delegate: {to: bo}}}\n", "team.ann.delegate.to: 'bo' is not in team"),
+        (
+            "team: {ann: [a], bo: {delegate: {to: ann, from: 2026-12-20, until: 2026-12-01}}}\n",
+            "team.bo.delegate: `until` (2026-12-01) is before `from` (2026-12-20)",
+        ),
+        ("team: {ann: [a]}\nadmins: [bob]\n", "admins: 'bob' is not in team"),
+        ("server: {locale: fr}\n", "server.locale: must be one of zh-CN, en"),
+        ("server: {base_url: ftp://x}\n", "server.base_url: must be an http:// or https://"),
+        ("server: {login: {oidc: {issuer: x}}}\n", "server.login.oidc.issuer: must be"),
+        (
+            "server: {login: {oidc: {issuer: 'https://x', client_id: c, scopes: [profile]}}}\n",
+            "server.login.oidc.scopes: must be a list that includes openid",
+        ),
+        ("server: {loginn: {}}\n", "unknown key 'server.loginn' (did you mean 'login'?)"),
         ("team: {yes: [author]}\n", "team: True is not a person's name (quote it)"),
         ("channels: {chat: {url: x}}\n", "channels.chat: `notifier` is required"),
         ("channels: {Chat: {notifier: console}}\n", "channels: 'Chat' is not an identifier"),
@@ -342,3 +359,51 @@ def test_an_explicitly_built_engine_reads_no_config_file(
         assert not (here / "other.db").exists()
     finally:
         engine.close()
+
+
+def test_the_long_form_of_team_admins_and_server(cwd: Path) -> None:
+    write_config(
+        cwd,
+        "team:\n"
+        "  alice: [author]\n"
+        "  bob: {roles: [editor, finance], name: 王博, email: bob@example.com, locale: zh-CN,\n"
+        "        delegate: {to: carol, from: 2026-12-20, until: 2027-01-03}}\n"
+        "  carol: [legal]\n"
+        "admins: [carol]\n"
+        "server:\n"
+        "  base_url: https://ops.example.com/\n"
+        "  locale: en\n"
+        "  login: {password: false, oidc: {issuer: 'https://sso.example.com/', client_id: of,\n"
+        "          client_secret: '${OIDC_SECRET}'}}\n",
+    )
+    settings = load(cwd, {"OIDC_SECRET": "s3cret-value"})
+    assert settings.team == {"alice": ["author"], "bob": ["editor", "finance"], "carol": ["legal"]}
+    bob = settings.people["bob"]
+    assert (bob.display_name, bob.email, bob.locale) == ("王博", "bob@example.com", "zh-CN")
+    assert bob.delegate is not None
+    assert bob.delegate.to == "carol"
+    assert (str(bob.delegate.start), str(bob.delegate.until)) == ("2026-12-20", "2027-01-03")
+    assert "alice" not in settings.people  # the short form has nothing beyond roles
+    assert settings.admins == ["carol"]
+    server = settings.server
+    assert server.base_url == "https://ops.example.com"
+    assert server.secure_cookies
+    assert server.locale == "en"
+    assert server.password_login is False
+    assert server.oidc is not None
+    assert server.oidc.issuer == "https://sso.example.com"
+    assert server.oidc.client_secret == "s3cret-value"
+    assert server.oidc.username_claim == "preferred_username"
+    assert settings.redact("secret is s3cret-value") == "secret is ***"
+
+
+def test_server_defaults(cwd: Path) -> None:
+    server = load(cwd).server
+    assert (server.base_url, server.locale, server.password_login, server.oidc) == (
+        None,
+        "zh-CN",
+        True,
+        None,
+    )
+    assert not server.secure_cookies
+    assert server.session_hours == 12

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from opsflow.errors import ConfigError
-from opsflow.suggest import did_you_mean
+from opsflow.people import Person, ServerSettings, admins_of, people_of, server_of
+from opsflow.suggest import unknown_keys
 
 CONFIG_FILE = "opsflow.yaml"
 DEFAULT_DB_FILE = "opsflow.db"
@@ -32,7 +33,17 @@ ENV_CONFIG = "OPSFLOW_CONFIG"
 ENV_ACTOR = "OPSFLOW_ACTOR"
 ENV_PLUGINS_DIR = "OPSFLOW_PLUGINS_DIR"
 
-CONFIG_KEYS = ("database", "workflows", "team", "channels", "sources", "plugins")
+CONFIG_KEYS = (
+    "database",
+    "workflows",
+    "team",
+    "admins",
+    "server",
+    "channels",
+    "sources",
+    "plugins",
+)
+
 PLUGINS_KEYS = ("dir", "allow", "strict")
 SOURCE_KEYS = ("path", "format", "columns", "url", "query", "description")
 MAX_CONFIG_BYTES = 1 << 20
@@ -61,6 +72,9 @@ class Settings:
     plugins_allow: list[str] | None = None
     plugins_strict: bool = False
     secrets: frozenset[str] = frozenset()
+    people: dict[str, Person] = field(default_factory=dict)
+    admins: list[str] = field(default_factory=list)
+    server: ServerSettings = field(default_factory=lambda: ServerSettings())
 
     def redact(self, text: str) -> str:
         """``text`` with every secret (of 4 characters or more) replaced by ``***``."""
@@ -120,6 +134,9 @@ def load_settings(
         base_dir=base_dir,
         actor=_actor(actor, _env_value(env, ENV_ACTOR)),
         team=_team(raw.get("team"), problems),
+        people=people_of(raw.get("team"), problems),
+        admins=admins_of(raw.get("admins"), raw.get("team"), problems),
+        server=server_of(raw.get("server"), problems),
         channels=_channels(raw.get("channels"), base_dir, problems),
         sources=_sources(raw.get("sources"), base_dir, problems),
         plugins_dir=local_plugins,
@@ -263,11 +280,7 @@ def _expand(raw: Any, env: Mapping[str, str], secrets: set[str], problems: list[
 def _check_keys(
     section: Mapping[Any, Any], known: tuple[str, ...], where: str, problems: list[str]
 ) -> None:
-    for key in section:
-        if key not in known:
-            suggestion = did_you_mean(str(key), known)
-            name = f"{where}.{key}" if where else str(key)
-            problems.append(f"unknown key '{name}'{suggestion}")
+    problems.extend(unknown_keys(section, known, where))
 
 
 def _text(raw: Mapping[str, Any], key: str, problems: list[str]) -> str | None:
@@ -332,6 +345,10 @@ def _team(value: Any, problems: list[str]) -> dict[str, list[str]]:
             roles = [roles]
         if roles is None:
             roles = []
+        if isinstance(roles, dict):  # the long form: {roles: [...], name, email, ...}
+            roles = roles.get("roles") or []
+            if isinstance(roles, str):
+                roles = [roles]
         if not isinstance(roles, list):
             problems.append(f"team.{person}: must be a list of roles")
             continue

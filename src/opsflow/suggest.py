@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 
 def closest(name: str, known: Iterable[str]) -> str | None:
@@ -19,4 +20,14 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     return f" (did you mean '{match}'?)" if match is not None else ""
 
 
-__all__ = ["closest", "did_you_mean"]
+def unknown_keys(section: Mapping[Any, Any], known: tuple[str, ...], where: str) -> list[str]:
+    """``unknown key 'where.key' (did you mean …)`` for each key of ``section`` not ``known``."""
+    problems = []
+    for key in section:
+        if key not in known:
+            name = f"{where}.{key}" if where else str(key)
+            problems.append(f"unknown key '{name}'{did_you_mean(str(key), known)}")
+    return problems
+
+
+__all__ = ["closest", "did_you_mean", "unknown_keys"]

@@ -163,6 +163,10 @@ class CaseEngine:
         """A person's roles, as the team lists them (none for a stranger)."""
         return frozenset(self.settings.team.get(name, ()))
 
+    def is_admin(self, name: str) -> bool:
+        """Whether ``admins:`` lists ``name`` (retry notifications, verify the audit, tokens)."""
+        return name in self.settings.admins
+
     def actor_name(self, actor: str | None) -> str:
         """The name acting: ``actor``, else the configured one (Usage when unusable)."""
         name = actor or self.settings.actor

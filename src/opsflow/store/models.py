@@ -54,6 +54,7 @@ class CaseRow(SQLModel, table=True):
         Index("ix_cases_state_created", "state", "created_at"),  # cases --state S, newest first
         Index("ix_cases_created", "created_at"),  # cases, newest first
         Index("ix_cases_closed_updated", "closed", "updated_at"),
+        Index("ix_cases_assignee", "assignee", "closed"),  # inbox --mine, search by assignee
     )
 
     id: str = Field(sa_column=Column(String(32), primary_key=True))
@@ -74,6 +75,7 @@ class CaseRow(SQLModel, table=True):
     row_version: int = Field(sa_column=Column(Integer, nullable=False))
     seq: int = Field(sa_column=Column(Integer, nullable=False))
     last_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    assignee: str | None = Field(default=None, sa_column=Column(String(200)))
 
 
 class HistoryRow(SQLModel, table=True):
@@ -269,6 +271,33 @@ class UserRow(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
+class SessionRow(SQLModel, table=True):
+    """A board login: the sha256 of its cookie, its CSRF token, and when it ends."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_actor", "actor"),)
+
+    id_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    actor: str = Field(sa_column=Column(String(200), nullable=False))
+    csrf: str = Field(sa_column=Column(String(64), nullable=False))
+    method: str = Field(sa_column=Column(String(20), nullable=False))  # password | oidc
+    created_at: datetime = _when()
+    last_seen_at: datetime = _when()
+    expires_at: datetime = _when()
+    ended_at: datetime | None = _when(nullable=True)
+
+
+class LoginFailureRow(SQLModel, table=True):
+    """Failed logins of one user or one address, counted to slow the next attempts."""
+
+    __tablename__ = "login_failures"
+
+    subject: str = Field(sa_column=Column(String(300), primary_key=True))  # user:NAME | addr:IP
+    failures: int = Field(sa_column=Column(Integer, nullable=False))
+    first_at: datetime = _when()
+    blocked_until: datetime | None = _when(nullable=True)
+
+
 ROW_MODELS: tuple[type[SQLModel], ...] = (
     DefinitionRow,
     CaseRow,
@@ -281,4 +310,6 @@ ROW_MODELS: tuple[type[SQLModel], ...] = (
     IncidentRow,
     ApiTokenRow,
     UserRow,
+    SessionRow,
+    LoginFailureRow,
 )

@@ -56,6 +56,8 @@ cases = Table(
     Column("row_version", Integer(), nullable=False),
     Column("seq", Integer(), nullable=False),
     Column("last_hash", String(length=64), nullable=False),
+    Column("assignee", String(length=200), nullable=True),
+    Index("ix_cases_assignee", "assignee", "closed"),
     Index("ix_cases_closed_updated", "closed", "updated_at"),
     Index("ix_cases_created", "created_at"),
     Index("ix_cases_state_created", "state", "created_at"),
@@ -214,4 +216,27 @@ users = Table(
     Column("name", String(length=200), primary_key=True),
     Column("password_hash", Text(), nullable=False),
     Column("updated_at", UTCDateTime(timezone=True), nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(length=64), primary_key=True),
+    Column("actor", String(length=200), nullable=False),
+    Column("csrf", String(length=64), nullable=False),
+    Column("method", String(length=20), nullable=False),
+    Column("created_at", UTCDateTime(timezone=True), nullable=False),
+    Column("last_seen_at", UTCDateTime(timezone=True), nullable=False),
+    Column("expires_at", UTCDateTime(timezone=True), nullable=False),
+    Column("ended_at", UTCDateTime(timezone=True), nullable=True),
+    Index("ix_sessions_actor", "actor"),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("subject", String(length=300), primary_key=True),
+    Column("failures", Integer(), nullable=False),
+    Column("first_at", UTCDateTime(timezone=True), nullable=False),
+    Column("blocked_until", UTCDateTime(timezone=True), nullable=True),
 )
