@@ -298,6 +298,27 @@ class LoginFailureRow(SQLModel, table=True):
     blocked_until: datetime | None = _when(nullable=True)
 
 
+class OidcLoginRow(SQLModel, table=True):
+    """An OpenID Connect login under way: between the redirect to the issuer and its answer.
+
+    Keyed by the sha256 of its ``state``; the nonce and the browser's binding cookie are kept
+    as hashes too. The PKCE verifier must be sent to the issuer, so it is kept as is, for
+    the few minutes the login may take, and deleted when the answer comes back.
+    """
+
+    __tablename__ = "oidc_logins"
+    __table_args__ = (Index("ix_oidc_logins_expires_at", "expires_at"),)
+
+    state_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    nonce_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    binding_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    verifier: str = Field(sa_column=Column(String(128), nullable=False))
+    redirect_uri: str = Field(sa_column=Column(String(2000), nullable=False))
+    next_path: str = Field(sa_column=Column(String(2000), nullable=False))
+    created_at: datetime = _when()
+    expires_at: datetime = _when()
+
+
 ROW_MODELS: tuple[type[SQLModel], ...] = (
     DefinitionRow,
     CaseRow,
@@ -312,4 +333,5 @@ ROW_MODELS: tuple[type[SQLModel], ...] = (
     UserRow,
     SessionRow,
     LoginFailureRow,
+    OidcLoginRow,
 )

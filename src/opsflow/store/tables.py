@@ -240,3 +240,17 @@ login_failures = Table(
     Column("first_at", UTCDateTime(timezone=True), nullable=False),
     Column("blocked_until", UTCDateTime(timezone=True), nullable=True),
 )
+
+oidc_logins = Table(
+    "oidc_logins",
+    metadata,
+    Column("state_hash", String(length=64), primary_key=True),
+    Column("nonce_hash", String(length=64), nullable=False),
+    Column("binding_hash", String(length=64), nullable=False),
+    Column("verifier", String(length=128), nullable=False),
+    Column("redirect_uri", String(length=2000), nullable=False),
+    Column("next_path", String(length=2000), nullable=False),
+    Column("created_at", UTCDateTime(timezone=True), nullable=False),
+    Column("expires_at", UTCDateTime(timezone=True), nullable=False),
+    Index("ix_oidc_logins_expires_at", "expires_at"),
+)
