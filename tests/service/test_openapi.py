@@ -15,7 +15,8 @@ KEPT = Path(__file__).parents[2] / "docs" / "openapi.json"
 
 def test_the_kept_document_is_the_apps() -> None:
     assert KEPT.read_text(encoding="utf-8") == openapi.dumps(openapi.document()), (
-        "docs/openapi.json is stale: run python -m opsflow.service.openapi --write docs/openapi.json"
+        "docs/openapi.json is stale:"
+        " run python -m opsflow.service.openapi --write docs/openapi.json"
     )
 
 
