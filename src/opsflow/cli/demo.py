@@ -210,6 +210,33 @@ def _finish(engine: Engine, case_id: str, directory: Path, viewer: str) -> None:
         f"\nExplore it:  cd {directory} && opsflow cases && opsflow history {case_id[:8]}"
         "\n             opsflow graph content_approval --case " + case_id[:8]
     )
+    show_service(engine, case_id, directory, viewer)
+
+
+def show_service(engine: Engine, case_id: str, directory: Path, viewer: str) -> None:
+    """Make a token, ask the real HTTP API for the case once, and say how to serve it."""
+    from opsflow.cli import demo_service
+
+    out.heading("The HTTP API (opsflow serve)")
+    if not demo_service.available():
+        out.echo("Install the service to try it:  pip install 'opsflow[server]'")
+        return
+    token = demo_service.demo_token(engine, viewer)
+    url = f"/v1/cases/{case_id}"
+    out.echo(f"A read-only token for {viewer} (opsflow token create --for {viewer} --read-only):")
+    out.echo(f"  TOKEN={token}")
+    out.echo("One call, answered just now by the service on a local port:")
+    out.echo(f'  $ curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080{url}')
+    try:
+        status, answer = demo_service.ask_once(engine, url, token)
+    except OSError as exc:  # no local port, a firewall: the demo itself is done
+        out.echo(f"    (could not start the service here: {exc})")
+    else:
+        out.echo(f"    HTTP {status}: {answer}")
+    out.echo(
+        f"\nServe it:     cd {directory} && opsflow serve"
+        "\nReference:    http://127.0.0.1:8080/v1/docs"
+    )
 
 
 COMMANDS = [demo]
