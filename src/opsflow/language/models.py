@@ -43,6 +43,7 @@ class FieldSpec(_Model):
     values: list[str] | None = None
     description: str | None = None
     title: str | None = None
+    index: bool = False  # a database index for search (SPEC §7.4), made at registration
 
 
 class NotifyAction(_Model):
@@ -200,6 +201,8 @@ class WorkflowSpec(_Model):
     title: str | None = None
     description: str | None = None
     roles: list[Identifier] = []
+    # Who may read its cases beyond admins and the people who acted on one (None: everyone).
+    readers: list[Identifier] | None = None
     fields: dict[Identifier, FieldSpec] = {}
     states: dict[Identifier, StateSpec]
     transitions: list[TransitionSpec] = []

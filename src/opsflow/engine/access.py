@@ -1,0 +1,246 @@
+"""Who may read which cases: a workflow's ``readers:``, admins, and the people who acted.
+
+A workflow without ``readers:`` is readable by everyone. With ``readers: [role, ...]`` its
+cases are readable only by holders of those roles, admins (``admins:``), ``system``
+(opsflow's own automation) and the people who acted on the case: its creator, its
+assignee, and anyone with an entry in its history other than a refused attempt (a
+``denied`` entry: trying and being refused is not acting). A case a person may not read
+answers exactly as a case that does not exist (:class:`~opsflow.errors.NotFound`).
+
+Which ``readers:`` count: those of the workflow's **newest registered version** (the
+definition the database holds), for every case of the workflow whatever version it is
+pinned to. So every host and every command agrees (the database decides, not a host's
+workflows folder), and tightening ``readers:`` in a new version hides the older versions'
+cases too once that version is registered (its first case, or ``opsflow migrate``).
+
+Cost: the newest versions' readers are read once per engine (one small query on
+``definitions``) and kept for :data:`FRESH_SECONDS`; a case pinned to a version newer than
+what was read refreshes them at once. A case of a workflow without readers costs no query;
+one of a restricted workflow costs at most one indexed lookup in its history.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.engine import Connection
+
+from opsflow.core.decide import SYSTEM
+from opsflow.errors import NotFound
+from opsflow.language.loader import LoadContext, load_workflow_text
+from opsflow.store import Database, tables
+
+FRESH_SECONDS = 10.0  # how long the newest versions' readers are trusted without a query
+
+
+class Reader(Protocol):
+    """What access needs from the engine around it."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def definitions(self) -> Any: ...  # opsflow.engine.definitions.Definitions
+
+    settings: Any
+
+    def roles_of(self, name: str) -> frozenset[str]: ...
+
+    def is_admin(self, name: str) -> bool: ...
+
+
+class CaseLike(Protocol):
+    """A case row or a working case: what deciding its readability reads."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def workflow(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def created_by(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Restrictions:
+    """Each registered workflow's newest version and its readers (None: everyone)."""
+
+    newest: Mapping[str, int]
+    readers: Mapping[str, frozenset[str] | None]
+    read_at: float
+
+    @property
+    def restricted(self) -> dict[str, frozenset[str]]:
+        return {w: r for w, r in self.readers.items() if r is not None}
+
+
+_KNOWN: weakref.WeakKeyDictionary[Any, Restrictions] = weakref.WeakKeyDictionary()
+_BY_HASH: dict[str, frozenset[str] | None] = {}  # a version's text hash -> its readers
+_LOCK = threading.Lock()
+
+
+def restrictions(
+    engine: Reader, conn: Connection | None = None, *, fresh: bool = False
+) -> Restrictions:
+    """The newest registered versions' readers, read again when older than FRESH_SECONDS."""
+    definitions = engine.definitions
+    known = _KNOWN.get(definitions)
+    if known is not None and not fresh and time.monotonic() - known.read_at < FRESH_SECONDS:
+        return known
+    if conn is None:
+        with engine.db.read() as own:
+            found = _read(own, definitions.ctx)
+    else:
+        found = _read(conn, definitions.ctx)
+    with _LOCK:
+        _KNOWN[definitions] = found
+    return found
+
+
+def _read(conn: Connection, ctx: LoadContext) -> Restrictions:
+    d = tables.definitions
+    newest = select(d.c.workflow, func.max(d.c.version).label("version")).group_by(d.c.workflow)
+    latest = newest.subquery()
+    rows = conn.execute(
+        select(d.c.workflow, d.c.version, d.c.hash).join(
+            latest, and_(d.c.workflow == latest.c.workflow, d.c.version == latest.c.version)
+        )
+    ).all()
+    missing = [r.hash for r in rows if r.hash not in _BY_HASH]
+    if missing:
+        texts = conn.execute(select(d.c.hash, d.c.text, d.c.path).where(d.c.hash.in_(missing)))
+        for row in texts:
+            _BY_HASH[row.hash] = _readers_of_text(row.text, row.path, ctx)
+    return Restrictions(
+        newest={r.workflow: r.version for r in rows},
+        readers={r.workflow: _BY_HASH.get(r.hash, frozenset()) for r in rows},
+        read_at=time.monotonic(),
+    )
+
+
+def _readers_of_text(text: str, path: str, ctx: LoadContext) -> frozenset[str] | None:
+    """The ``readers:`` of a stored version; a text that no longer loads is read as YAML.
+
+    Anything unclear (not a list of names) is closed: only admins and people who acted.
+    """
+    loaded, _problems = load_workflow_text(text, path, ctx, trusted=True)
+    if loaded is not None:
+        readers = loaded.spec.readers
+        return None if readers is None else frozenset(readers)
+    try:
+        import yaml
+
+        raw = yaml.safe_load(text)
+    except Exception:
+        return frozenset()
+    value = raw.get("readers") if isinstance(raw, dict) else []
+    if value is None:
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return frozenset(value)
+    return frozenset()
+
+
+def _actor(engine: Reader, actor: str | None) -> str:
+    """``actor``, else the configured one (the CLI's local account or ``--as``)."""
+    return actor or engine.settings.actor or ""
+
+
+def sees_everything(engine: Reader, actor: str) -> bool:
+    """``system`` and admins read every case."""
+    return actor == SYSTEM or engine.is_admin(actor)
+
+
+def readable_clause(
+    engine: Reader, actor: str | None, conn: Connection | None = None
+) -> ColumnElement[bool] | None:
+    """A WHERE clause over ``tables.cases`` keeping the cases ``actor`` may read.
+
+    None when every case is readable (no workflow declares readers, or the actor is an
+    admin, ``system``, or holds a reader role of every restricted workflow). ``actor``
+    None is the configured actor, as for every engine method.
+    """
+    name = _actor(engine, actor)
+    if name and sees_everything(engine, name):
+        return None
+    restricted = restrictions(engine, conn).restricted
+    if not restricted:
+        return None
+    roles = engine.roles_of(name) if name else frozenset()
+    hidden = sorted(w for w, readers in restricted.items() if not readers & roles)
+    if not hidden:
+        return None
+    cases, history = tables.cases, tables.history
+    acted = exists().where(
+        history.c.case_id == cases.c.id, history.c.actor == name, history.c.kind != "denied"
+    )
+    return or_(
+        cases.c.workflow.not_in(hidden),
+        cases.c.created_by == name,
+        cases.c.assignee == name,
+        acted,
+    )
+
+
+def may_read(engine: Reader, conn: Connection, actor: str | None, case: CaseLike) -> bool:
+    """Whether ``actor`` may read ``case`` (see the module's rules)."""
+    name = _actor(engine, actor)
+    if name and sees_everything(engine, name):
+        return True
+    known = restrictions(engine, conn)
+    newest = known.newest.get(case.workflow)
+    if newest is None or case.version > newest:  # registered since they were read
+        known = restrictions(engine, conn, fresh=True)
+    readers = known.readers.get(case.workflow)
+    if readers is None and case.workflow in known.readers:
+        return True
+    if readers and name and readers & engine.roles_of(name):
+        return True
+    if not name:
+        return False
+    if case.created_by == name or getattr(case, "assignee", None) == name:
+        return True
+    history = tables.history
+    acted = conn.execute(
+        select(history.c.seq)
+        .where(history.c.case_id == case.id, history.c.actor == name, history.c.kind != "denied")
+        .limit(1)
+    ).first()
+    return acted is not None
+
+
+def check_readable(
+    engine: Reader,
+    conn: Connection,
+    actor: str | None,
+    case: CaseLike,
+    *,
+    asked: str | None = None,
+) -> None:
+    """NotFound, exactly as for a case that does not exist, when ``actor`` may not read it.
+
+    ``asked`` is the id as the person gave it (a prefix), which the message repeats.
+    """
+    if not may_read(engine, conn, actor, case):
+        raise NotFound(f"no case '{asked or case.id}'")
+
+
+__all__ = [
+    "FRESH_SECONDS",
+    "Restrictions",
+    "check_readable",
+    "may_read",
+    "readable_clause",
+    "restrictions",
+    "sees_everything",
+]
