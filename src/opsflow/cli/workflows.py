@@ -9,7 +9,6 @@ import click
 
 from opsflow.cli import output as out
 from opsflow.cli.context import app, json_option
-from opsflow.errors import Usage
 
 if TYPE_CHECKING:
     from opsflow.language.diagnostics import Diagnostic
@@ -198,22 +197,11 @@ def graph(workflow: str, fmt: str, case_id: str | None, as_json: bool) -> None:
       opsflow graph content_approval --case 3f2a9c     # where is this case?
       opsflow graph content_approval --json            # {"workflow", "format", "text", ...}
     """
-    from opsflow.cli.diagram import render
-
-    engine = app().engine()
-    current = version = None
-    if case_id:
-        case = engine.status(case_id)
-        if case.workflow != workflow:
-            raise Usage(f"case {case.id} belongs to workflow {case.workflow}, not {workflow}")
-        current, version = case.state, case.version
-    text = render(engine.workflow_spec(workflow, version), fmt, current)
+    diagram = app().engine().graph(workflow, fmt, case_id)
     if as_json:
-        out.emit_json(
-            {"workflow": workflow, "format": fmt, "case": case_id, "state": current, "text": text}
-        )
+        out.emit_json(diagram.to_json() | {"case": case_id})  # the id as given
     else:
-        out.echo(text)
+        out.echo(diagram.text)
 
 
 @click.command()

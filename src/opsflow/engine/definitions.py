@@ -21,6 +21,7 @@ from opsflow.language.loader import (
     workflow_files,
 )
 from opsflow.store import tables
+from opsflow.suggest import did_you_mean
 
 _COMPILED: dict[tuple[str, frozenset[str]], CompiledWorkflow] = {}
 _FOLDERS: dict[
@@ -106,8 +107,11 @@ class Definitions:
                 f"workflow '{workflow}' has {len(errors)} error(s); run 'opsflow validate'",
                 [d.format() for d in errors],
             )
-        known = ", ".join(self.ids()) or "none"
-        raise NotFound(f"no workflow '{workflow}' in {self.workflows_dir} (known: {known})")
+        known = self.ids()
+        raise NotFound(
+            f"no workflow '{workflow}'{did_you_mean(workflow, known)}",
+            [f"known workflows: {', '.join(known) or 'none'}"],
+        )
 
     def current(self, workflow: str) -> CompiledWorkflow:
         return compiled(self.loaded(workflow), self.ctx.functions)

@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from opsflow.clock import Clock, system_now
 from opsflow.config import load_settings
 from opsflow.core.decide import SYSTEM
+from opsflow.core.diagram import FORMATS as DIAGRAM_FORMATS
+from opsflow.core.diagram import Diagram
+from opsflow.core.diagram import render as render_diagram
 from opsflow.core.results import (
     AuditProblem,
     Case,
@@ -27,6 +30,7 @@ from opsflow.core.results import (
     WorkflowSummary,
 )
 from opsflow.core.step import Step
+from opsflow.core.workflow_view import describe as describe_workflow
 from opsflow.engine import incidents, persist, reading, unit
 from opsflow.engine.audit import verify_all
 from opsflow.engine.definitions import Definitions
@@ -382,6 +386,38 @@ class CaseEngine:
             return self.definitions.current(workflow).spec
         with self.db.read() as conn:
             return self.definitions.pinned(conn, workflow, version).spec
+
+    def workflow_detail(self, workflow: str) -> dict[str, Any]:
+        """The current version of a workflow with its states, transitions, roles and fields
+        (enough to build a form and a board) and its open cases."""
+        found = describe_workflow(self.definitions.current(workflow))
+        with self.db.read() as conn:
+            found["open_cases"] = persist.open_counts(conn).get(workflow, 0)
+        return found
+
+    def graph(
+        self,
+        workflow: str,
+        fmt: str = "mermaid",
+        case_id: str | None = None,
+        actor: str | None = None,
+    ) -> Diagram:
+        """The diagram of ``workflow`` as Mermaid or Graphviz text; with ``case_id``, the
+        case's version, its current state highlighted (NotFound for another workflow's case)."""
+        if fmt not in DIAGRAM_FORMATS:
+            raise Usage(f"unknown diagram format '{fmt}': use {' or '.join(DIAGRAM_FORMATS)}")
+        if not case_id:
+            spec = self.definitions.current(workflow).spec
+            return Diagram(workflow, fmt, render_diagram(spec, fmt))
+        case = self.status(case_id, actor=actor)
+        if case.workflow != workflow:
+            self.definitions.current(workflow)  # an unknown workflow is named as such first
+            raise NotFound(
+                f"case {case.id} is not a case of workflow '{workflow}'",
+                [f"it belongs to workflow '{case.workflow}'"],
+            )
+        spec = self.workflow_spec(workflow, case.version)
+        return Diagram(workflow, fmt, render_diagram(spec, fmt, case.state), case.id, case.state)
 
     def validate(self, paths: Sequence[Path] | None = None) -> list[Diagnostic]:
         """Every problem of the given files/folders (default: the workflows folder)."""

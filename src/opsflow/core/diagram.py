@@ -1,8 +1,12 @@
-"""Mermaid and Graphviz text of a workflow's states and transitions (no click, no db)."""
+"""Mermaid and Graphviz text of a workflow's states and transitions (no click, no db).
+
+The CLI (`opsflow graph`) and the HTTP API (`/v1/workflows/{id}/graph`) print the same text.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from opsflow.language.models import TransitionSpec, WorkflowSpec
@@ -90,3 +94,23 @@ def dot(spec: WorkflowSpec, current: str | None = None) -> str:
 def render(spec: WorkflowSpec, fmt: str = "mermaid", current: str | None = None) -> str:
     """The diagram of ``spec`` in ``fmt`` (``mermaid`` or ``dot``)."""
     return dot(spec, current) if fmt == "dot" else mermaid(spec, current)
+
+
+@dataclass(frozen=True)
+class Diagram:
+    """A workflow's diagram text, and the case and state it highlights (if any)."""
+
+    workflow: str
+    format: str
+    text: str
+    case: str | None = None
+    state: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workflow": self.workflow,
+            "format": self.format,
+            "case": self.case,
+            "state": self.state,
+            "text": self.text,
+        }
