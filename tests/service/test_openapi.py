@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from opsflow.service import openapi
+from opsflow.service import openapi_file as openapi
 
 KEPT = Path(__file__).parents[2] / "docs" / "openapi.json"
 
@@ -16,7 +16,7 @@ KEPT = Path(__file__).parents[2] / "docs" / "openapi.json"
 def test_the_kept_document_is_the_apps() -> None:
     assert KEPT.read_text(encoding="utf-8") == openapi.dumps(openapi.document()), (
         "docs/openapi.json is stale:"
-        " run python -m opsflow.service.openapi --write docs/openapi.json"
+        " run python -m opsflow.service.openapi_file --write docs/openapi.json"
     )
 
 

@@ -2,17 +2,11 @@
 
 Every operation under ``/v1`` names the problem+json answers it may give and the two ways to
 authenticate (a bearer token, a board session). The repository keeps the document as
-``docs/openapi.json``; ``python -m opsflow.service.openapi --write docs/openapi.json``
-rewrites it and ``--check`` (run by a test) fails when the app and the file differ.
+``docs/openapi.json`` (see :mod:`opsflow.service.openapi_file`).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -45,7 +39,6 @@ ERRORS = {
     "429": "too many attempts: wait Retry-After seconds",
     "503": "database busy or not ready: retry after Retry-After seconds",
 }
-DEFAULT_FILE = Path("docs/openapi.json")
 
 
 def install(app: FastAPI) -> None:
@@ -97,43 +90,3 @@ def shape(document: dict[str, Any]) -> dict[str, Any]:
             if path.startswith("/v1/") and path not in ("/v1/openapi.json", "/v1/docs"):
                 op["security"] = [{"token": []}, {"session": []}]
     return document
-
-
-def document() -> dict[str, Any]:
-    """The OpenAPI document of the application (no database is touched)."""
-    from opsflow.service.app import create_app
-
-    found: dict[str, Any] = create_app(engine=None).openapi()
-    return found
-
-
-def dumps(doc: Mapping[str, Any]) -> str:
-    """The document as the repository keeps it: sorted keys, two-space indent, a newline."""
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m opsflow.service.openapi")
-    parser.add_argument("--write", type=Path, help="write the document to this file")
-    parser.add_argument("--check", type=Path, help="exit 1 when this file is not current")
-    args = parser.parse_args(argv)
-    text = dumps(document())
-    if args.check is not None:
-        current = args.check.read_text(encoding="utf-8") if args.check.exists() else ""
-        if current != text:
-            print(
-                f"{args.check} is stale: run"
-                f" python -m opsflow.service.openapi --write {args.check}",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    if args.write is not None:
-        args.write.write_text(text, encoding="utf-8")
-        return 0
-    sys.stdout.write(text)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
