@@ -102,6 +102,26 @@ class Damaged(OpsflowError):
     code = "damaged"
 
 
+class RateLimited(OpsflowError):
+    """Too many attempts (failed logins): try again after ``retry_after`` seconds."""
+
+    exit_code = 75
+    http_status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int, reasons: Iterable[str] = ()) -> None:
+        super().__init__(message, reasons)
+        self.retry_after = max(1, int(retry_after))
+
+
+class IssuerUnreachable(OpsflowError):
+    """The OpenID Connect issuer did not answer, or answered with something unusable."""
+
+    exit_code = 69
+    http_status = 502
+    code = "issuer_unreachable"
+
+
 class Usage(OpsflowError):
     """A command-line value is malformed (exit 2, like click's own usage errors)."""
 
@@ -237,6 +257,7 @@ __all__ = [
     "FieldError",
     "IncidentClosed",
     "Invalid",
+    "IssuerUnreachable",
     "MigrationRefused",
     "NotFound",
     "NotPermitted",
@@ -245,6 +266,7 @@ __all__ = [
     "OpsflowError",
     "PermanentNotifierError",
     "PluginRefusal",
+    "RateLimited",
     "Refused",
     "SerializationFailure",
     "StaleCase",

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from opsflow.errors import OpsflowError
+from opsflow.errors import OpsflowError, RateLimited
 
 MAX_BODY = 1024 * 1024  # bytes: a larger request body answers 413
 PROBLEM_TYPE = "about:blank"  # RFC 9457: the status code says all the type would
@@ -50,6 +50,8 @@ def problem(
 def _opsflow_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, OpsflowError)
     headers = {503: {"Retry-After": "1"}, 401: {"WWW-Authenticate": "Bearer"}}.get(exc.http_status)
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
     if exc.http_status >= 500:
         log.error("%s %s: %s", request.method, request.url.path, exc.message)
     return problem(exc.http_status, exc.message, exc.code, exc.reasons, headers)
