@@ -18,6 +18,7 @@ from opsflow.language.checks_params import check_metric_params
 from opsflow.language.checks_roles import (
     SYSTEM_ROLE,
     check_deadline_roles,
+    check_readers,
     check_recipients,
     check_roles,
 )
@@ -81,6 +82,7 @@ class Checker:
         """Run every reference check."""
         self.check_fields()
         check_roles(self)
+        check_readers(self)
         self.check_states()
         self.check_transitions()
         check_deadline_roles(self)

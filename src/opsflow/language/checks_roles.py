@@ -106,3 +106,28 @@ def check_recipients(checker: CheckSite, where: YamlPath, to: str, what: str) ->
             f"{what} notifies '{name}', which is neither a role, {team}, "
             "'assignee' nor an address (an e-mail address or a URL)" + did_you_mean(name, known),
         )
+
+
+def check_readers(checker: CheckSite) -> None:
+    """``readers`` names declared roles; with a team, each one has a holder (a warning)."""
+    raw = value_at(checker.doc.data, ("readers",))
+    if not isinstance(raw, list):
+        return
+    declared = checker.parts.roles
+    team = checker.ctx.team
+    held = set() if team is None else {role for _, roles in team for role in roles}
+    for index, role in enumerate(raw):
+        if not isinstance(role, str):
+            continue
+        where: YamlPath = ("readers", index)
+        if declared is not None and role not in declared:
+            checker.report(
+                where, f"readers name unknown role '{role}'" + did_you_mean(role, declared)
+            )
+        elif team is not None and role not in held:
+            checker.report(
+                where,
+                f"readers name role '{role}', which no one in the team holds: only admins "
+                "and the people who acted on a case will read this workflow's cases",
+                "warning",
+            )
