@@ -70,3 +70,11 @@ def test_the_served_document_is_the_kept_one(client: TestClient) -> None:
     served = client.get("/v1/openapi.json")
     assert served.status_code == 200
     assert served.json() == json.loads(KEPT.read_text(encoding="utf-8"))
+
+
+def test_docstring_code_becomes_code_and_html_is_escaped() -> None:
+    from opsflow.service.reference import inline_code
+
+    shown = str(inline_code("201 with ``Location`` <b>"))
+    assert shown == "201 with <code>Location</code> &lt;b&gt;"
+    assert str(inline_code("``<script>``")) == "<code>&lt;script&gt;</code>"

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,14 +59,25 @@ class Section:
     operations: list[Operation]
 
 
+def inline_code(text: str) -> Markup:
+    """Docstring text with its ````code```` spans as ``<code>``, everything else escaped."""
+    parts = str(text).split("``")
+    return Markup("").join(
+        Markup("<code>{}</code>").format(part) if i % 2 else escape(part)
+        for i, part in enumerate(parts)
+    )
+
+
 @lru_cache(maxsize=1)
 def _templates() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("opsflow.service", "templates"),
         autoescape=select_autoescape(default=True),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["inline_code"] = inline_code
+    return env
 
 
 def kind_of(schema: Mapping[str, Any], document: Mapping[str, Any]) -> str:
