@@ -50,6 +50,7 @@ if typing.TYPE_CHECKING:
     from opsflow.language.loader import LoadContext
     from opsflow.language.models import WorkflowSpec
     from opsflow.plugins import Plugins
+    from opsflow.runners.bulk import BulkItem, BulkResult
     from opsflow.runners.migrate import MigrationReport, MovedCase, RefusedCase
     from opsflow.store import Database
 
@@ -76,6 +77,8 @@ _LAZY = {
     "Database": ("opsflow.store", "Database"),
     "Definitions": ("opsflow.engine.definitions", "Definitions"),
     "Plugins": ("opsflow.plugins", "Plugins"),
+    "BulkItem": ("opsflow.runners.bulk", "BulkItem"),
+    "BulkResult": ("opsflow.runners.bulk", "BulkResult"),
     "MigrationReport": ("opsflow.runners.migrate", "MigrationReport"),
     "MovedCase": ("opsflow.runners.migrate", "MovedCase"),
     "RefusedCase": ("opsflow.runners.migrate", "RefusedCase"),
@@ -99,6 +102,8 @@ def __getattr__(name: str) -> typing.Any:
 
 __all__ = [
     "AuditProblem",
+    "BulkItem",
+    "BulkResult",
     "Busy",
     "Case",
     "CaseList",

@@ -8,11 +8,13 @@ call the engine (the worker pass, the outbox, migrations, incident retries) live
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from opsflow.core.results import Incident, OutboxRow, WorkerReport
 from opsflow.engine import CaseEngine
-from opsflow.runners import migrate, outbox, recovery, schedules, worker
+from opsflow.runners import bulk, migrate, outbox, recovery, schedules, worker
+from opsflow.runners.bulk import BulkResult
 from opsflow.runners.migrate import MigrationReport
 
 Stop = Callable[[], bool]
@@ -32,6 +34,42 @@ class Engine(CaseEngine):
         """Move the open cases of ``workflow`` to ``to_version``, all or none (MigrationRefused)."""
         return migrate.migrate_cases(
             self, workflow, to_version, mapping or {}, actor=self.member(actor), dry_run=dry_run
+        )
+
+    def bulk_fire(
+        self,
+        event: str,
+        *,
+        cases: Sequence[str] | None = None,
+        query: Any = None,  # an opsflow.engine.search.SearchQuery
+        data: Mapping[str, Any] | None = None,
+        text: Mapping[str, str] | None = None,
+        comment: str | None = None,
+        dry_run: bool = False,
+        actor: str | None = None,
+        key: str | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> BulkResult:
+        """Fire ``event`` on each of ``cases`` (or of the cases ``query`` matches), each its
+        own step and transaction; one refused or failed case does not stop the others.
+
+        Raises ``Usage`` before anything is done for more than 10,000 cases (with the
+        count), both or neither of ``cases`` and ``query``, or an empty list, and
+        ``NotPermitted`` for an actor outside the team (unless ``dry_run``). A ``key`` gives
+        each case its own key, ``KEY:CASE_ID``. ``on_progress(done, total)`` follows along.
+        """
+        return bulk.bulk_fire(
+            self,
+            event,
+            cases=cases,
+            query=query,
+            data=data,
+            text=text,
+            comment=comment,
+            dry_run=dry_run,
+            actor=actor,
+            key=key,
+            on_progress=on_progress,
         )
 
     # -- time and delivery ---------------------------------------------------------------
