@@ -70,6 +70,18 @@ class Conflict(OpsflowError):
     code = "conflict"
 
 
+class PreconditionFailed(OpsflowError):
+    """The case is no longer at the version the request expected (a stale ``If-Match``).
+
+    Checked inside the step's transaction once the case row is locked; nothing is written.
+    Exit 6 like a conflict: the case changed underneath; read it again and decide again.
+    """
+
+    exit_code = 6
+    http_status = 412
+    code = "precondition_failed"
+
+
 class Invalid(OpsflowError):
     """A workflow definition or a piece of data failed validation."""
 
@@ -137,6 +149,13 @@ class PluginRefusal(Refused):
         super().__init__(message, reasons)
         self.event = event
         self.state = state
+
+
+class KeyReused(Refused):
+    """An idempotency key used again with different input (exit 4, as any refusal; HTTP 422)."""
+
+    http_status = 422
+    code = "key_reused"
 
 
 class MigrationRefused(Refused):
@@ -257,6 +276,7 @@ __all__ = [
     "FieldError",
     "IncidentClosed",
     "Invalid",
+    "KeyReused",
     "IssuerUnreachable",
     "MigrationRefused",
     "NotFound",
@@ -266,6 +286,7 @@ __all__ = [
     "OpsflowError",
     "PermanentNotifierError",
     "PluginRefusal",
+    "PreconditionFailed",
     "RateLimited",
     "Refused",
     "SerializationFailure",

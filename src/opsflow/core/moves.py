@@ -46,6 +46,8 @@ class Moves(StepParts):
             case.visit += 1
             case.entered_at = self.ctx.now
             case.closed = case.state in self.wf.finals
+            if case.assignee is not None and case.state != move.source:
+                self._unassign_on_leaving(event_data.kwargs.get("entry"))
             self.data_changed()
             event = self._do(move, event_data.kwargs)
         self.writes.entered = True
@@ -53,6 +55,12 @@ class Moves(StepParts):
         if actions:
             kwargs = event_data.kwargs
             self.run_actions(actions, kwargs["actor"], event, kwargs["seq"], kwargs["entry"])
+
+    def _unassign_on_leaving(self, entry: dict[str, Any] | None) -> None:
+        """Leaving a state for another clears the assignee; the move's entry says whose."""
+        if entry is not None:
+            entry["detail"] = {**(entry.get("detail") or {}), "unassigned": self.case.assignee}
+        self.case.assignee = None
 
     def run_transition_actions(self, event_data: EventData) -> None:
         """An internal transition's ``do`` actions (the machine's ``after`` callback)."""

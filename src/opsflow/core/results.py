@@ -70,6 +70,7 @@ class Case:
     entered_at: datetime
     closed: bool
     row_version: int
+    assignee: str | None = None  # the team member it is assigned to (None: nobody)
     deadlines: list[DeadlineView] = field(default_factory=list)
     events: list[EventStatus] = field(default_factory=list)
     title: str | None = None
@@ -118,6 +119,7 @@ class Case:
             "updated_at": iso(self.updated_at),
             "entered_at": iso(self.entered_at),
             "closed": self.closed,
+            "assignee": self.assignee,
             "deadlines": [d.to_json() for d in self.deadlines],
             "incidents": [i.to_json() for i in self.incidents],
             "events": [e.to_json() for e in self.events],

@@ -16,6 +16,7 @@ _MISSING = object()
 _COLUMNS = (
     "id", "workflow", "version", "state", "data", "metrics", "actors", "rules", "created_by",
     "created_at", "updated_at", "entered_at", "visit", "closed", "row_version", "seq", "last_hash",
+    "assignee",
 )  # fmt: skip
 
 
@@ -74,6 +75,7 @@ class WorkingCase:
     row_version: int
     seq: int
     last_hash: str
+    assignee: str | None = None  # the team member the case is assigned to (SPEC: assignment)
     # The column values as read (None for a new case): a write sets only what changed.
     stored: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
@@ -105,6 +107,7 @@ class WorkingCase:
             row_version=m["row_version"],
             seq=m["seq"],
             last_hash=m["last_hash"],
+            assignee=m.get("assignee"),
             stored=m if owned else dict(m),
         )
 
@@ -152,6 +155,7 @@ class WorkingCase:
             "row_version": self.row_version,
             "seq": self.seq,
             "last_hash": self.last_hash,
+            "assignee": self.assignee,
         }
 
     def metric_values(self) -> dict[str, Any]:
@@ -168,6 +172,7 @@ class WorkingCase:
             state=self.state,
             entered_at=self.entered_at,
             created_by=self.created_by,
+            assignee=self.assignee,
             now=now,
         )
         return scope
@@ -194,6 +199,7 @@ class WorkingCase:
             "entered_at": self.entered_at,
             "closed": self.closed,
             "row_version": self.row_version,
+            "assignee": self.assignee,
             "deadlines": deadlines if deadlines is not None else [],
             "title": title,
             "incidents": [],

@@ -31,7 +31,7 @@ from opsflow.core.results import (
 )
 from opsflow.core.step import Step
 from opsflow.core.workflow_view import describe as describe_workflow
-from opsflow.engine import incidents, persist, reading, unit
+from opsflow.engine import assignment, idempotency, incidents, persist, reading, unit
 from opsflow.engine.audit import verify_all
 from opsflow.engine.definitions import Definitions
 from opsflow.engine.digest import Digest
@@ -257,15 +257,25 @@ class CaseEngine:
         key: str | None = None,
         dry_run: bool = False,
         text: Mapping[str, str] | None = None,
+        expected_version: int | None = None,
     ) -> FireResult:
         """Fire ``event`` on a case as ``actor``; raises NotPermitted/Refused/… when it cannot.
 
         A refusal (not a dry run's) is recorded in the case's history as ``denied``.
         ``text`` is parsed by the case's pinned field types in the step (see ``start``).
+        ``expected_version`` (an If-Match) refuses the fire with PreconditionFailed when the
+        case is at another row version, checked once the case row is locked.
         """
         name = self.actor_name(actor)
         request = unit.FireRequest(
-            case_id, event, name, dict(data or {}), comment, key, dict(text) if text else None
+            case_id,
+            event,
+            name,
+            dict(data or {}),
+            comment,
+            key,
+            dict(text) if text else None,
+            expected_version,
         )
         if dry_run:
             return self._read(partial(unit.preview_fire, request=request), before_hooks=True)
@@ -285,17 +295,77 @@ class CaseEngine:
         actor: str | None = None,
         comment: str | None = None,
         text: Mapping[str, str] | None = None,
+        key: str | None = None,
+        expected_version: int | None = None,
     ) -> Case:
         """Change a case's data (audited as a ``data`` entry); rules and auto transitions run.
 
-        ``text`` is parsed by the case's pinned field types in the step (see ``start``).
+        ``text`` is parsed by the case's pinned field types in the step (see ``start``);
+        ``key`` and ``expected_version`` as for ``fire``.
         """
         name = self.member(actor)
         self.warm_up(case_id)
         work = partial(
-            unit.set_data, case_id=case_id, actor=name, data=data, text=text, comment=comment
+            unit.set_data,
+            case_id=case_id,
+            actor=name,
+            data=data,
+            text=text,
+            comment=comment,
+            key=key,
+            expected_version=expected_version,
         )
         return self._transact(work)
+
+    def assign(
+        self,
+        case_id: str,
+        name: str,
+        actor: str | None = None,
+        expected_version: int | None = None,
+    ) -> Case:
+        """Assign a case to a team member: an audited step (see engine.assignment)."""
+        who = self.member(actor)
+        request = assignment.AssignRequest(
+            case_id, who, self.is_admin(who), name=name, expected_version=expected_version
+        )
+        return self._transact(partial(assignment.change_assignee, request=request))
+
+    def unassign(
+        self, case_id: str, actor: str | None = None, expected_version: int | None = None
+    ) -> Case:
+        """Assign a case to nobody (audited)."""
+        who = self.member(actor)
+        request = assignment.AssignRequest(
+            case_id, who, self.is_admin(who), expected_version=expected_version
+        )
+        return self._transact(partial(assignment.change_assignee, request=request))
+
+    def claim(
+        self,
+        case_id: str,
+        actor: str | None = None,
+        force: bool = False,
+        expected_version: int | None = None,
+    ) -> Case:
+        """Assign a case to the actor: Conflict when someone else holds it, unless an admin
+        forces it (NotPermitted for anyone else's ``force``)."""
+        who = self.member(actor)
+        request = assignment.AssignRequest(
+            case_id,
+            who,
+            self.is_admin(who),
+            claim=True,
+            force=force,
+            expected_version=expected_version,
+        )
+        return self._transact(partial(assignment.change_assignee, request=request))
+
+    def keyed_response(self, key: str) -> dict[str, Any] | None:
+        """What the first start, fire or data change with ``key`` answered (``body``,
+        ``etag``), for a door that must answer a repeat exactly as the first time."""
+        with self.db.read() as conn:
+            return idempotency.stored_response(conn, key)
 
     def compute(
         self, case_id: str, metrics: Sequence[str] | None = None, actor: str | None = None
@@ -324,11 +394,14 @@ class CaseEngine:
 
         return self._read(status_of)
 
-    def history(self, case_id: str) -> list[HistoryEntry]:
-        """The case's audit trail, oldest first."""
+    def history(
+        self, case_id: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[HistoryEntry]:
+        """The case's audit trail, oldest first (the entries after ``after_seq``, at most
+        ``limit`` of them, for a page)."""
         with self.db.read() as conn:
             full_id = persist.resolve_case_id(conn, case_id)
-            entries = persist.history_of(conn, full_id)
+            entries = persist.history_of(conn, full_id, after_seq, limit)
             if not entries:
                 persist.load_case(conn, full_id)  # NotFound for a case that does not exist
             return entries

@@ -1,4 +1,5 @@
-"""``--key``: a start or fire happens at most once; a repeat returns the first result (SPEC §6)."""
+"""``--key`` (and ``Idempotency-Key``): a start, fire or data change happens at most once;
+a repeat returns the first result, and the same key with other input is refused."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
-from opsflow.errors import Refused, Usage
+from opsflow.errors import KeyReused, Usage
 from opsflow.store import tables
 from opsflow.store.types import dumps
 
@@ -35,7 +36,7 @@ def first_result(
     if row is None:
         return None
     if row.operation != operation or row.request_hash != request_hash(request):
-        raise Refused(
+        raise KeyReused(
             f"idempotency key '{key}' was already used with different input",
             [f"first used for a {row.operation} on case {row.case_id}"],
         )
@@ -67,3 +68,11 @@ def remember(
             }
         ],
     )
+
+
+def stored_response(conn: Connection, key: str) -> dict[str, Any] | None:
+    """What a keyed write answered the first time (``body``, ``etag``), if it kept that."""
+    row = conn.execute(
+        select(tables.idempotency_keys.c.response).where(tables.idempotency_keys.c.key == key)
+    ).first()
+    return None if row is None else dict(row.response or {})

@@ -385,12 +385,17 @@ def pending_deadlines_by_case(conn: Connection, cases: Any) -> dict[str, list[De
     return found
 
 
-def history_of(conn: Connection, case_id: str) -> list[HistoryEntry]:
-    rows = conn.execute(
-        select(tables.history)
-        .where(tables.history.c.case_id == case_id)
-        .order_by(tables.history.c.seq)
-    ).all()
+def history_of(
+    conn: Connection, case_id: str, after_seq: int = 0, limit: int | None = None
+) -> list[HistoryEntry]:
+    """A case's history entries, oldest first: those after ``after_seq``, ``limit`` at most."""
+    h = tables.history.c
+    query = select(tables.history).where(h.case_id == case_id)
+    if after_seq:
+        query = query.where(h.seq > after_seq)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = conn.execute(query.order_by(h.seq)).all()
     return [history_entry(r._mapping) for r in rows]
 
 

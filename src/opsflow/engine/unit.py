@@ -39,6 +39,7 @@ from opsflow.errors import (
     Conflict,
     NotFound,
     NotPermitted,
+    PreconditionFailed,
     Refused,
     SerializationFailure,
     StaleCase,
@@ -345,6 +346,7 @@ class FireRequest:
     comment: str | None = None
     key: str | None = None
     text: dict[str, str] | None = None
+    expected_version: int | None = None  # If-Match: the row version the caller last read
 
     def keyed(self, full_id: str) -> dict[str, Any]:
         """What a key remembers (only a keyed fire needs it)."""
@@ -369,6 +371,41 @@ class Denied:
     refusal: NotPermitted | Refused
 
 
+def check_version(case: WorkingCase, expected: int | None) -> None:
+    """Refuse a write whose caller read another version of the case (a stale If-Match).
+
+    Called inside the step's transaction, once the case row is loaded (and locked where
+    the database can): a mismatch raises before anything is written, denied entry included.
+    """
+    if expected is not None and case.row_version != expected:
+        raise PreconditionFailed(
+            f"case {case.id} is at version {case.row_version}, not {expected}",
+            ["the case changed since you read it: read it again (its ETag) and retry"],
+        )
+
+
+def replayed(tx: CaseTransaction, key: str, operation: str, request: dict[str, Any]) -> Any:
+    """The first result of ``key`` for ``operation`` (None: the key is new).
+
+    Looked up after the case row is locked: a repeat that waited for the first sees its key.
+    """
+    return idempotency.first_result(tx.conn, key, operation, request)
+
+
+def remember(
+    tx: CaseTransaction,
+    key: str | None,
+    operation: str,
+    request: dict[str, Any],
+    case: Case,
+    response: dict[str, Any],
+) -> None:
+    """Keep a keyed write's answer (``body``: its JSON, ``etag``), so a repeat returns it."""
+    if key is not None:
+        answer = response | {"etag": case.row_version}
+        idempotency.remember(tx.conn, key, operation, request, case.id, answer, tx.now)
+
+
 def start_case(
     tx: CaseTransaction,
     wf: CompiledWorkflow,
@@ -387,10 +424,10 @@ def start_case(
             return tx.load(replay[0]).view()
     values = typed_text.merged(data, wf.id, wf.fields, text)
     step = tx.start(wf, dict(values or {}), actor)
+    case = tx.view(step, actor)
     if key is not None:
-        response = {"outcome": "started"}
-        idempotency.remember(tx.conn, key, "start", request, step.case.id, response, tx.now)
-    return tx.view(step, actor)
+        remember(tx, key, "start", request, case, {"outcome": "started", "body": case.to_json()})
+    return case
 
 
 def fire_event(tx: CaseTransaction, request: FireRequest) -> FireResult | Denied:
@@ -410,6 +447,7 @@ def fire_event(tx: CaseTransaction, request: FireRequest) -> FireResult | Denied
                 outcome="replayed",
                 approvals=tuple(approvals) if approvals else None,
             )
+    check_version(case, request.expected_version)  # after a replay: a repeat's If-Match is old
     step = tx.step_on(tx.pinned(case), case)
     text = request.text
     values = (
@@ -422,18 +460,19 @@ def fire_event(tx: CaseTransaction, request: FireRequest) -> FireResult | Denied
         return _deny(tx, full_id, request, refusal, source)
     tx.flush(step)
     recorded = outcome.outcome == "approval_recorded"
-    response: dict[str, Any] = {"outcome": outcome.outcome}
-    if recorded:
-        response["approvals"] = list(outcome.approvals or ())
-    if request.key is not None:
-        idempotency.remember(tx.conn, request.key, "fire", keyed, full_id, response, tx.now)
-    return FireResult.of_fire(
+    result = FireResult.of_fire(
         tx.view(step, request.actor),
         outcome.outcome,
         outcome.approvals if recorded else None,
         source,
         _notices(step) if step.writes.outbox else [],
     )
+    if request.key is not None:
+        response: dict[str, Any] = {"outcome": outcome.outcome, "body": result.to_json()}
+        if recorded:
+            response["approvals"] = list(outcome.approvals or ())
+        remember(tx, request.key, "fire", keyed, result.case, response)
+    return result
 
 
 def _deny(
@@ -469,13 +508,25 @@ def set_data(
     data: Mapping[str, Any] | None,
     text: Mapping[str, str] | None,
     comment: str | None,
+    key: str | None = None,
+    expected_version: int | None = None,
 ) -> Case:
-    """Change a case's data as ``actor`` (a ``data`` entry); rules and auto transitions run."""
+    """Change a case's data as ``actor`` (a ``data`` entry); rules and auto transitions run.
+
+    With ``key``, a repeat returns the case as it is (the first change is not made again).
+    """
     step = tx.open(case_id)
+    request: dict[str, Any] = {"case": step.case.id, "data": dict(data or {}), "actor": actor}
+    request |= {"text": dict(text or {}), "comment": comment}
+    if key is not None and replayed(tx, key, "set", request) is not None:
+        return tx.view(step, actor)
+    check_version(step.case, expected_version)
     values = typed_text.merged(data, step.wf.id, step.wf.fields, text)  # bad text: 65 first
     step.change_data(values or {}, actor, comment)
     tx.flush(step)
-    return tx.view(step, actor)
+    case = tx.view(step, actor)
+    remember(tx, key, "set", request, case, {"outcome": "changed", "body": case.to_json()})
+    return case
 
 
 def compute_metrics(

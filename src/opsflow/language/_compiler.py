@@ -47,7 +47,7 @@ from opsflow.suggest import did_you_mean
 
 BUILTIN_FUNCTIONS: frozenset[str] = frozenset(BUILTINS)
 CONTEXT_NAMES: frozenset[str] = frozenset(
-    {"data", "metrics", "actor", "state", "entered_at", "created_by", "now"}
+    {"data", "metrics", "actor", "state", "entered_at", "created_by", "assignee", "now"}
 )
 ALIASES: Mapping[str, Any] = types.MappingProxyType({"true": True, "false": False, "null": None})
 ATTRIBUTE_ROOTS = ("data", "metrics", "actor")
