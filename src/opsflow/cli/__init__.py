@@ -22,7 +22,7 @@ from opsflow.cli.errors import fail
 from opsflow.cli.values import check_name
 
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "Cases": ("start", "fire", "set", "status", "cases", "inbox", "history", "compute"),
+    "Cases": ("start", "fire", "set", "status", "cases", "inbox", "history", "compute", "bulk"),
     "Workflows": ("workflows", "show", "graph", "schema", "validate", "test"),
     "Administration": (
         "init",
@@ -43,7 +43,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 # (AppContext.engine); every other command resumes it before it starts (see cli.process).
 ENGINE_COMMANDS = frozenset(
     ("start", "fire", "set", "status", "cases", "inbox", "history", "compute", "worker")
-    + ("incidents",)
+    + ("incidents", "bulk")
 )
 
 
@@ -250,6 +250,7 @@ def _global_options(ctx: click.Context) -> AppContext:
 def _register() -> None:
     from opsflow.cli import (
         admin,
+        bulk,
         cases,
         db_cmd,
         demo,
@@ -263,6 +264,7 @@ def _register() -> None:
 
     modules = (
         cases,
+        bulk,
         workflows,
         admin,
         incidents,

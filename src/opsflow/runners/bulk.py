@@ -200,6 +200,19 @@ def bulk_fire(
     return BulkResult(event=event, dry_run=dry_run, items=tuple(items))
 
 
+def selected_count(
+    engine: CaseEngine,
+    *,
+    cases: Sequence[str] | None = None,
+    query: SearchQuery | None = None,
+    actor: str | None = None,
+) -> int:
+    """How many cases a bulk fire of ``cases`` or ``query`` would select (to confirm it)."""
+    if query is None:
+        return len(dict.fromkeys(cases or ()))
+    return engine.search_count(query, engine.actor_name(actor))
+
+
 def _check_event(event: str) -> None:
     if not event or len(event) > MAX_NAME or not event.isprintable():
         raise Usage(f"an event name is 1 to {MAX_NAME} printable characters, got {event[:40]!r}")
@@ -227,11 +240,9 @@ def _given(cases: Iterable[str]) -> list[str]:
 
 def _matching(engine: CaseEngine, query: SearchQuery, actor: str) -> list[str]:
     """The ids of the cases ``query`` matches that ``actor`` may read (at most MAX_CASES)."""
-    search_ids: Callable[..., list[str]] = engine.search_ids  # type: ignore[attr-defined]
-    ids = search_ids(query, actor, cap=MAX_CASES)
+    ids = engine.search_ids(query, actor, cap=MAX_CASES)
     if len(ids) > MAX_CASES:
-        search_count: Callable[..., int] = engine.search_count  # type: ignore[attr-defined]
-        raise _too_many(search_count(query, actor), "the filter matches")
+        raise _too_many(selected_count(engine, query=query, actor=actor), "the filter matches")
     return list(dict.fromkeys(ids))
 
 
@@ -306,4 +317,12 @@ def _failed(given: str, error: OpsflowError) -> BulkItem:
     )
 
 
-__all__ = ["MAX_CASES", "STATUSES", "BulkItem", "BulkResult", "bulk_fire", "search_query"]
+__all__ = [
+    "MAX_CASES",
+    "STATUSES",
+    "BulkItem",
+    "BulkResult",
+    "bulk_fire",
+    "search_query",
+    "selected_count",
+]
