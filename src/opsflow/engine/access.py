@@ -192,6 +192,14 @@ def readable_clause(
     )
 
 
+def restricts(engine: Reader, conn: Connection | None, actor: str | None) -> bool:
+    """Whether some case may be hidden from ``actor`` (no: admins, ``system``, no readers)."""
+    name = _actor(engine, actor)
+    if name and sees_everything(engine, name):
+        return False
+    return bool(restrictions(engine, conn).restricted)
+
+
 def may_read(engine: Reader, conn: Connection, actor: str | None, case: CaseLike) -> bool:
     """Whether ``actor`` may read ``case`` (see the module's rules)."""
     name = _actor(engine, actor)
@@ -232,7 +240,9 @@ def check_readable(
     ``asked`` is the id as the person gave it (a prefix), which the message repeats.
     """
     if not may_read(engine, conn, actor, case):
-        raise NotFound(f"no case '{asked or case.id}'")
+        # The message of a missing case: the prefix as given, or the whole id as stored.
+        shown = asked if asked is not None and len(asked.strip()) < len(case.id) else case.id
+        raise NotFound(f"no case '{shown}'")
 
 
 __all__ = [
@@ -242,5 +252,6 @@ __all__ = [
     "may_read",
     "readable_clause",
     "restrictions",
+    "restricts",
     "sees_everything",
 ]

@@ -31,12 +31,10 @@ from opsflow.core.results import (
 )
 from opsflow.core.step import Step
 from opsflow.core.workflow_view import describe as describe_workflow
-from opsflow.engine import assignment, idempotency, incidents, persist, reading, unit
-from opsflow.engine import inbox as inbox_pages
+from opsflow.engine import access, assignment, idempotency, incidents, persist, reading, unit
 from opsflow.engine.audit import verify_all
 from opsflow.engine.definitions import Definitions
 from opsflow.engine.digest import Digest
-from opsflow.engine.inbox import InboxPage
 from opsflow.engine.unit import CaseTransaction, UnitOfWork
 from opsflow.errors import NotFound, NotPermitted, OpsflowError, Usage
 from opsflow.language.diagnostics import Diagnostic
@@ -389,7 +387,7 @@ class CaseEngine:
         name = self.actor_name(actor)
 
         def status_of(tx: CaseTransaction) -> Case:
-            step = tx.open(case_id)
+            step = tx.open(case_id, reader=name)
             found = tx.view(step, name)
             unresolved = incidents.listing(tx.conn, case_id=step.case.id)
             return replace(found, incidents=unresolved) if unresolved else found
@@ -397,12 +395,20 @@ class CaseEngine:
         return self._read(status_of)
 
     def history(
-        self, case_id: str, after_seq: int = 0, limit: int | None = None
+        self,
+        case_id: str,
+        after_seq: int = 0,
+        limit: int | None = None,
+        actor: str | None = None,
     ) -> list[HistoryEntry]:
         """The case's audit trail, oldest first (the entries after ``after_seq``, at most
-        ``limit`` of them, for a page)."""
+        ``limit`` of them, for a page); NotFound when ``actor`` may not read the case."""
+        name = self.actor_name(actor)
         with self.db.read() as conn:
             full_id = persist.resolve_case_id(conn, case_id)
+            if access.restricts(self, conn, name):  # else no case row is read for this
+                found = persist.load_case(conn, full_id)
+                access.check_readable(self, conn, name, found, asked=case_id)
             entries = persist.history_of(conn, full_id, after_seq, limit)
             if not entries:
                 persist.load_case(conn, full_id)  # NotFound for a case that does not exist
@@ -414,41 +420,31 @@ class CaseEngine:
         state: str | None = None,
         open: bool | None = None,
         limit: int | None = None,
+        actor: str | None = None,
     ) -> CaseList:
         """Cases, newest first, filtered by workflow, state and open/closed; deadlines included.
 
-        A case whose row cannot be read is left out and named in ``unreadable``.
+        Only the cases ``actor`` may read; a case whose row cannot be read is left out and
+        named in ``unreadable``.
         """
+        name = self.actor_name(actor)
         with self.db.read() as conn:
-            found = reading.case_list(conn, workflow, state, open, limit)
+            readable = access.readable_clause(self, name, conn)
+            found = reading.case_list(conn, workflow, state, open, limit, readable)
         missing = workflow and not found and not found.unreadable
         if missing and workflow not in self.definitions.ids():
             raise NotFound(f"no workflow '{workflow}'")
         return found
 
-    def inbox(
-        self,
-        actor: str | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        mine: bool = False,
-    ) -> InboxPage:
-        """Open cases where ``actor`` can fire an event now, most recently changed first.
+    def inbox(self, actor: str | None = None, limit: int | None = None) -> CaseList:
+        """Open cases where ``actor`` can fire an event now.
 
-        One page of at most ``limit`` (1 to 200) cases and its ``next_cursor``; without a
-        limit, the whole inbox. ``mine``: only the cases assigned to ``actor``. Events that
-        only a deadline is meant to fire (they name no roles) are left out. A case whose
-        row cannot be read is left out and named in ``unreadable``.
+        Events that only a deadline is meant to fire (they name no roles) are left out.
+        A case whose row cannot be read is left out and named in ``unreadable``.
         """
         name = self.actor_name(actor)
-        if limit is None:
-            if cursor is not None:
-                raise Usage("an inbox cursor needs the page's limit")
-            return self._read(partial(inbox_pages.everything, actor=name, mine=mine))
-        if not 1 <= limit <= inbox_pages.MAX_PAGE:
-            raise Usage(f"an inbox page holds 1 to {inbox_pages.MAX_PAGE} cases, not {limit}")
-        work = partial(inbox_pages.page, actor=name, limit=limit, cursor=cursor, mine=mine)
-        return self._read(work)
+        readable = access.readable_clause(self, name)  # only cases the actor may read
+        return self._read(partial(reading.inbox, actor=name, limit=limit, readable=readable))
 
     def workflows(self) -> list[WorkflowSummary]:
         """The workflows of the workflows folder with their open cases."""
@@ -537,11 +533,21 @@ class CaseEngine:
             return Digest.take(conn, self.clock())
 
     def incidents(
-        self, everything: bool = False, case_id: str | None = None, limit: int | None = None
+        self,
+        everything: bool = False,
+        case_id: str | None = None,
+        limit: int | None = None,
+        actor: str | None = None,
     ) -> list[Incident]:
-        """Failed automation, newest first: the unresolved incidents, or ``everything``."""
+        """Failed automation, newest first: the unresolved incidents, or ``everything``.
+
+        With ``case_id`` and ``actor``: NotFound when the actor may not read the case.
+        """
         with self.db.read() as conn:
             full_id = persist.resolve_case_id(conn, case_id) if case_id else None
+            if full_id and actor and access.restricts(self, conn, actor):
+                found = persist.load_case(conn, full_id)
+                access.check_readable(self, conn, actor, found, asked=case_id)
             return incidents.listing(conn, everything=everything, case_id=full_id, limit=limit)
 
 

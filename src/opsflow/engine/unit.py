@@ -33,7 +33,7 @@ from opsflow.core.hookviews import HookView, actor_view, transition_view
 from opsflow.core.results import Case, FireResult, Notice
 from opsflow.core.step import Step
 from opsflow.core.working import WorkingCase
-from opsflow.engine import idempotency, persist
+from opsflow.engine import access, idempotency, persist
 from opsflow.engine.definitions import Definitions
 from opsflow.errors import (
     Conflict,
@@ -72,6 +72,10 @@ class Workshop(Protocol):
 
     clock: Clock
     settings: Any  # opsflow.config.Settings
+
+    def roles_of(self, name: str) -> frozenset[str]: ...
+
+    def is_admin(self, name: str) -> bool: ...
 
 
 class CaseTransaction:
@@ -126,15 +130,24 @@ class CaseTransaction:
         """The workflow version a case runs on."""
         return self.shop.definitions.pinned(self.conn, case.workflow, case.version)
 
-    def open(self, case_id: str, *, resolve: bool = True) -> Step:
-        """A step on a case: resolved, loaded (locked when writing), on its pinned version."""
+    def open(self, case_id: str, *, resolve: bool = True, reader: str | None = None) -> Step:
+        """A step on a case: resolved, loaded (locked when writing), on its pinned version.
+
+        ``reader``: the person asking, answered NotFound when they may not read the case.
+        """
         conn = self.conn
         full_id = persist.resolve_case_id(conn, case_id) if resolve else case_id
         case = persist.load_case(conn, full_id, lock=self.writing and self.shop.db.row_locks)
+        if reader is not None:
+            self.readable(case, reader, case_id)
         wf = self.shop.definitions.pinned(conn, case.workflow, case.version)
         step = Step(wf, case, self.context())
         self._expected[id(step)] = case.row_version
         return step
+
+    def readable(self, case: WorkingCase, actor: str, asked: str) -> None:
+        """NotFound, exactly as for a missing case, when ``actor`` may not read ``case``."""
+        access.check_readable(self.shop, self.conn, actor, case, asked=asked)
 
     def step_on(self, wf: CompiledWorkflow, case: WorkingCase) -> Step:
         """A step on a loaded case, run on ``wf`` (its pinned version, or a migration's)."""
@@ -436,6 +449,7 @@ def fire_event(tx: CaseTransaction, request: FireRequest) -> FireResult | Denied
     # Loaded (the row locked) before the key is looked up: a fire with the same key that
     # held the lock before us has committed its key by now. A replay needs no definition.
     case = tx.load(full_id)
+    tx.readable(case, request.actor, request.case_id)  # before anything, a denied entry too
     keyed: dict[str, Any] = {}
     if request.key is not None:
         keyed = request.keyed(full_id)
@@ -494,7 +508,7 @@ def _deny(
 
 def preview_fire(tx: CaseTransaction, request: FireRequest) -> FireResult:
     """What a fire would do, decided exactly as the fire decides it; nothing is written."""
-    step = tx.open(request.case_id)
+    step = tx.open(request.case_id, reader=request.actor)
     values = typed_text.merged(request.data, step.wf.id, step.wf.fields, request.text)
     view = tx.view(step, request.actor)
     probe = Step(step.wf, step.case.fork(), step.ctx)  # the view's step stays unchanged
@@ -515,7 +529,7 @@ def set_data(
 
     With ``key``, a repeat returns the case as it is (the first change is not made again).
     """
-    step = tx.open(case_id)
+    step = tx.open(case_id, reader=actor)
     request: dict[str, Any] = {"case": step.case.id, "data": dict(data or {}), "actor": actor}
     request |= {"text": dict(text or {}), "comment": comment}
     if key is not None and replayed(tx, key, "set", request) is not None:
@@ -533,7 +547,7 @@ def compute_metrics(
     tx: CaseTransaction, case_id: str, actor: str, metrics: Sequence[str] | None
 ) -> tuple[Case, dict[str, Any]]:
     """Run calculators now; each result is stored on the case and in its history."""
-    step = tx.open(case_id)
+    step = tx.open(case_id, reader=actor)
     wf = step.wf
     names = list(metrics) if metrics else list(wf.metrics)
     unknown = [m for m in names if m not in wf.metrics]
