@@ -32,9 +32,11 @@ from opsflow.core.results import (
 from opsflow.core.step import Step
 from opsflow.core.workflow_view import describe as describe_workflow
 from opsflow.engine import access, assignment, idempotency, incidents, persist, reading, unit
+from opsflow.engine import inbox as inbox_pages
 from opsflow.engine.audit import verify_all
 from opsflow.engine.definitions import Definitions
 from opsflow.engine.digest import Digest
+from opsflow.engine.inbox import InboxPage
 from opsflow.engine.unit import CaseTransaction, UnitOfWork
 from opsflow.errors import NotFound, NotPermitted, OpsflowError, Usage
 from opsflow.language.diagnostics import Diagnostic
@@ -436,15 +438,34 @@ class CaseEngine:
             raise NotFound(f"no workflow '{workflow}'")
         return found
 
-    def inbox(self, actor: str | None = None, limit: int | None = None) -> CaseList:
-        """Open cases where ``actor`` can fire an event now.
+    def inbox(
+        self,
+        actor: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        mine: bool = False,
+    ) -> InboxPage:
+        """Open cases where ``actor`` can fire an event now, most recently changed first.
 
-        Events that only a deadline is meant to fire (they name no roles) are left out.
-        A case whose row cannot be read is left out and named in ``unreadable``.
+        One page of at most ``limit`` (1 to 200) cases and its ``next_cursor``; without a
+        limit, the whole inbox. ``mine``: only the cases assigned to ``actor``. Events that
+        only a deadline is meant to fire (they name no roles) are left out. A case whose
+        row cannot be read is left out and named in ``unreadable``.
         """
         name = self.actor_name(actor)
         readable = access.readable_clause(self, name)  # only cases the actor may read
-        return self._read(partial(reading.inbox, actor=name, limit=limit, readable=readable))
+        if limit is None:
+            if cursor is not None:
+                raise Usage("an inbox cursor needs the page's limit")
+            return self._read(
+                partial(inbox_pages.everything, actor=name, mine=mine, readable=readable)
+            )
+        if not 1 <= limit <= inbox_pages.MAX_PAGE:
+            raise Usage(f"an inbox page holds 1 to {inbox_pages.MAX_PAGE} cases, not {limit}")
+        work = partial(
+            inbox_pages.page, actor=name, limit=limit, cursor=cursor, mine=mine, readable=readable
+        )
+        return self._read(work)
 
     def workflows(self) -> list[WorkflowSummary]:
         """The workflows of the workflows folder with their open cases."""

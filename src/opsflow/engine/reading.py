@@ -1,14 +1,12 @@
-"""Lists of cases: filtered case lists and a person's inbox, read in one transaction each."""
+"""Lists of cases, read in one transaction each (a person's inbox: ``opsflow.engine.inbox``)."""
 
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.engine import Connection
 
-from opsflow.core import preview
-from opsflow.core.results import Case, CaseList
+from opsflow.core.results import CaseList
 from opsflow.engine import persist
-from opsflow.engine.unit import CaseTransaction
 from opsflow.store import tables
 
 
@@ -39,40 +37,4 @@ def case_list(
     deadlines = persist.pending_deadlines_by_case(conn, ids) if rows else {}
     found = CaseList(r.view(deadlines=deadlines.get(r.id, [])) for r in rows)
     found.unreadable = [str(d) for d in damaged]
-    return found
-
-
-def inbox(
-    tx: CaseTransaction,
-    actor: str,
-    limit: int | None,
-    readable: ColumnElement[bool] | None = None,
-) -> CaseList:
-    """Open cases where ``actor`` can fire an event now, most recently changed first.
-
-    Events that only a deadline is meant to fire (they name no roles) are left out.
-    """
-    cases = tables.cases
-    query = select(cases).where(cases.c.closed.is_(False)).order_by(cases.c.updated_at.desc())
-    if readable is not None:
-        query = query.where(readable)
-    rows, damaged = persist.readable_cases(tx.conn, query)
-    found = CaseList()
-    found.unreadable = [str(d) for d in damaged]
-    for case in rows:
-        step = tx.step_on(tx.pinned(case), case)
-        wf = step.wf
-        # A deadline's event open to anyone is the worker's job, not an inbox item.
-        timed = {
-            d.event
-            for d in wf.deadlines.get(case.state, ())
-            if not any(c.roles for c in wf.candidates(case.state, d.event))
-        }
-        events = [
-            e for e in preview.event_statuses(step, actor) if e.allowed and e.event not in timed
-        ]
-        if events:
-            found.append(Case(**{**case.view(wf.spec.title).__dict__, "events": events}))
-            if limit is not None and len(found) >= limit:
-                break
     return found
