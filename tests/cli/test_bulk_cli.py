@@ -268,3 +268,24 @@ def test_progress_bar_only_on_a_terminal(engine: Any, db_url: str, workflows_dir
     assert piped.returncode == 0, piped.stderr
     assert "firing" not in piped.stderr + piped.stdout
     assert [engine.get(i).state for i in ids] == ["review"] * 3
+
+
+def test_a_filter_selects_the_cases(engine: Any, bulk: Any) -> None:
+    dear = [_in_review(engine, budget=50_000), _in_review(engine, budget=20_000)]
+    cheap = _in_review(engine, budget=10)
+    draft = engine.start("review", {"title": "t", "budget": 90_000}, actor="ann").id
+    filters = ("--workflow", "review", "--state", "review", "--where", "budget > 10000")
+    result = bulk("ed", "approve", *filters, "--json")
+    assert result.exit_code == 0, result.output
+    assert sorted(r["case"] for r in json.loads(result.stdout)["results"]) == sorted(dear)
+    assert engine.get(cheap).state == "review"
+    assert engine.get(draft).state == "draft"
+    several = bulk("ed", "cancel", "--state", "review", "--state", "draft", "--open")
+    assert several.exit_code == 0, several.output
+    assert several.stdout.splitlines()[-1] == "2 done (2 case(s))"
+    nothing = bulk("ed", "cancel", "--open", "--q", "没有")
+    assert nothing.exit_code == 0
+    assert "no cases match" in nothing.stderr
+    bad = bulk("ed", "cancel", "--where", "title.upper() == 'X'")
+    assert bad.exit_code == 2
+    assert bad.stdout == ""

@@ -280,3 +280,68 @@ def test_sql_metacharacters_and_chinese_are_data(engine: Any) -> None:
     assert [i.status for i in odd.items] == ["not_found", "not_found"]
     assert "批准'; DROP TABLE cases; --" in (odd.items[0].message or "")
     assert len(engine.cases()) == 2
+
+
+# -- selection by a filter (the search) ---------------------------------------------------
+
+SECRET = """\
+workflow: secret
+version: 1
+roles: [editor, legal]
+readers: [legal]
+fields:
+  title: {type: string}
+states:
+  open: {initial: true}
+  done: {final: true}
+transitions:
+  - {event: close, from: open, to: done, roles: [editor, legal]}
+"""
+
+
+def test_a_filter_selects_the_cases(engine: Any) -> None:
+    from opsflow.runners.bulk import search_query
+
+    dear = [_in_review(engine, budget=50_000), _in_review(engine, budget=20_000)]
+    cheap = _in_review(engine, budget=10)
+    draft = engine.start("review", {"title": "t", "budget": 90_000}, actor="ann").id
+    query = search_query(workflow="review", states=["review"], where="budget > 10000")
+    assert bulk.selected_count(engine, query=query, actor="ed") == 2
+    result = engine.bulk_fire("approve", query=query, actor="ed")
+    assert sorted(i.case for i in result.items) == sorted(dear)
+    assert result.all_done
+    assert engine.get(cheap).state == "review"
+    assert engine.get(draft).state == "draft"
+    open_ones = engine.bulk_fire("cancel", query=search_query(open=True, q="t"), actor="ed")
+    assert open_ones.total == 4
+    assert engine.bulk_fire("cancel", query=search_query(open=True), actor="ed").total == 0
+
+
+def test_a_filter_over_the_limit_is_refused_with_its_count(
+    engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsflow.runners.bulk import search_query
+
+    monkeypatch.setattr(bulk, "MAX_CASES", 2)
+    ids = [_in_review(engine) for _ in range(3)]
+    with pytest.raises(Usage, match="the filter matches 3 cases; a bulk fire takes at most 2"):
+        engine.bulk_fire("approve", query=search_query(workflow="review"), actor="ed")
+    assert [engine.get(i).state for i in ids] == ["review"] * 3
+
+
+def test_cases_the_actor_may_not_read_are_neither_selected_nor_fired(
+    make_engine: Any, workflows_dir: Any
+) -> None:
+    from opsflow.runners.bulk import search_query
+
+    (workflows_dir / "secret.yaml").write_text(SECRET, encoding="utf-8")
+    engine = make_engine()
+    hidden = engine.start("secret", {"title": "机密"}, actor="lou").id
+    assert engine.bulk_fire("close", query=search_query(workflow="secret"), actor="ed").total == 0
+    named = engine.bulk_fire("close", cases=[hidden, hidden[:8]], actor="ed")
+    assert [(i.case, i.status) for i in named.items] == [(hidden, "not_found")]
+    prefix = engine.bulk_fire("close", cases=[hidden[:8]], actor="ed")
+    assert prefix.items[0].status == "not_found"
+    assert hidden not in (prefix.items[0].message or "")  # no more than was asked
+    assert engine.get(hidden).state == "open"
+    assert engine.bulk_fire("close", query=search_query(workflow="secret"), actor="lou").all_done

@@ -193,7 +193,8 @@ def bulk_fire(
             items.append(_failed(given, full_id))
         else:
             case_key = None if key is None else f"{key}:{full_id}"
-            one = partial(engine.fire, full_id, event, actor=name, data=data, text=text)
+            # fired by the id as given: a case the actor may not read is "no case 'GIVEN'"
+            one = partial(engine.fire, given, event, actor=name, data=data, text=text)
             items.append(_fire_one(one, given, comment=comment, key=case_key, dry_run=dry_run))
         if on_progress is not None:
             on_progress(len(items), len(resolved))

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from opsflow.errors import OpsflowError
-from opsflow.service import health, openapi, problems, reference, routes_cases
+from opsflow.service import health, openapi, problems, reference, routes_bulk, routes_cases
 from opsflow.version import __version__
 
 log = logging.getLogger("opsflow.service")
@@ -62,6 +62,7 @@ def create_app(engine: Any, *, close_engine: bool = False) -> FastAPI:
     app.add_middleware(health.Measure, metrics=app.state.metrics)
     app.include_router(health.router)
     app.include_router(routes_cases.router)
+    app.include_router(routes_bulk.router)
     app.include_router(reference.router)
     openapi.install(app)
     app.mount("/static", StaticFiles(packages=[("opsflow.service", "static")]), name="static")
