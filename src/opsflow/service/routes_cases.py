@@ -1,21 +1,37 @@
-"""``/v1/me`` and ``/v1/cases``: the actor, reading a case, starting one and firing events.
+"""``/v1/me`` and ``/v1/cases``: the actor, reading a case and changing it.
 
 Bodies and answers are the CLI's ``--json`` shapes; the actor is always the authenticated
 identity. Each handler is sync: FastAPI runs it in its threadpool, sized to the database pool.
+
+Every answer that holds a case carries ``ETag: "N"`` (N: the case's row version). A write
+sent with ``If-Match`` (``"N"``, ``W/"N"`` or ``*``) is refused with 412 when the case is
+no longer at that version, checked inside the step's transaction. A start, fire, data
+change may carry an ``Idempotency-Key``: it happens once per actor and key, and a repeat
+answers exactly as the first time (status, body and ETag).
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from opsflow.service.auth import Reader, Writer, writer
 
 router = APIRouter(prefix="/v1")
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=150)]
+MAX_KEY = 150  # characters of an Idempotency-Key
+MAX_COMMENT = 2000
+HISTORY_PAGE = 200  # entries of one history page, at most
+
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=MAX_KEY)
+]
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=100)]
+Comment = Annotated[str | None, Query(max_length=MAX_COMMENT)]
 
 
 class StartBody(BaseModel):
@@ -31,7 +47,23 @@ class FireBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     data: dict[str, Any] = Field(default_factory=dict)
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT)
+
+
+class AssigneeBody(BaseModel):
+    """``PUT /v1/cases/{id}/assignee``."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class ComputeBody(BaseModel):
+    """``POST /v1/cases/{id}/compute``."""
+
+    model_config = ConfigDict(extra="forbid")
+    metrics: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        default=None, max_length=200
+    )
 
 
 def _engine(request: Request) -> Any:
@@ -39,12 +71,57 @@ def _engine(request: Request) -> Any:
 
 
 def _scoped(actor: str, key: str | None) -> str | None:
-    """The engine's key for an ``Idempotency-Key``: one namespace per actor."""
-    return None if key is None else f"http:{actor}:{key}"
+    """The engine's key for an ``Idempotency-Key``: one namespace per actor.
+
+    The actor is hashed so that a long name and a long key still fit the engine's limit.
+    """
+    if key is None:
+        return None
+    owner = hashlib.sha256(actor.encode()).hexdigest()[:16]
+    return f"http:{owner}:{key}"
 
 
 def _etag(row_version: int) -> str:
     return f'"{row_version}"'
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The row version an ``If-Match`` asks for (None: absent or ``*``).
+
+    ``"N"`` and ``W/"N"`` name version N; anything else cannot match any version, so it
+    is handed to the engine as -1 and the write is refused with 412 (after 404 for a case
+    that does not exist), as RFC 9110 asks.
+    """
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/")
+    digits = tag[1:-1] if len(tag) > 2 and tag[0] == tag[-1] == '"' else ""
+    return int(digits) if digits.isdigit() and len(digits) < 19 else -1
+
+
+def _with_etag(response: Response, case: Any) -> dict[str, Any]:
+    response.headers["ETag"] = _etag(case.row_version)
+    body: dict[str, Any] = case.to_json()
+    return body
+
+
+def _keyed(
+    request: Request, response: Response, key: str | None, fresh: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """The answer of a keyed write: what its key's first write answered, else ``fresh()``.
+
+    The engine keeps the first answer's body and ETag with the key, in the write's own
+    transaction, so the first request and every repeat answer the same bytes.
+    """
+    body = fresh()
+    if key is None:
+        return body
+    first = _engine(request).keyed_response(key)
+    if not first or "body" not in first:
+        return body  # a key the CLI used before answers were kept
+    response.headers["ETag"] = _etag(int(first.get("etag", 0)))
+    kept: dict[str, Any] = first["body"]
+    return kept
 
 
 @router.get("/me")
@@ -61,10 +138,7 @@ def me(request: Request, who: Reader) -> dict[str, Any]:
 @router.get("/cases/{case_id}")
 def get_case(request: Request, response: Response, case_id: str, who: Reader) -> dict[str, Any]:
     """The case as ``opsflow status --json`` shows it, for the actor; ``ETag`` its version."""
-    case = _engine(request).status(case_id, actor=who.actor)
-    response.headers["ETag"] = _etag(case.row_version)
-    body: dict[str, Any] = case.to_json()
-    return body
+    return _with_etag(response, _engine(request).status(case_id, actor=who.actor))
 
 
 @router.post("/cases", status_code=201)
@@ -72,37 +146,152 @@ def start_case(
     request: Request, response: Response, body: StartBody, who: Writer, key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """Start a case of a workflow (its current version); 201 with ``Location``."""
-    case = _engine(request).start(
-        body.workflow, data=body.data, actor=who.actor, key=_scoped(who.actor, key)
-    )
+    scoped = _scoped(who.actor, key)
+    case = _engine(request).start(body.workflow, data=body.data, actor=who.actor, key=scoped)
     response.headers["Location"] = f"/v1/cases/{case.id}"
-    response.headers["ETag"] = _etag(case.row_version)
-    out: dict[str, Any] = case.to_json()
-    return out
+    return _keyed(request, response, scoped, lambda: _with_etag(response, case))
 
 
 @router.post("/cases/{case_id}/events/{event}")
 def fire_event(
     request: Request,
+    response: Response,
     case_id: str,
     event: str,
     who: Reader,
     body: FireBody | None = None,
     dry_run: Annotated[bool, Query()] = False,
     key: IdempotencyKey = None,
+    if_match: IfMatch = None,
 ) -> dict[str, Any]:
     """Fire an event on a case; the answer is ``opsflow fire --json``'s."""
     if not dry_run:
         writer(who)  # a dry run writes nothing: a read-only token may ask
     given = body or FireBody()
+    scoped = None if dry_run else _scoped(who.actor, key)
     result = _engine(request).fire(
         case_id,
         event,
         actor=who.actor,
         data=given.data,
         comment=given.comment,
-        key=_scoped(who.actor, key),
+        key=scoped,
         dry_run=dry_run,
+        expected_version=expected_version(if_match),
     )
-    out: dict[str, Any] = result.to_json()
-    return out
+
+    def fresh() -> dict[str, Any]:
+        response.headers["ETag"] = _etag(result.case.row_version)
+        out: dict[str, Any] = result.to_json()
+        return out
+
+    return _keyed(request, response, scoped, fresh)
+
+
+@router.patch("/cases/{case_id}/data")
+def patch_data(
+    request: Request,
+    response: Response,
+    case_id: str,
+    who: Writer,
+    body: Annotated[dict[str, Any], Body()],
+    comment: Comment = None,
+    key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    """Change a case's data: a JSON merge (``null`` removes a field); the case answers.
+
+    The comment kept in the history is the ``comment`` query parameter (UTF-8, so any
+    language, which an HTTP header could not carry).
+    """
+    scoped = _scoped(who.actor, key)
+    case = _engine(request).set(
+        case_id,
+        data=body,
+        actor=who.actor,
+        comment=comment,
+        key=scoped,
+        expected_version=expected_version(if_match),
+    )
+    return _keyed(request, response, scoped, lambda: _with_etag(response, case))
+
+
+@router.get("/cases/{case_id}/history")
+def history(
+    request: Request,
+    case_id: str,
+    who: Reader,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=HISTORY_PAGE)] = HISTORY_PAGE,
+) -> dict[str, Any]:
+    """The audit trail after ``after_seq``, oldest first: ``{items, next_after_seq}``.
+
+    ``next_after_seq`` is the ``after_seq`` of the next page, null on the last one.
+    """
+    engine = _engine(request)
+    engine.status(case_id, actor=who.actor)  # NotFound for a case the actor may not read
+    entries = engine.history(case_id, after_seq=after_seq, limit=limit + 1)
+    page = entries[:limit]
+    more = len(entries) > limit
+    return {
+        "items": [e.to_json() for e in page],
+        "next_after_seq": page[-1].seq if more else None,
+    }
+
+
+@router.post("/cases/{case_id}/compute")
+def compute(
+    request: Request,
+    response: Response,
+    case_id: str,
+    who: Writer,
+    body: ComputeBody | None = None,
+) -> dict[str, Any]:
+    """Run calculators now (all the case's metrics, or those named): ``{case, metrics}``."""
+    metrics = (body or ComputeBody()).metrics
+    case, values = _engine(request).compute(case_id, metrics or None, actor=who.actor)
+    return {"case": _with_etag(response, case), "metrics": values}
+
+
+@router.put("/cases/{case_id}/assignee")
+def assign(
+    request: Request,
+    response: Response,
+    case_id: str,
+    body: AssigneeBody,
+    who: Writer,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    """Assign the case to a team member; the case answers."""
+    case = _engine(request).assign(
+        case_id, body.name, actor=who.actor, expected_version=expected_version(if_match)
+    )
+    return _with_etag(response, case)
+
+
+@router.delete("/cases/{case_id}/assignee")
+def unassign(
+    request: Request, response: Response, case_id: str, who: Writer, if_match: IfMatch = None
+) -> dict[str, Any]:
+    """Assign the case to nobody; the case answers."""
+    case = _engine(request).unassign(
+        case_id, actor=who.actor, expected_version=expected_version(if_match)
+    )
+    return _with_etag(response, case)
+
+
+@router.post("/cases/{case_id}/claim")
+def claim(
+    request: Request,
+    response: Response,
+    case_id: str,
+    who: Writer,
+    force: Annotated[bool, Query()] = False,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    """Assign the case to the actor: 409 when someone else holds it, unless an admin
+    forces it (``?force=true``; 403 for anyone else)."""
+    case = _engine(request).claim(
+        case_id, actor=who.actor, force=force, expected_version=expected_version(if_match)
+    )
+    return _with_etag(response, case)
