@@ -111,7 +111,6 @@ def _candidates(
     where: Sequence[ColumnElement[bool]],
     after: tuple[datetime, str] | None,
     size: int,
-    by_index: bool,
 ) -> tuple[list[tuple[datetime, str]], list[str]]:
     """The next ``size`` open cases in ``targets`` after ``after``: their (updated_at, id)."""
     cases = tables.cases
@@ -128,8 +127,6 @@ def _candidates(
             or_(cases.c.updated_at < at, and_(cases.c.updated_at == at, cases.c.id < case_id))
         )
     query = query.order_by(cases.c.updated_at.desc(), cases.c.id.desc()).limit(size)
-    if by_index:  # walk the open cases newest first; never sort a whole state's cases
-        query = query.with_hint(cases, "INDEXED BY ix_cases_closed_updated", "sqlite")
     rows, unreadable = readable_rows(conn, query)
     return [(r["updated_at"], r["id"]) for r in rows], [str(e) for _raw, e in unreadable]
 
@@ -173,7 +170,7 @@ def page(
     conn, context = tx.conn, tx.context()
     size = max(MIN_BATCH, 2 * limit)
     for _ in range(MAX_BATCHES):
-        keys, damaged_keys = _candidates(conn, targets, where, after, size, by_index=not mine)
+        keys, damaged_keys = _candidates(conn, targets, where, after, size)
         unreadable += damaged_keys
         if not keys:
             return _finish(conn, chosen, None, unreadable)

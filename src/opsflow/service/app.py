@@ -17,7 +17,16 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from opsflow.errors import OpsflowError
-from opsflow.service import health, openapi, problems, reference, routes_bulk, routes_cases
+from opsflow.service import (
+    health,
+    openapi,
+    problems,
+    reference,
+    routes_bulk,
+    routes_cases,
+    routes_inbox,
+    routes_workflows,
+)
 from opsflow.version import __version__
 
 log = logging.getLogger("opsflow.service")
@@ -63,6 +72,8 @@ def create_app(engine: Any, *, close_engine: bool = False) -> FastAPI:
     app.include_router(health.router)
     app.include_router(routes_cases.router)
     app.include_router(routes_bulk.router)
+    app.include_router(routes_workflows.router)
+    app.include_router(routes_inbox.router)
     app.include_router(reference.router)
     openapi.install(app)
     app.mount("/static", StaticFiles(packages=[("opsflow.service", "static")]), name="static")
