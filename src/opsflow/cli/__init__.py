@@ -22,7 +22,20 @@ from opsflow.cli.errors import fail
 from opsflow.cli.values import check_name
 
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "Cases": ("start", "fire", "set", "status", "cases", "inbox", "history", "compute", "bulk"),
+    "Cases": (
+        "start",
+        "fire",
+        "set",
+        "status",
+        "cases",
+        "inbox",
+        "history",
+        "compute",
+        "bulk",
+        "assign",
+        "unassign",
+        "claim",
+    ),
     "Workflows": ("workflows", "show", "graph", "schema", "validate", "test"),
     "Administration": (
         "init",
@@ -43,7 +56,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 # (AppContext.engine); every other command resumes it before it starts (see cli.process).
 ENGINE_COMMANDS = frozenset(
     ("start", "fire", "set", "status", "cases", "inbox", "history", "compute", "worker")
-    + ("incidents", "bulk")
+    + ("incidents", "bulk", "assign", "unassign", "claim")
 )
 
 
@@ -250,6 +263,7 @@ def _global_options(ctx: click.Context) -> AppContext:
 def _register() -> None:
     from opsflow.cli import (
         admin,
+        assign,
         bulk,
         cases,
         db_cmd,
@@ -265,6 +279,7 @@ def _register() -> None:
     modules = (
         cases,
         bulk,
+        assign,
         workflows,
         admin,
         incidents,

@@ -188,6 +188,7 @@ def print_case(case: Case) -> None:
                 f"{case.workflow} v{case.version}" + (f" ({case.title})" if case.title else ""),
             ),
             ("state", case.state + (" (closed)" if case.closed else "")),
+            ("assignee", case.assignee or "nobody"),
             ("since", out.moment(case.entered_at)),
             ("created", f"{out.moment(case.created_at)} by {case.created_by}"),
             ("updated", out.moment(case.updated_at)),
@@ -282,13 +283,14 @@ def list_cases(
         out.note("no cases")
         return
     out.table(
-        ["id", "workflow", "state", "title", "updated"],
+        ["id", "workflow", "state", "title", "assignee", "updated"],
         [
             (
                 c.id,
                 f"{c.workflow} v{c.version}",
                 c.state,
                 c.data.get("title"),
+                c.assignee,
                 out.moment(c.updated_at),
             )
             for c in found
@@ -320,13 +322,14 @@ def inbox(as_json: bool) -> None:
         out.note(f"nothing waits for {actor}")
         return
     out.table(
-        ["id", "workflow", "state", "title", "you can fire"],
+        ["id", "workflow", "state", "title", "assignee", "you can fire"],
         [
             (
                 c.id,
                 c.workflow,
                 c.state,
                 c.data.get("title"),
+                c.assignee,
                 [e.event for e in c.events if e.allowed],
             )
             for c in found
