@@ -443,7 +443,8 @@ def outbox_retry(notification_id: int, as_json: bool) -> None:
     """Queue failed notification ID for delivery again, with a fresh retry schedule.
 
     The next worker pass delivers it. Exits 5 when there is no such notification and
-    4 when it has not failed (pending or delivered).
+    4 when it has not failed (pending or delivered). When opsflow.yaml names a team and
+    admins, only an admin may do this (exit 3 for anyone else).
 
     Examples:
 
@@ -451,7 +452,11 @@ def outbox_retry(notification_id: int, as_json: bool) -> None:
       opsflow outbox --failed          # find the id
       opsflow outbox retry 42
     """
-    row = app().engine().retry_notification(notification_id)
+    from opsflow.engine.access import require_admin
+
+    engine = app().engine()
+    require_admin(engine, app().current_actor(), "retry notifications", local=True)
+    row = engine.retry_notification(notification_id)
     if as_json:
         out.emit_json(row.to_json())
         return
@@ -487,7 +492,8 @@ def verify(digest_file: Path | None, as_json: bool) -> None:
     Names the first problem of each case: a broken or unreadable entry, or a case row
     (state, data, closed, approvals) that its history does not lead to. With --against,
     also a history shorter than, or different from, the digest, and cases deleted since.
-    Exits 0 when every case is intact, 1 otherwise.
+    Exits 0 when every case is intact, 1 otherwise. When opsflow.yaml names a team and
+    admins, only an admin may run it (exit 3 for anyone else).
 
     Examples:
 
@@ -496,9 +502,11 @@ def verify(digest_file: Path | None, as_json: bool) -> None:
       opsflow audit verify --against digests/2026-01-05.json
       opsflow --db postgresql+psycopg://ops@db/opsflow audit verify --json
     """
+    from opsflow.engine.access import require_admin
     from opsflow.engine.digest import Digest
 
     engine = app().engine()
+    require_admin(engine, app().current_actor(), "verify the audit", local=True)
     against = None
     if digest_file is not None:
         against = Digest.parse(digest_file.read_text(encoding="utf-8"), str(digest_file))

@@ -70,6 +70,7 @@ def token_create(owner: str, expires: timedelta | None, read_only: bool, as_json
 
     The token is printed alone on stdout, so a script can capture it; the reminder that
     it is not shown again goes to stderr. Store it in a secret store or password manager.
+    When opsflow.yaml names a team and admins, a token for someone else is for admins.
 
     Examples:
 
@@ -78,9 +79,11 @@ def token_create(owner: str, expires: timedelta | None, read_only: bool, as_json
       TOKEN=$(opsflow token create --for ci --read-only --expires 30d)
       curl -H "Authorization: Bearer $TOKEN" https://ops.example.com/v1/me
     """
+    from opsflow.engine.access import require_token_manager
     from opsflow.engine.identity import create_token
 
     engine = app().engine()
+    require_token_manager(engine, app().current_actor(), owner, local=True)
     text, info = create_token(
         engine, owner, expires=expires, read_only=read_only, by=app().current_actor()
     )
@@ -143,7 +146,8 @@ def token_revoke(prefix: str, as_json: bool) -> None:
     """End the token whose prefix is PREFIX, at once, on every server.
 
     PREFIX is the first 12 characters 'opsflow token list' shows. Exits 5 when no token
-    has it and 4 when it was already revoked.
+    has it and 4 when it was already revoked. When opsflow.yaml names a team and admins,
+    revoking someone else's token is for admins (exit 3 for anyone else).
 
     Examples:
 
@@ -151,9 +155,12 @@ def token_revoke(prefix: str, as_json: bool) -> None:
       opsflow token list --for ann
       opsflow token revoke opsf_3fK9a2x
     """
+    from opsflow.engine.access import require_token_manager, token_owner
     from opsflow.engine.identity import revoke_token
 
-    info = revoke_token(app().engine(), prefix, by=app().current_actor())
+    engine, actor = app().engine(), app().current_actor()
+    require_token_manager(engine, actor, token_owner(engine, prefix), local=True)
+    info = revoke_token(engine, prefix, by=actor)
     if as_json:
         out.emit_json(info.to_json())
         return

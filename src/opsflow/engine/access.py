@@ -32,7 +32,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.engine import Connection
 
 from opsflow.core.decide import SYSTEM
-from opsflow.errors import NotFound
+from opsflow.errors import NotFound, NotPermitted
 from opsflow.language.loader import LoadContext, load_workflow_text
 from opsflow.store import Database, tables
 
@@ -245,13 +245,52 @@ def check_readable(
         raise NotFound(f"no case '{shown}'")
 
 
+# -- admins ------------------------------------------------------------------------------
+
+
+def require_admin(engine: Reader, actor: str | None, doing: str, *, local: bool = False) -> None:
+    """NotPermitted unless ``actor`` is listed under ``admins:``.
+
+    ``local``: a door that trusts the local account (the CLI) checks only when the project
+    names both a team and admins; a project without ``admins:`` keeps working as before.
+    """
+    settings = engine.settings
+    if local and not (settings.team and settings.admins):
+        return
+    name = _actor(engine, actor)
+    if not engine.is_admin(name):
+        raise NotPermitted(
+            f"only admins may {doing}",
+            ["the admins are listed under 'admins:' in opsflow.yaml"],
+        )
+
+
+def token_owner(engine: Reader, prefix: str) -> str | None:
+    """Whose token ``prefix`` is (None: no such token)."""
+    t = tables.api_tokens
+    with engine.db.read() as conn:
+        found = conn.execute(select(t.c.owner).where(t.c.prefix == prefix)).scalar()
+    return None if found is None else str(found)
+
+
+def require_token_manager(
+    engine: Reader, actor: str | None, owner: str | None, *, local: bool = False
+) -> None:
+    """A person manages their own tokens; another person's only as an admin."""
+    if owner is not None and owner != _actor(engine, actor):
+        require_admin(engine, actor, "manage another person's tokens", local=local)
+
+
 __all__ = [
     "FRESH_SECONDS",
     "Restrictions",
     "check_readable",
     "may_read",
     "readable_clause",
+    "require_admin",
+    "require_token_manager",
     "restrictions",
     "restricts",
     "sees_everything",
+    "token_owner",
 ]

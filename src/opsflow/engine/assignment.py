@@ -106,7 +106,7 @@ def check_may_assign(
 
 def change_assignee(tx: CaseTransaction, request: AssignRequest) -> Case:
     """Assign, unassign or claim a case as one audited step (see the module's rules)."""
-    step = tx.open(request.case_id)
+    step = tx.open(request.case_id, reader=request.actor)  # unreadable: as if missing
     case, wf, team = step.case, step.wf, tx.shop.settings.team
     check_version(case, request.expected_version)
     if case.closed:

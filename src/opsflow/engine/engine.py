@@ -31,7 +31,16 @@ from opsflow.core.results import (
 )
 from opsflow.core.step import Step
 from opsflow.core.workflow_view import describe as describe_workflow
-from opsflow.engine import access, assignment, idempotency, incidents, persist, reading, unit
+from opsflow.engine import (
+    access,
+    assignment,
+    gauges,
+    idempotency,
+    incidents,
+    persist,
+    reading,
+    unit,
+)
 from opsflow.engine import inbox as inbox_pages
 from opsflow.engine.audit import verify_all
 from opsflow.engine.definitions import Definitions
@@ -247,7 +256,9 @@ class CaseEngine:
         name = self.member(actor)
         wf = self.definitions.current(workflow)
         work = partial(unit.start_case, wf=wf, actor=name, data=data, text=text, key=key)
-        return self._transact(work)
+        started = self._transact(work)
+        gauges.count_step("started")
+        return started
 
     def fire(
         self,
@@ -287,7 +298,9 @@ class CaseEngine:
         tries: UnitOfWork[FireResult | unit.Denied] = UnitOfWork(self)
         result = tries.run(partial(unit.fire_event, request=request))
         if isinstance(result, unit.Denied):  # its denied entry has committed
+            gauges.count_refusal(result.refusal.code)
             raise result.refusal
+        gauges.count_step(result.outcome)
         return result
 
     def set(
