@@ -2,6 +2,7 @@
 
 Tokens here are stand-ins: ``Bearer NAME`` acts as NAME, ``Bearer NAME:ro`` as NAME with a
 read-only token. The real token check (``opsflow.engine.identity``) has tests of its own.
+``oidc_issuer`` is a real OpenID Connect issuer on 127.0.0.1 (``oidc_issuer.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
+from oidc_issuer import OidcIssuer, running_issuer
 
+from opsflow.engine.oidc import forget_cached
 from opsflow.service import create_app
 from opsflow.service.auth import bearer_token, identity
 
@@ -44,3 +47,16 @@ def service(make_engine: Callable[..., Any]) -> Iterator[tuple[TestClient, Any]]
 @pytest.fixture
 def client(service: tuple[TestClient, Any]) -> TestClient:
     return service[0]
+
+
+@pytest.fixture
+def oidc_issuer(clock: Any) -> Iterator[OidcIssuer]:
+    """A real OpenID Connect issuer on 127.0.0.1 on a free port, its tokens on the fake clock.
+
+    It auto-approves ``issuer.user`` (``{"preferred_username": "ann"}``); the client is
+    ``opsflow`` with the secret ``issuer-test-secret``.
+    """
+    forget_cached()  # a port, and so an issuer address, may be used again by a later test
+    with running_issuer(clock=clock) as issuer:
+        yield issuer
+    forget_cached()

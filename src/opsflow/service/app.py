@@ -25,6 +25,7 @@ from opsflow.service import (
     routes_bulk,
     routes_cases,
     routes_inbox,
+    routes_login,
     routes_workflows,
 )
 from opsflow.version import __version__
@@ -72,6 +73,7 @@ def create_app(engine: Any, *, close_engine: bool = False) -> FastAPI:
     app.include_router(health.router)
     app.include_router(routes_cases.router)
     app.include_router(routes_bulk.router)
+    app.include_router(routes_login.router)
     app.include_router(routes_workflows.router)
     app.include_router(routes_inbox.router)
     app.include_router(reference.router)

@@ -1,19 +1,33 @@
-"""Who is acting: the identity behind ``Authorization: Bearer TOKEN``.
+"""Who is acting: an API token (``Authorization: Bearer TOKEN``) or a board session (cookie).
 
 The actor of every request is the authenticated identity, never a name the request gives.
+A session travels in an HttpOnly, SameSite=Lax cookie (Secure when ``server.base_url`` is
+https); a request authenticated by it that may change something (any method but GET, HEAD
+and OPTIONS) must also carry the session's CSRF token, in the ``X-CSRF-Token`` header or a
+form's ``csrf_token`` field, or it is refused (403) before anything runs. A token needs
+no CSRF token: a browser never adds an ``Authorization`` header by itself.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from opsflow.errors import NotAuthenticated, NotPermitted
+from opsflow.engine.identity import authenticate_token
+from opsflow.engine.sessions import Session, authenticate_session, csrf_matches
+from opsflow.errors import NotAuthenticated, NotFound, NotPermitted
+
+SESSION_COOKIE = "opsflow_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class Identity(Protocol):
-    """What a request acts as (``opsflow.engine.identity.Identity``)."""
+    """What a request acts as: ``opsflow.engine.identity.Identity`` or a ``Session``."""
 
     @property
     def actor(self) -> str: ...
@@ -32,21 +46,48 @@ def bearer_token(request: Request) -> str:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise NotAuthenticated(
-            "authentication required", ["send 'Authorization: Bearer TOKEN' (opsflow token create)"]
+            "authentication required",
+            [
+                "send 'Authorization: Bearer TOKEN' (opsflow token create)",
+                "or log in (POST /login) and send the session cookie",
+            ],
         )
     return token
 
 
-def identity(request: Request) -> Identity:
-    """The identity the request's token belongs to (401 when none, or it is not valid).
+async def identity(request: Request) -> Identity:
+    """The identity behind the request's token or session cookie (401 when none is valid).
 
-    A sync dependency: FastAPI runs it in its threadpool, beside the engine calls.
+    A token wins over a cookie. With the cookie, an unsafe method needs the CSRF token
+    (403). The engine's checks run in the threadpool, beside the handlers' engine calls.
     """
-    from opsflow.engine.identity import authenticate_token
+    engine = request.app.state.engine
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if "authorization" in request.headers or session_id is None:
+        token = bearer_token(request)
+        by_token: Identity = await run_in_threadpool(authenticate_token, engine, token)
+        return by_token
+    session: Session = await run_in_threadpool(authenticate_session, engine, session_id)
+    if request.method not in SAFE_METHODS:
+        presented = request.headers.get(CSRF_HEADER) or await _form_field(request, CSRF_FIELD)
+        if not csrf_matches(session_id, presented):
+            raise NotPermitted(
+                "this request lacks the session's CSRF token",
+                [
+                    f"send the {CSRF_HEADER} header (GET /v1/session gives the token)",
+                    f"or the form field {CSRF_FIELD}",
+                ],
+            )
+    return session
 
-    token = bearer_token(request)
-    found: Identity = authenticate_token(request.app.state.engine, token)
-    return found
+
+async def _form_field(request: Request, name: str) -> str | None:
+    """A field of a form body (None for another body, or no such field)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in FORMS:
+        return None
+    value = (await request.form()).get(name)
+    return value if isinstance(value, str) else None
 
 
 def writer(found: Annotated[Identity, Depends(identity)]) -> Identity:
@@ -58,5 +99,41 @@ def writer(found: Annotated[Identity, Depends(identity)]) -> Identity:
     return found
 
 
+def board_session(found: Annotated[Identity, Depends(identity)]) -> Session:
+    """The board session the request came with (404 for a request with a token)."""
+    if not isinstance(found, Session):
+        raise NotFound(
+            "this request has no board session",
+            ["it was authenticated with an API token; log in (POST /login) for a session"],
+        )
+    return found
+
+
+def set_session_cookie(response: Response, engine: Any, session_id: str, session: Session) -> None:
+    """Give the browser its session: HttpOnly, SameSite=Lax, Path=/, Secure under https."""
+    lifetime = session.expires_at - engine.clock()
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=max(1, int(lifetime.total_seconds())),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=engine.settings.server.secure_cookies,
+    )
+
+
+def clear_session_cookie(response: Response, engine: Any) -> None:
+    """Tell the browser to forget its session cookie."""
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=engine.settings.server.secure_cookies,
+    )
+
+
 Reader = Annotated[Identity, Depends(identity)]
 Writer = Annotated[Identity, Depends(writer)]
+BoardSession = Annotated[Session, Depends(board_session)]
