@@ -142,6 +142,14 @@ class Usage(OpsflowError):
     code = "usage"
 
 
+class InvalidQuery(Usage):
+    """A search the engine cannot run: a ``where`` outside the search subset, an unknown
+    field, a bad cursor, sort or limit. A malformed request (exit 2, HTTP 400), not invalid
+    data: nothing about the cases is wrong."""
+
+    code = "invalid_query"
+
+
 class PluginRefusal(Refused):
     """A ``before_transition`` hook refused the event; the refusal is audited as ``denied``."""
 
@@ -276,8 +284,9 @@ __all__ = [
     "FieldError",
     "IncidentClosed",
     "Invalid",
-    "KeyReused",
+    "InvalidQuery",
     "IssuerUnreachable",
+    "KeyReused",
     "MigrationRefused",
     "NotFound",
     "NotPermitted",

@@ -11,6 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from opsflow.core.compiled import CompiledWorkflow, compile_workflow
+from opsflow.engine.search_index import create_indexes
 from opsflow.errors import Invalid, NotFound
 from opsflow.language.diagnostics import Diagnostic
 from opsflow.language.loader import (
@@ -137,6 +138,7 @@ class Definitions:
                     }
                 ],
             )
+            create_indexes(conn, wf.spec)  # index: true fields (search)
         elif row.hash != wf.hash:
             raise Invalid(
                 f"workflow '{wf.id}' version {wf.version} is already registered with different "

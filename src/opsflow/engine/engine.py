@@ -39,6 +39,7 @@ from opsflow.engine import (
     incidents,
     persist,
     reading,
+    search,
     unit,
 )
 from opsflow.engine import inbox as inbox_pages
@@ -46,6 +47,7 @@ from opsflow.engine.audit import verify_all
 from opsflow.engine.definitions import Definitions
 from opsflow.engine.digest import Digest
 from opsflow.engine.inbox import InboxPage
+from opsflow.engine.search import SearchPage, SearchQuery
 from opsflow.engine.unit import CaseTransaction, UnitOfWork
 from opsflow.errors import NotFound, NotPermitted, OpsflowError, Usage
 from opsflow.language.diagnostics import Diagnostic
@@ -450,6 +452,29 @@ class CaseEngine:
         if missing and workflow not in self.definitions.ids():
             raise NotFound(f"no workflow '{workflow}'")
         return found
+
+    def search(self, query: SearchQuery, actor: str | None = None) -> SearchPage:
+        """One page of the cases ``query`` finds that ``actor`` may read (SPEC §7.4)."""
+        name = self.actor_name(actor)
+        with self.db.read() as conn:
+            page = search.search_page(self, conn, query, name)
+        if not page.items and query.workflow and query.workflow not in self.definitions.ids():
+            raise NotFound(f"no workflow '{query.workflow}'")
+        return page
+
+    def search_ids(
+        self, query: SearchQuery, actor: str | None = None, cap: int = 10_000
+    ) -> list[str]:
+        """The ids ``query`` finds, in its order: at most ``cap + 1`` (no page limit)."""
+        name = self.actor_name(actor)
+        with self.db.read() as conn:
+            return search.search_ids(self, conn, query, name, cap)
+
+    def search_count(self, query: SearchQuery, actor: str | None = None) -> int:
+        """How many cases ``query`` finds that ``actor`` may read."""
+        name = self.actor_name(actor)
+        with self.db.read() as conn:
+            return search.search_count(self, conn, query, name)
 
     def inbox(
         self,

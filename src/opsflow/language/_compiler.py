@@ -113,13 +113,29 @@ def compile_tree(
     metrics: frozenset[str] | None = None,
 ) -> tuple[Program, frozenset[str], frozenset[str]]:
     """(program, fields read, functions called) of `text`, or ExpressionError."""
+    compiler = _Compiler(text, text.lstrip(), names, functions, metrics)
+    tree = _parse(compiler, text)
+    program = compiler.compile_root(tree.body)
+    return program, frozenset(compiler.fields), frozenset(compiler.called)
+
+
+def parse_tree(text: str) -> ast.expr:
+    """The syntax tree of `text`, checked for length, syntax, depth and size (not names).
+
+    For callers that give the tree a meaning of their own (search turns it into SQL) while
+    keeping the language's parser and bounds; ExpressionError when refused.
+    """
+    compiler = _Compiler(text, text.lstrip(), frozenset(), frozenset())
+    return _parse(compiler, text).body
+
+
+def _parse(compiler: _Compiler, text: str) -> ast.Expression:
     if len(text) > MAX_TEXT_LENGTH:
         raise ExpressionError(
             f"expression is too long ({len(text):,} characters, limit {MAX_TEXT_LENGTH:,})",
             1,
         )
     body = text.lstrip()
-    compiler = _Compiler(text, body, names, functions, metrics)
     try:
         tree = ast.parse(body, mode="eval")
     except SyntaxError as exc:
@@ -139,8 +155,7 @@ def compile_tree(
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError("expression is too deeply nested or too complex", 1) from None
     compiler.check_size(tree)
-    program = compiler.compile_root(tree.body)
-    return program, frozenset(compiler.fields), frozenset(compiler.called)
+    return tree
 
 
 class _Compiler:

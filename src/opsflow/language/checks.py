@@ -27,7 +27,12 @@ from opsflow.language.diagnostics import Diagnostic, Severity
 from opsflow.language.durations import parse_duration
 from opsflow.language.expression_types import type_errors
 from opsflow.language.expressions import ExpressionError, compile_expression
-from opsflow.language.fields import LENGTH_TYPES, NUMERIC_TYPES, coerce_value
+from opsflow.language.fields import (
+    LENGTH_TYPES,
+    MAX_INDEXED_LENGTH,
+    NUMERIC_TYPES,
+    coerce_value,
+)
 from opsflow.language.models import Action, FieldSpec, TransitionSpec
 from opsflow.language.structure import Describer, WorkflowParts, value_at
 from opsflow.language.template_names import (
@@ -129,6 +134,8 @@ class Checker:
                 )
             if spec.pattern is not None:
                 self.check_pattern(name, spec)
+            if spec.index:
+                self.check_index(name, spec)
             if spec.default is not None:
                 self.check_value(
                     (*base, "default"), name, spec, spec.default, f"the default of field '{name}'"
@@ -139,6 +146,20 @@ class Checker:
                         f"field '{name}' is required and has a default, so it is never missing",
                         "warning",
                     )
+
+    def check_index(self, name: str, spec: FieldSpec) -> None:
+        """``index: true`` needs values a database index can hold (short, single values)."""
+        where: YamlPath = ("fields", name, "index")
+        if spec.type in ("text", "list"):
+            self.report(where, f"'index' of field '{name}' does not apply to {spec.type} fields")
+        elif spec.type == "string" and (
+            spec.max_length is None or spec.max_length > MAX_INDEXED_LENGTH
+        ):
+            self.report(
+                where,
+                f"an indexed string field needs 'max_length' of at most {MAX_INDEXED_LENGTH} "
+                f"(field '{name}'): a longer value cannot go in a database index",
+            )
 
     def check_pattern(self, name: str, spec: FieldSpec) -> None:
         """A pattern belongs to a string field and must compile."""

@@ -31,6 +31,7 @@ from opsflow.language._compiler import (
     CONTEXT_NAMES,
     NO_FUNCTIONS,
     compile_tree,
+    parse_tree,
 )
 from opsflow.language._evaluator import (
     MAX_ALLOCATION,
@@ -115,4 +116,5 @@ __all__ = [
     "Expression",
     "ExpressionError",
     "compile_expression",
+    "parse_tree",
 ]

@@ -34,6 +34,9 @@ from opsflow.suggest import did_you_mean
 
 NUMERIC_TYPES = frozenset({"integer", "number", "money"})
 LENGTH_TYPES = frozenset({"string", "text", "list"})
+# Characters of an indexed string field (``index: true``): PostgreSQL's b-tree holds entries
+# of about 2,700 bytes, and a character takes up to 4.
+MAX_INDEXED_LENGTH = 500
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _INTEGER_TEXT = re.compile(r"[+-]?\d+")
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")

@@ -1,0 +1,315 @@
+"""Search (SPEC §7.4): filters compiled to one SQL statement over ``cases``, keyset pages.
+
+Every filter is answered by the database (JSON operators on SQLite and PostgreSQL); no case
+is loaded into Python to be filtered. Pages are keyset-paginated on the sort column and the
+case id, with an opaque cursor: base64url of ``[sort, last key, last id]``, checked when
+read back. Only the cases the actor may read are found
+(:func:`opsflow.engine.access.readable_clause`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select
+from sqlalchemy.engine import Connection
+
+from opsflow.core.results import Case
+from opsflow.engine import access, persist
+from opsflow.engine.where_sql import FieldKinds, compile_where, raw_text_sql
+from opsflow.errors import InvalidQuery, NotFound
+from opsflow.language.models import FieldSpec
+from opsflow.store import tables
+
+# What search needs of the engine: its definitions, and what deciding readers needs.
+CaseEngine = access.Reader
+
+MAX_LIMIT = 200  # cases per page
+MAX_Q = 200  # characters of ``q``
+MAX_CURSOR = 400  # characters of a cursor
+SORTS = ("created_at", "-created_at", "updated_at", "-updated_at", "id", "-id")
+TEXT_TYPES = frozenset({"string", "text"})  # the fields ``q`` looks in
+_CASE_ID = re.compile(r"[0-9A-Za-z_-]{1,32}")
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What to look for; every filter given must hold (they are joined by AND)."""
+
+    workflow: str | None = None
+    states: tuple[str, ...] = ()
+    open: bool | None = None
+    assignee: str | None = None  # cases.assignee
+    created_after: datetime | None = None  # created_at >= this
+    created_before: datetime | None = None  # created_at < this
+    q: str | None = None  # text in the case's string/text fields, case-insensitive
+    where: str | None = None  # comparisons of fields with literals (where_sql)
+    sort: str = "-created_at"  # created_at|updated_at|id, '-' for descending
+    limit: int = 50  # 1..MAX_LIMIT
+    cursor: str | None = None  # the previous page's next_cursor
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of cases, and the cursor of the next one (None on the last page)."""
+
+    items: list[Case]
+    next_cursor: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"items": [case.to_json() for case in self.items], "next_cursor": self.next_cursor}
+
+
+# -- compiling ---------------------------------------------------------------------------
+
+
+def field_kinds(engine: CaseEngine, workflow: str | None) -> FieldKinds:
+    """The fields ``where`` and ``q`` may use: the workflow's, else every current workflow's."""
+    return FieldKinds.of(workflow_fields(engine, workflow))
+
+
+def workflow_fields(engine: CaseEngine, workflow: str | None) -> dict[str, Mapping[str, FieldSpec]]:
+    definitions = engine.definitions
+    ids = definitions.ids()
+    if workflow is not None:
+        ids = [workflow] if workflow in ids else []
+    return {wid: definitions.loaded(wid).spec.fields for wid in ids}
+
+
+def filters(
+    engine: CaseEngine, query: SearchQuery, conn: Connection, actor: str
+) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of ``query`` (not its cursor), the reader's included."""
+    dialect = conn.dialect.name
+    found: list[ColumnElement[bool]] = []
+    plain = _column
+    if (query.where and query.where.strip()) or query.q:
+        workflows = workflow_fields(engine, query.workflow)
+        if query.workflow is not None and not workflows:
+            raise NotFound(f"no workflow '{query.workflow}' to search the fields of")
+        kinds = FieldKinds.of(workflows)
+        if query.where and query.where.strip():
+            clause, used = compile_where(query.where, kinds, dialect)
+            found.append(clause)
+            if dialect == "sqlite" and used & kinds.indexed:
+                # SQLite plans without statistics and takes an equality on an indexed
+                # column (workflow, state, closed) over a range on the field's index; a
+                # unary + keeps those columns out of index choice (the field's index wins).
+                plain = _unindexed
+        if query.q:
+            found.append(_text_clause(query.q, workflows, dialect))
+    if query.workflow is not None:
+        found.append(plain("workflow") == query.workflow)
+    if query.states:
+        state = plain("state")
+        found.append(
+            state == query.states[0] if len(query.states) == 1 else state.in_(query.states)
+        )
+    if query.open is not None:
+        found.append(plain("closed").is_(not query.open))
+    if query.assignee is not None:
+        found.append(plain("assignee") == query.assignee)
+    if query.created_after is not None:
+        found.append(plain("created_at") >= _utc(query.created_after))
+    if query.created_before is not None:
+        found.append(plain("created_at") < _utc(query.created_before))
+    readable = access.readable_clause(engine, actor, conn)
+    if readable is not None:
+        found.append(readable)
+    return found
+
+
+def _column(name: str) -> ColumnElement[Any]:
+    return tables.cases.c[name]
+
+
+def _unindexed(name: str) -> ColumnElement[Any]:
+    """``+cases.NAME``: the column's value, which SQLite does not look up in an index."""
+    return literal_column(f"+cases.{name}", type_=tables.cases.c[name].type)
+
+
+def _text_clause(
+    q: str, workflows: Mapping[str, Mapping[str, FieldSpec]], dialect: str
+) -> ColumnElement[bool]:
+    """``q`` as a case-insensitive substring of any string or text field (LIKE, escaped)."""
+    if len(q) > MAX_Q:
+        raise InvalidQuery(f"q is too long ({len(q):,} characters, limit {MAX_Q})")
+    names = sorted(
+        {
+            name
+            for fields in workflows.values()
+            for name, spec in fields.items()
+            if spec.type in TEXT_TYPES
+        }
+    )
+    if not names:
+        return and_(literal_column("1") == 0)
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(
+        *(literal_column(raw_text_sql(dialect, name)).ilike(pattern, escape="\\") for name in names)
+    )
+
+
+def check(query: SearchQuery, *, paged: bool = True) -> None:
+    """Refuse a sort, limit or filter the search cannot run (InvalidQuery)."""
+    if query.sort not in SORTS:
+        raise InvalidQuery(f"unknown sort '{query.sort}'", [f"sort is one of: {', '.join(SORTS)}"])
+    if paged and not 1 <= query.limit <= MAX_LIMIT:
+        raise InvalidQuery(f"limit must be 1 to {MAX_LIMIT}, got {query.limit}")
+    for text, what in ((query.workflow, "workflow"), (query.assignee, "assignee")):
+        if text is not None and (len(text) > 200 or not text.isprintable()):
+            raise InvalidQuery(f"{what} must be 1 to 200 printable characters")
+    if len(query.states) > 100 or any(len(s) > 100 or not s.isprintable() for s in query.states):
+        raise InvalidQuery("at most 100 states of at most 100 printable characters each")
+    for text, what in ((query.q, "q"), (query.where, "where"), (query.cursor, "cursor")):
+        if text is not None:
+            check_text(text, what)
+
+
+def check_text(text: str, what: str) -> None:
+    """Refuse text no database takes as a parameter: NUL, or not valid Unicode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidQuery(f"{what} is not valid UTF-8 text") from None
+    if "\x00" in text:
+        raise InvalidQuery(f"{what} holds a NUL character")
+
+
+# -- sorting and cursors -------------------------------------------------------------------
+
+
+def _order(sort: str) -> tuple[Any, bool]:
+    """(sort column, descending)."""
+    descending = sort.startswith("-")
+    return tables.cases.c[sort.lstrip("-")], descending
+
+
+def encode_cursor(sort: str, key: datetime | str, case_id: str) -> str:
+    """The opaque cursor after (key, id) in ``sort`` order."""
+    shown = key.astimezone(UTC).isoformat() if isinstance(key, datetime) else key
+    raw = json.dumps([sort, shown, case_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[datetime | str, str]:
+    """(key, id) of a cursor made for ``sort``; InvalidQuery when it is not one."""
+    bad = InvalidQuery(
+        "invalid cursor", ["pass the next_cursor of the previous page, with the same sort"]
+    )
+    if len(cursor) > MAX_CURSOR:
+        raise bad
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        made_for, key, case_id = json.loads(raw.decode())
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise bad from None
+    if made_for != sort or not isinstance(case_id, str) or not _CASE_ID.fullmatch(case_id):
+        raise bad
+    if sort.lstrip("-") == "id":
+        if key != case_id:
+            raise bad
+        return case_id, case_id
+    try:
+        moment = datetime.fromisoformat(key) if isinstance(key, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise bad
+    return moment.astimezone(UTC), case_id
+
+
+def _after(sort: str, key: datetime | str, case_id: str) -> ColumnElement[bool]:
+    """Rows strictly after (key, id) in ``sort`` order (index-friendly: a bound, then the tie)."""
+    column, descending = _order(sort)
+    ident = tables.cases.c.id
+    if column is ident:
+        return ident < case_id if descending else ident > case_id
+    if descending:
+        return and_(column <= key, or_(column < key, ident < case_id))
+    return and_(column >= key, or_(column > key, ident > case_id))
+
+
+def statement(
+    engine: CaseEngine, query: SearchQuery, conn: Connection, actor: str, columns: Any = None
+) -> Select[Any]:
+    """The SELECT of ``query``'s cases in its order (cursor applied, no limit)."""
+    cases = tables.cases
+    where = filters(engine, query, conn, actor)
+    if query.cursor:
+        where.append(_after(query.sort, *decode_cursor(query.cursor, query.sort)))
+    column, descending = _order(query.sort)
+    if column is cases.c.id:
+        order = [column.desc() if descending else column.asc()]
+    elif descending:
+        order = [column.desc(), cases.c.id.desc()]
+    else:
+        order = [column.asc(), cases.c.id.asc()]
+    chosen = select(cases) if columns is None else select(*columns)
+    return chosen.where(*where).order_by(*order)
+
+
+# -- running -------------------------------------------------------------------------------
+
+
+def search_page(engine: CaseEngine, conn: Connection, query: SearchQuery, actor: str) -> SearchPage:
+    """One page of ``query``, with the deadlines of its cases (one more query)."""
+    check(query)
+    sql = statement(engine, query, conn, actor).limit(query.limit + 1)
+    rows, damaged = persist.readable_cases(conn, sql)
+    for problem in damaged:
+        persist.LOG.warning("%s (left out of a search)", problem)
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    ids = [row.id for row in rows]
+    deadlines = persist.pending_deadlines_by_case(conn, ids) if ids else {}
+    items = [row.view(deadlines=deadlines.get(row.id, [])) for row in rows]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        name = query.sort.lstrip("-")
+        key = last.id if name == "id" else getattr(last, name)
+        next_cursor = encode_cursor(query.sort, key, last.id)
+    return SearchPage(items, next_cursor)
+
+
+def search_ids(
+    engine: CaseEngine, conn: Connection, query: SearchQuery, actor: str, cap: int
+) -> list[str]:
+    """The ids of ``query``'s cases in its order, at most ``cap + 1`` (no page limit)."""
+    check(query, paged=False)
+    sql = statement(engine, query, conn, actor, [tables.cases.c.id])
+    return list(conn.execute(sql.limit(cap + 1)).scalars())
+
+
+def search_count(engine: CaseEngine, conn: Connection, query: SearchQuery, actor: str) -> int:
+    """How many cases ``query`` finds (cursor and limit ignored)."""
+    check(query, paged=False)
+    where = filters(engine, query, conn, actor)
+    sql = select(func.count()).select_from(tables.cases).where(*where)
+    return int(conn.execute(sql).scalar_one())
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+__all__ = [
+    "MAX_LIMIT",
+    "SORTS",
+    "SearchPage",
+    "SearchQuery",
+    "decode_cursor",
+    "encode_cursor",
+    "field_kinds",
+    "search_count",
+    "search_ids",
+    "search_page",
+]
