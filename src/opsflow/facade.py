@@ -13,7 +13,8 @@ from typing import Any
 
 from opsflow.core.results import Incident, OutboxRow, WorkerReport
 from opsflow.engine import CaseEngine
-from opsflow.runners import bulk, migrate, outbox, recovery, schedules, worker
+from opsflow.engine.gauges import Gauges, read_gauges
+from opsflow.runners import bulk, migrate, outbox, outbox_pages, recovery, schedules, worker
 from opsflow.runners.bulk import BulkResult
 from opsflow.runners.migrate import MigrationReport
 
@@ -127,6 +128,18 @@ class Engine(CaseEngine):
     def retry_notification(self, notification_id: int) -> OutboxRow:
         """Queue a failed notification again (``NotFound``; ``Refused`` unless failed)."""
         return outbox.retry_notification(self, notification_id)
+
+    def outbox_page(
+        self, status: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> outbox_pages.OutboxPage:
+        """One keyset page of notifications with ``status``, newest first (secrets redacted)."""
+        return outbox_pages.outbox_page(self, status, limit, cursor)
+
+    def gauges(self) -> Gauges:
+        """The backlog for ``/metrics``: outbox, overdue deadlines, worker lag, incidents,
+        and this process's steps and refusals."""
+        with self.db.read() as conn:
+            return read_gauges(conn, self.clock())
 
 
 __all__ = ["Engine"]

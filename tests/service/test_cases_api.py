@@ -52,7 +52,15 @@ def problem_of(answer: Any, status: int, code: str) -> dict[str, Any]:
 def test_me_is_the_authenticated_actor(client: TestClient) -> None:
     answer = client.get("/v1/me", headers=as_("both"))
     assert answer.status_code == 200
-    assert answer.json() == {"name": "both", "roles": ["author", "editor"], "read_only": False}
+    assert answer.json() == {
+        "name": "both",
+        "roles": ["author", "editor"],
+        "admin": False,
+        "display_name": None,
+        "email": None,
+        "locale": "zh-CN",  # the server's default: the team entry names none
+        "read_only": False,
+    }
 
 
 def test_start_answers_201_with_location_and_etag(service: tuple[TestClient, Any]) -> None:

@@ -1,4 +1,4 @@
-"""/healthz, /readyz and /metrics: no authentication, nothing revealed."""
+"""/healthz and /readyz: no authentication, nothing revealed; /metrics for scrapers."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_readyz_on_an_unknown_schema_answers_503_and_says_nothing_else(
 def test_metrics_counts_requests_by_route(client: TestClient) -> None:
     client.get("/healthz")
     client.get("/v1/cases/abcdef123", headers={"Authorization": "Bearer ann"})
-    answer = client.get("/metrics")
+    answer = client.get("/metrics", headers={"Authorization": "Bearer scraper:ro"})
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
     text = answer.text

@@ -269,3 +269,8 @@ def _view(engine: Engine, r: Row[Any]) -> OutboxRow:
         next_attempt_at=r.next_attempt_at,
         delivered_at=r.delivered_at,
     )
+
+
+def view_row(engine: Engine, row: Row[Any]) -> OutboxRow:
+    """A stored notification as the doors show it (secrets redacted)."""
+    return _view(engine, row)

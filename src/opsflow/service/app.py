@@ -22,6 +22,7 @@ from opsflow.service import (
     openapi,
     problems,
     reference,
+    routes_admin,
     routes_bulk,
     routes_cases,
     routes_inbox,
@@ -72,6 +73,7 @@ def create_app(engine: Any, *, close_engine: bool = False) -> FastAPI:
     app.add_middleware(health.Measure, metrics=app.state.metrics)
     app.include_router(health.router)
     app.include_router(routes_cases.router)
+    app.include_router(routes_admin.router)
     app.include_router(routes_bulk.router)
     app.include_router(routes_login.router)
     app.include_router(routes_workflows.router)

@@ -1,9 +1,15 @@
-"""``/healthz``, ``/readyz`` and ``/metrics``: for load balancers and Prometheus."""
+"""``/healthz``, ``/readyz`` and ``/metrics``: for load balancers and Prometheus.
+
+``/healthz`` and ``/readyz`` need no credentials and reveal nothing else. ``/metrics``
+shows the backlog (outbox, overdue deadlines, worker lag, open incidents): it needs an
+admin's credentials or a read-only token (a scraper's), 401 without any, 403 for others.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -14,9 +20,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from opsflow.errors import OpsflowError
+from opsflow.errors import NotPermitted, OpsflowError
+from opsflow.service.auth import Reader
 from opsflow.service.problems import problem
 
 router = APIRouter(include_in_schema=False)
@@ -46,10 +55,64 @@ def readyz(request: Request) -> dict[str, str] | Response:
 
 
 @router.get("/metrics")
-def metrics(request: Request) -> Response:
-    """Prometheus text: requests by route and status, and their latency."""
+def metrics(request: Request, who: Reader) -> Response:
+    """Prometheus text: requests by route and status, their latency, steps, refusals and
+    the backlog (admins or a read-only token)."""
+    engine = request.app.state.engine
+    if not (who.read_only or engine.is_admin(who.actor)):
+        raise NotPermitted(
+            "only admins or a read-only token may read the metrics",
+            ["give the scraper a token: opsflow token create --for NAME --read-only"],
+        )
     registry: CollectorRegistry = request.app.state.metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    backlog = CollectorRegistry()
+    backlog.register(Backlog(engine.gauges()))
+    text = generate_latest(registry) + generate_latest(backlog)
+    return Response(text, media_type=CONTENT_TYPE_LATEST)
+
+
+class Backlog(Collector):
+    """One scrape's steps, refusals and backlog, from ``Engine.gauges()``."""
+
+    def __init__(self, gauges: Any) -> None:
+        self.gauges = gauges
+
+    def collect(self) -> Iterable[Metric]:
+        g = self.gauges
+        steps = CounterMetricFamily(
+            "opsflow_steps", "Steps this process committed, by outcome.", labels=["outcome"]
+        )
+        for outcome, n in sorted(g.steps.items()):
+            steps.add_metric([outcome], n)
+        refusals = CounterMetricFamily(
+            "opsflow_refusals", "Refused fires (audited as denied), by code.", labels=["code"]
+        )
+        for code, n in sorted(g.refusals.items()):
+            refusals.add_metric([code], n)
+        outbox = GaugeMetricFamily(
+            "opsflow_outbox_notifications", "Notifications waiting or failed.", labels=["status"]
+        )
+        for status, n in sorted(g.outbox.items()):
+            outbox.add_metric([status], n)
+        yield from (steps, refusals, outbox)
+        yield GaugeMetricFamily(
+            "opsflow_outbox_oldest_pending_seconds",
+            "Age of the oldest notification not yet delivered.",
+            value=g.outbox_oldest_pending_seconds,
+        )
+        yield GaugeMetricFamily(
+            "opsflow_deadlines_overdue",
+            "Deadlines due and not yet fired.",
+            value=g.deadlines_overdue,
+        )
+        yield GaugeMetricFamily(
+            "opsflow_worker_lag_seconds",
+            "How long the oldest due deadline has waited for a worker.",
+            value=g.worker_lag_seconds,
+        )
+        yield GaugeMetricFamily(
+            "opsflow_incidents_open", "Incidents open or being retried.", value=g.incidents_open
+        )
 
 
 class Metrics:

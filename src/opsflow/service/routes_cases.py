@@ -126,11 +126,18 @@ def _keyed(
 
 @router.get("/me")
 def me(request: Request, who: Reader) -> dict[str, Any]:
-    """The actor: name and roles, and whether the token may only read."""
+    """The actor: name, roles, whether an admin, display name, e-mail and locale (the
+    team entry's, else the server's), and whether the token may only read."""
     engine = _engine(request)
+    settings = engine.settings
+    person = settings.people.get(who.actor)
     return {
         "name": who.actor,
         "roles": sorted(engine.roles_of(who.actor)),
+        "admin": engine.is_admin(who.actor),
+        "display_name": person.display_name if person else None,
+        "email": person.email if person else None,
+        "locale": (person.locale if person else None) or settings.server.locale,
         "read_only": who.read_only,
     }
 
@@ -228,9 +235,8 @@ def history(
 
     ``next_after_seq`` is the ``after_seq`` of the next page, null on the last one.
     """
-    engine = _engine(request)
-    engine.status(case_id, actor=who.actor)  # NotFound for a case the actor may not read
-    entries = engine.history(case_id, after_seq=after_seq, limit=limit + 1)
+    engine = _engine(request)  # NotFound for a case the actor may not read, as if missing
+    entries = engine.history(case_id, after_seq=after_seq, limit=limit + 1, actor=who.actor)
     page = entries[:limit]
     more = len(entries) > limit
     return {
