@@ -46,6 +46,7 @@ if typing.TYPE_CHECKING:
     )
     from opsflow.engine.definitions import Definitions
     from opsflow.engine.digest import Digest
+    from opsflow.engine.gauges import Gauges
     from opsflow.facade import Engine
     from opsflow.hookspecs import hookimpl
     from opsflow.language.diagnostics import Diagnostic
@@ -54,6 +55,7 @@ if typing.TYPE_CHECKING:
     from opsflow.plugins import Plugins
     from opsflow.runners.bulk import BulkItem, BulkResult
     from opsflow.runners.migrate import MigrationReport, MovedCase, RefusedCase
+    from opsflow.runners.outbox_pages import OutboxPage
     from opsflow.store import Database
 
 # What the Engine's public methods return, loaded on first use (tests/test_public_api.py
@@ -76,6 +78,8 @@ _LAZY = {
     "Engine": ("opsflow.facade", "Engine"),
     **{name: ("opsflow.core.results", name) for name in _RESULTS},
     "Digest": ("opsflow.engine.digest", "Digest"),
+    "Gauges": ("opsflow.engine.gauges", "Gauges"),
+    "OutboxPage": ("opsflow.runners.outbox_pages", "OutboxPage"),
     "Database": ("opsflow.store", "Database"),
     "Definitions": ("opsflow.engine.definitions", "Definitions"),
     "Plugins": ("opsflow.plugins", "Plugins"),
@@ -120,6 +124,7 @@ __all__ = [
     "Engine",
     "EventStatus",
     "FireResult",
+    "Gauges",
     "HistoryEntry",
     "Incident",
     "IncidentClosed",
@@ -134,6 +139,7 @@ __all__ = [
     "NotPermitted",
     "Notice",
     "OpsflowError",
+    "OutboxPage",
     "OutboxRow",
     "PluginRefusal",
     "Plugins",
