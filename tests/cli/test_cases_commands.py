@@ -424,10 +424,10 @@ def test_ambiguous_prefix_is_usage(
 def test_unexpected_exception_is_internal_error(run: Run, monkeypatch: Any) -> None:
     from opsflow.facade import Engine
 
-    def boom(self: Any, **_: Any) -> None:
+    def boom(self: Any, *_: Any, **__: Any) -> None:
         raise RuntimeError("kaputt")
 
-    monkeypatch.setattr(Engine, "cases", boom)
+    monkeypatch.setattr(Engine, "search", boom)
     result = run("cases")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: internal error: RuntimeError: kaputt")

@@ -8,9 +8,9 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from opsflow.cli import output as out
+from opsflow.cli.case_search import list_cases
 from opsflow.cli.context import app, json_option
 from opsflow.cli.values import (
-    LIMIT,
     check_comment,
     check_name,
     read_data_file,
@@ -244,58 +244,6 @@ def status(case_id: str, as_json: bool) -> None:
         out.emit_json(case.to_json())
     else:
         print_case(case)
-
-
-@click.command(name="cases")
-@click.option("--workflow", metavar="WORKFLOW", help="Only cases of this workflow.")
-@click.option("--state", metavar="STATE", help="Only cases in this state.")
-@click.option("--open", "only_open", is_flag=True, help="Only open cases.")
-@click.option("--closed", "only_closed", is_flag=True, help="Only closed cases.")
-@click.option("--limit", type=LIMIT, metavar="N", help="At most N cases.")
-@json_option
-def list_cases(
-    workflow: str | None,
-    state: str | None,
-    only_open: bool,
-    only_closed: bool,
-    limit: int | None,
-    as_json: bool,
-) -> None:
-    """List cases, newest first.
-
-    Examples:
-
-    \b
-      opsflow cases --open
-      opsflow cases --workflow content_approval --state brand_review
-      opsflow cases --closed --limit 20 --json
-    """
-    if only_open and only_closed:
-        raise click.UsageError("--open and --closed exclude each other")
-    open_ = True if only_open else False if only_closed else None
-    found = app().engine().cases(workflow=workflow, state=state, open=open_, limit=limit)
-    for problem in found.unreadable:
-        out.note(out.safe(f"warning: unreadable case left out: {problem}"))
-    if as_json:
-        out.emit_json([c.to_json() for c in found])
-        return
-    if not found:
-        out.note("no cases")
-        return
-    out.table(
-        ["id", "workflow", "state", "title", "assignee", "updated"],
-        [
-            (
-                c.id,
-                f"{c.workflow} v{c.version}",
-                c.state,
-                c.data.get("title"),
-                c.assignee,
-                out.moment(c.updated_at),
-            )
-            for c in found
-        ],
-    )
 
 
 @click.command()

@@ -28,6 +28,7 @@ from opsflow.service import (
     routes_inbox,
     routes_login,
     routes_workflows,
+    routes_search,
 )
 from opsflow.version import __version__
 
@@ -79,6 +80,7 @@ def create_app(engine: Any, *, close_engine: bool = False) -> FastAPI:
     app.include_router(routes_workflows.router)
     app.include_router(routes_inbox.router)
     app.include_router(reference.router)
+    app.include_router(routes_search.router)
     openapi.install(app)
     app.mount("/static", StaticFiles(packages=[("opsflow.service", "static")]), name="static")
     return app

@@ -1,0 +1,63 @@
+"""``GET /v1/cases``: search (filters, ``where``, ``q``), sorted and keyset-paginated.
+
+The parameters are those of :class:`opsflow.engine.search.SearchQuery`; the engine checks
+them (a ``where`` outside the search subset, a bad cursor or sort: 400 ``invalid_query``)
+and answers in one SQL statement. ``limit`` above 200 is refused (422), never clamped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from opsflow.engine.search import MAX_LIMIT, SearchQuery
+from opsflow.service.auth import Reader
+
+router = APIRouter(prefix="/v1")
+
+Text = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get("/cases")
+def search_cases(
+    request: Request,
+    who: Reader,
+    workflow: Text = None,
+    state: Annotated[list[str] | None, Query(max_length=100)] = None,
+    open: bool | None = None,
+    assignee: Text = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    q: Text = None,
+    where: Annotated[str | None, Query(max_length=2000)] = None,
+    sort: Annotated[str, Query(max_length=20)] = "-created_at",
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> dict[str, Any]:
+    """``{items, next_cursor}``: the cases the actor may read that match every filter.
+
+    ``state`` may be repeated; ``open=true|false``; ``created_after`` (inclusive) and
+    ``created_before`` (exclusive) take ISO 8601; ``q`` is text in the string and text
+    fields; ``where`` compares fields, ``state``, ``assignee``, ``created_at`` and
+    ``updated_at`` with literals (``budget > 10000 and kind == 'ad'``); ``sort`` is
+    ``created_at``, ``updated_at`` or ``id``, ``-`` first for newest/last first; pass
+    ``next_cursor`` back as ``cursor`` for the next page (null on the last one).
+    """
+    query = SearchQuery(
+        workflow=workflow,
+        states=tuple(state or ()),
+        open=open,
+        assignee=assignee,
+        created_after=created_after,
+        created_before=created_before,
+        q=q,
+        where=where,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+    )
+    page = request.app.state.engine.search(query, actor=who.actor)
+    result: dict[str, Any] = page.to_json()
+    return result
