@@ -27,9 +27,9 @@ from opsflow.service import (
     routes_cases,
     routes_inbox,
     routes_login,
-    routes_workflows,
     routes_search,
 )
+    routes_workflows,
 from opsflow.version import __version__
 
 log = logging.getLogger("opsflow.service")
@@ -79,9 +79,9 @@ def create_app(engine: Any, *, close_engine: bool = False) -> FastAPI:
     app.include_router(routes_login.router)
     app.include_router(routes_workflows.router)
     app.include_router(routes_inbox.router)
-    app.include_router(reference.router)
     app.include_router(routes_search.router)
     openapi.install(app)
+    app.include_router(reference.router)
     app.mount("/static", StaticFiles(packages=[("opsflow.service", "static")]), name="static")
     return app
 
