@@ -28,8 +28,8 @@ from opsflow.service import (
     routes_inbox,
     routes_login,
     routes_search,
-)
     routes_workflows,
+)
 from opsflow.version import __version__
 
 log = logging.getLogger("opsflow.service")
@@ -80,8 +80,8 @@ def create_app(engine: Any, *, close_engine: bool = False) -> FastAPI:
     app.include_router(routes_workflows.router)
     app.include_router(routes_inbox.router)
     app.include_router(routes_search.router)
-    openapi.install(app)
     app.include_router(reference.router)
+    openapi.install(app)
     app.mount("/static", StaticFiles(packages=[("opsflow.service", "static")]), name="static")
     return app
 
