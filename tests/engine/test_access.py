@@ -193,3 +193,15 @@ def test_a_version_registered_after_the_readers_were_read_is_seen_at_once(
     (workflows_dir / "hr.yaml").write_text(text.replace("version: 1", "version: 2"), "utf-8")
     newer = make_engine().start("hr", {"title": "v2"}, actor="ann").id
     assert _missing(lambda: watcher.status(newer, actor="ed")) == f"no case '{newer}'"
+
+
+def test_search_finds_only_what_the_actor_may_read(engine: Any, secret: str) -> None:
+    from opsflow.engine.search import SearchQuery
+
+    other = engine.start("review", {"title": "pay rise too"}, actor="ann").id
+    query = SearchQuery(q="pay rise")
+    assert [c.id for c in engine.search(query, actor="ed").items] == [other]
+    assert {c.id for c in engine.search(query, actor="lou").items} == {other, secret}
+    assert engine.search_count(query, actor="ed") == 1
+    assert engine.search_ids(SearchQuery(workflow="hr"), actor="ed") == []
+    assert engine.search_ids(SearchQuery(workflow="hr"), actor="dir") == [secret]

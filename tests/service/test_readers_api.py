@@ -129,3 +129,14 @@ def test_me_says_admin_and_locale(api: tuple[TestClient, Any]) -> None:
     assert me["display_name"] is None
     assert me["email"] is None
     assert client.get("/v1/me", headers=as_("ed")).json()["admin"] is False
+
+
+def test_search_leaves_it_out(api: tuple[TestClient, Any], secret: str) -> None:
+    client, _engine = api
+    hidden = client.get("/v1/cases", params={"workflow": "hr"}, headers=as_("ed"))
+    assert hidden.status_code == 200, hidden.text
+    assert hidden.json()["items"] == []
+    shown = client.get("/v1/cases", params={"workflow": "hr"}, headers=as_("lou")).json()
+    assert [c["id"] for c in shown["items"]] == [secret]
+    found = client.get("/v1/cases", params={"q": "x"}, headers=as_("ed")).json()
+    assert secret not in [c["id"] for c in found["items"]]
