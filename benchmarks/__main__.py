@@ -18,7 +18,7 @@ Runner = Callable[[Options], list[Figure]]
 
 
 def _runners() -> dict[str, Runner]:
-    from benchmarks import cli, decision, fire, kpi, load, scale, trees
+    from benchmarks import cli, decision, fire, kpi, load, scale, service, trees
 
     return {
         "fire-sqlite": fire.fire_sqlite,
@@ -29,6 +29,7 @@ def _runners() -> dict[str, Runner]:
         "load": load.load_and_validate,
         "decision": decision.decision,
         "trees": trees.trees,
+        "service": service.service_fire,
     }
 
 

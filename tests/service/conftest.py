@@ -7,6 +7,7 @@ read-only token. The real token check (``opsflow.engine.identity``) has tests of
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,10 +16,13 @@ import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
 from oidc_issuer import OidcIssuer, running_issuer
+from served import Served, postgres_schema, serve_project
 
 from opsflow.engine.oidc import forget_cached
 from opsflow.service import create_app
 from opsflow.service.auth import bearer_token, identity
+
+POSTGRES_URL = os.environ.get("OPSFLOW_TEST_POSTGRES_URL")
 
 
 @dataclass(frozen=True)
@@ -60,3 +64,32 @@ def oidc_issuer(clock: Any) -> Iterator[OidcIssuer]:
     with running_issuer(clock=clock) as issuer:
         yield issuer
     forget_cached()
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgres",
+            marks=pytest.mark.skipif(
+                not POSTGRES_URL, reason="OPSFLOW_TEST_POSTGRES_URL is not set"
+            ),
+        ),
+    ],
+)
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """A real ``opsflow serve`` (tests/service/served.py) per module and backend, real tokens."""
+    root = tmp_path_factory.mktemp("served")
+    if request.param == "sqlite":
+        server = serve_project(f"sqlite:///{root / 'opsflow.db'}", root)
+        yield server
+        server.stop()
+        return
+    assert POSTGRES_URL
+    with postgres_schema(POSTGRES_URL) as url:
+        server = serve_project(url, root)
+        yield server
+        server.stop()

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from opsflow.clock import later
@@ -29,6 +29,7 @@ from opsflow.engine import unit
 from opsflow.engine.unit import CaseTransaction
 from opsflow.errors import Busy, Invalid, NotAuthenticated, NotFound, NotPermitted, Refused, Usage
 from opsflow.store import tables
+from opsflow.store.prepared import Statement, fetch
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
@@ -128,6 +129,35 @@ def _by_prefix(conn: Connection, prefix: str) -> Any:
     return conn.execute(select(t).where(t.c.prefix == prefix)).first()
 
 
+# Every request looks its token up: compiled once per dialect and run on the driver's
+# cursor (opsflow.store.prepared), it costs what the database does, not SQLAlchemy's
+# bookkeeping. Nothing is cached between requests, so a revocation holds at once.
+_TOKEN_COLUMNS: tuple[str, ...] = ("id", "prefix", "hash", "owner", "read_only")
+_TOKEN_COLUMNS += ("expires_at", "last_used_at", "revoked_at")
+_TOKEN = Statement(
+    select(*(tables.api_tokens.c[name] for name in _TOKEN_COLUMNS)).where(
+        tables.api_tokens.c.prefix == bindparam("prefix")
+    )
+)
+
+
+@dataclass(frozen=True)
+class _TokenRow:
+    id: int
+    prefix: str
+    hash: str
+    owner: str
+    read_only: bool
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def _token_by_prefix(conn: Connection, prefix: str) -> _TokenRow | None:
+    rows = fetch(conn, _TOKEN, {"prefix": prefix})
+    return _TokenRow(*rows[0]) if rows else None
+
+
 # -- API tokens ------------------------------------------------------------------------
 
 
@@ -209,7 +239,7 @@ def authenticate_token(engine: CaseEngine, token: str) -> Identity:
         raise NotAuthenticated(REFUSED)
     now = engine.clock()
     with engine.db.read() as conn:
-        row = _by_prefix(conn, token[:PREFIX_LENGTH])
+        row = _token_by_prefix(conn, token[:PREFIX_LENGTH])
     stored = row.hash if row is not None else "0" * 64
     matches = hmac.compare_digest(stored.encode("ascii"), _digest(token).encode("ascii"))
     if row is None or not matches or _status(row, now) != "active":
