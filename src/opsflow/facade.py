@@ -14,6 +14,7 @@ from typing import Any
 from opsflow.core.results import Incident, OutboxRow, WorkerReport
 from opsflow.engine import CaseEngine
 from opsflow.engine.gauges import Gauges, read_gauges
+from opsflow.engine.search import SearchQuery
 from opsflow.runners import bulk, migrate, outbox, outbox_pages, recovery, schedules, worker
 from opsflow.runners.bulk import BulkResult
 from opsflow.runners.migrate import MigrationReport
@@ -42,7 +43,7 @@ class Engine(CaseEngine):
         event: str,
         *,
         cases: Sequence[str] | None = None,
-        query: Any = None,  # an opsflow.engine.search.SearchQuery
+        query: SearchQuery | None = None,
         data: Mapping[str, Any] | None = None,
         text: Mapping[str, str] | None = None,
         comment: str | None = None,
