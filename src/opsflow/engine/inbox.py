@@ -2,7 +2,7 @@
 
 The registered definitions (a small table) say in which (workflow, version, state) a
 person's roles let them fire something; only open cases there are read, newest change
-first (``updated_at`` desc, then ``id`` desc, along ``ix_cases_closed_updated``), in
+first (``updated_at`` desc, then ``id`` desc, each state along ``ix_cases_inbox``), in
 batches. Each candidate is then decided as a fire would decide it: requires, four-eyes,
 guards, approvals already given (read for a whole batch at once). A request reads at most
 :data:`MAX_BATCHES` batches: a page may come back short with a ``next_cursor`` when most
@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select, union_all
 from sqlalchemy.engine import Connection
 
 from opsflow.core.actionable import inbox_events, states_for
@@ -111,22 +111,55 @@ def _candidates(
     where: Sequence[ColumnElement[bool]],
     after: tuple[datetime, str] | None,
     size: int,
+    mine: bool,
 ) -> tuple[list[tuple[datetime, str]], list[str]]:
-    """The next ``size`` open cases in ``targets`` after ``after``: their (updated_at, id)."""
+    """The next ``size`` open cases in ``targets`` after ``after``: their (updated_at, id).
+
+    Each (workflow, state) is read along ``ix_cases_inbox``, ``size`` deep at most, and the
+    reads are merged: the cost is a page per state, whatever the number of cases. The cases
+    assigned to a person are few: they are read by ``ix_cases_assignee`` in one query.
+    """
     cases = tables.cases
-    within = or_(
-        *(
-            and_(cases.c.workflow == wf, cases.c.version == version, cases.c.state.in_(states))
-            for wf, version, states in targets
-        )
-    )
-    query = select(cases.c.updated_at, cases.c.id).where(cases.c.closed.is_(False), within, *where)
+    versions: dict[tuple[str, str], list[int]] = {}
+    for workflow, version, states in targets:
+        for state in sorted(states):
+            versions.setdefault((workflow, state), []).append(version)
+    terms: list[ColumnElement[bool]] = [cases.c.closed.is_(False), *where]
     if after is not None:
-        at, case_id = after
-        query = query.where(
-            or_(cases.c.updated_at < at, and_(cases.c.updated_at == at, cases.c.id < case_id))
+        at, case_id = after  # `<=` first, so that each read starts from the cursor (a range)
+        terms.append(cases.c.updated_at <= at)
+        terms.append(or_(cases.c.updated_at < at, cases.c.id < case_id))
+    newest = (cases.c.updated_at.desc(), cases.c.id.desc())
+    if mine:
+        query = (
+            select(cases.c.updated_at, cases.c.id)
+            .where(
+                *terms,
+                or_(
+                    *(
+                        and_(cases.c.workflow == w, cases.c.state == s, cases.c.version.in_(v))
+                        for (w, s), v in versions.items()
+                    )
+                ),
+            )
+            .order_by(*newest)
+            .limit(size)
         )
-    query = query.order_by(cases.c.updated_at.desc(), cases.c.id.desc()).limit(size)
+    else:
+        reads = [
+            select(cases.c.updated_at, cases.c.id)
+            .where(cases.c.workflow == w, cases.c.state == s, cases.c.version.in_(v), *terms)
+            .order_by(*newest)
+            .limit(size)
+            .subquery()
+            for (w, s), v in versions.items()
+        ]
+        merged = union_all(*(select(r.c.updated_at, r.c.id) for r in reads)).subquery()
+        query = (
+            select(merged.c.updated_at, merged.c.id)
+            .order_by(merged.c.updated_at.desc(), merged.c.id.desc())
+            .limit(size)
+        )
     rows, unreadable = readable_rows(conn, query)
     return [(r["updated_at"], r["id"]) for r in rows], [str(e) for _raw, e in unreadable]
 
@@ -170,7 +203,7 @@ def page(
     conn, context = tx.conn, tx.context()
     size = max(MIN_BATCH, 2 * limit)
     for _ in range(MAX_BATCHES):
-        keys, damaged_keys = _candidates(conn, targets, where, after, size)
+        keys, damaged_keys = _candidates(conn, targets, where, after, size, mine)
         unreadable += damaged_keys
         if not keys:
             return _finish(conn, chosen, None, unreadable)

@@ -50,7 +50,9 @@ class CaseRow(SQLModel, table=True):
 
     __tablename__ = "cases"
     __table_args__ = (
-        Index("ix_cases_workflow_state", "workflow", "state"),
+        # A person's inbox: each (workflow, state) newest change first, read a page at a time
+        # (opsflow.engine.inbox); also every lookup by workflow and state.
+        Index("ix_cases_inbox", "workflow", "state", "updated_at", "id"),
         Index("ix_cases_state_created", "state", "created_at"),  # cases --state S, newest first
         Index("ix_cases_created", "created_at"),  # cases, newest first
         Index("ix_cases_closed_updated", "closed", "updated_at"),

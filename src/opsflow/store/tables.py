@@ -60,8 +60,8 @@ cases = Table(
     Index("ix_cases_assignee", "assignee", "closed"),
     Index("ix_cases_closed_updated", "closed", "updated_at"),
     Index("ix_cases_created", "created_at"),
+    Index("ix_cases_inbox", "workflow", "state", "updated_at", "id"),
     Index("ix_cases_state_created", "state", "created_at"),
-    Index("ix_cases_workflow_state", "workflow", "state"),
 )
 
 history = Table(
