@@ -71,6 +71,7 @@ class OidcIssuer:
     tamper: dict[str, Any] = field(default_factory=dict)  # claims of the next id_tokens
     sign_with: tuple[rsa.RSAPrivateKey, str] | None = None  # (key, kid) instead of ours
     forge: Callable[[dict[str, Any]], str] | None = None  # makes the id_token from its claims
+    extra_keys: list[dict[str, Any]] = field(default_factory=list)  # more JWKs to publish
     grants: dict[str, Grant] = field(default_factory=dict)
     token_requests: list[dict[str, Any]] = field(default_factory=list)  # what each token call sent
 
@@ -92,7 +93,7 @@ class OidcIssuer:
         }
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [public_jwk(self.key, self.kid)]}
+        return {"keys": [public_jwk(self.key, self.kid), *self.extra_keys]}
 
     def id_token(self, grant: Grant) -> str:
         """The id_token for a grant, signed by our key (or ``sign_with``), as tampered."""

@@ -293,6 +293,28 @@ def test_unsigned_and_symmetric_tokens_are_refused(
     assert rows(engine, tables.sessions) == []
 
 
+def test_es256_on_p256_is_accepted_and_another_curve_is_not(
+    sso: tuple[TestClient, Any], oidc_issuer: OidcIssuer
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    client, _engine = sso
+    key = ec.generate_private_key(ec.SECP256R1())
+    wrong_curve = ec.generate_private_key(ec.SECP384R1())
+    for kid, published in (("ec-384", wrong_curve), ("ec-256", key)):
+        public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(published.public_key()))
+        oidc_issuer.extra_keys.append({**public, "kid": kid, "use": "sig"})
+    oidc_issuer.forge = lambda claims: jwt.encode(
+        claims, key, algorithm="ES256", headers={"kid": "ec-384"}
+    )
+    assert "no ES256 signing key" in refused(log_in(client))  # a P-384 key is not for ES256
+    oidc_issuer.forge = lambda claims: jwt.encode(
+        claims, key, algorithm="ES256", headers={"kid": "ec-256"}
+    )
+    assert log_in(client).status_code == 303
+    assert client.get("/v1/me").json()["name"] == "ann"
+
+
 def test_a_pkce_verifier_mismatch_is_refused_by_the_issuer(
     sso: tuple[TestClient, Any], oidc_issuer: OidcIssuer
 ) -> None:

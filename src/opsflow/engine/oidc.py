@@ -44,6 +44,7 @@ CACHE_FOR = 3600.0  # seconds a discovery document or a key set is kept
 TIMEOUT = 10.0  # seconds for each call to the issuer
 LEEWAY = timedelta(seconds=60)  # clocks of the issuer and of opsflow may differ this much
 ALGORITHMS = {"RS256": "RSA", "ES256": "EC"}  # signature algorithm -> the key type it needs
+CURVES = {"ES256": "P-256"}  # and, for an EC key, its curve
 ANSWER_LIMIT = 1024 * 1024  # bytes read from the issuer at most
 EXPIRED = "this login has expired or was already used"
 
@@ -411,6 +412,7 @@ def _pick(keys: list[Any], kid: Any, alg: str) -> Any:
         and k.get("kty") == ALGORITHMS[alg]
         and k.get("use", "sig") == "sig"
         and k.get("alg", alg) == alg
+        and k.get("crv") == CURVES.get(alg)
         and (kid is None or k.get("kid") == kid)
     ]
     if len(usable) != 1:  # none, or (without a kid) no way to choose
