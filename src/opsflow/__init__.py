@@ -30,6 +30,7 @@ from opsflow.errors import (
 from opsflow.version import __version__
 
 if typing.TYPE_CHECKING:
+    from opsflow.core.diagram import Diagram
     from opsflow.core.results import (
         AuditProblem,
         Case,
@@ -47,6 +48,7 @@ if typing.TYPE_CHECKING:
     from opsflow.engine.definitions import Definitions
     from opsflow.engine.digest import Digest
     from opsflow.engine.gauges import Gauges
+    from opsflow.engine.inbox import InboxPage
     from opsflow.facade import Engine
     from opsflow.hookspecs import hookimpl
     from opsflow.language.diagnostics import Diagnostic
@@ -79,6 +81,8 @@ _LAZY = {
     **{name: ("opsflow.core.results", name) for name in _RESULTS},
     "Digest": ("opsflow.engine.digest", "Digest"),
     "Gauges": ("opsflow.engine.gauges", "Gauges"),
+    "Diagram": ("opsflow.core.diagram", "Diagram"),
+    "InboxPage": ("opsflow.engine.inbox", "InboxPage"),
     "OutboxPage": ("opsflow.runners.outbox_pages", "OutboxPage"),
     "Database": ("opsflow.store", "Database"),
     "Definitions": ("opsflow.engine.definitions", "Definitions"),
@@ -120,12 +124,14 @@ __all__ = [
     "DeadlineView",
     "Definitions",
     "Diagnostic",
+    "Diagram",
     "Digest",
     "Engine",
     "EventStatus",
     "FireResult",
     "Gauges",
     "HistoryEntry",
+    "InboxPage",
     "Incident",
     "IncidentClosed",
     "Invalid",
