@@ -87,7 +87,15 @@ def make_tokens(db_url: str, root: Path) -> dict[str, str]:
 class Served:
     """A running ``opsflow serve``: its address, tokens, and a keep-alive client per name."""
 
-    def __init__(self, root: Path, db_url: str, tokens: dict[str, str], *, workers: int = 1):
+    def __init__(
+        self,
+        root: Path,
+        db_url: str,
+        tokens: dict[str, str],
+        *,
+        workers: int = 1,
+        wait: bool = True,
+    ) -> None:
         self.root = root
         self.db_url = db_url
         self.tokens = tokens
@@ -104,9 +112,11 @@ class Served:
                 stderr=subprocess.STDOUT,
             )
         self._clients: dict[str | None, httpx.Client] = {}
-        self._wait_ready()
+        if wait:
+            self.wait_ready()
 
-    def _wait_ready(self) -> None:
+    def wait_ready(self) -> None:
+        """Wait until ``/readyz`` answers 200 (AssertionError with the log if it never does)."""
         deadline = time.monotonic() + READY_WITHIN
         while True:
             try:
