@@ -137,8 +137,9 @@ def test_the_clause_is_none_when_nothing_is_hidden(engine: Any, secret: str) -> 
 
 
 def test_without_readers_nothing_is_hidden_and_no_query_is_added(
-    make_engine: Any,
+    make_engine: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(access, "FRESH_SECONDS", 1e9)  # however slow the machine
     engine = make_engine()
     case = engine.start("review", {"title": "t"}, actor="ann")
     assert access.readable_clause(engine, "ed") is None
@@ -157,7 +158,10 @@ def test_without_readers_nothing_is_hidden_and_no_query_is_added(
     assert not any("definitions" in s or "FROM history" in s and "EXISTS" in s for s in statements)
 
 
-def test_a_warm_fire_on_an_open_workflow_reads_no_access_data(engine: Any, secret: str) -> None:
+def test_a_warm_fire_on_an_open_workflow_reads_no_access_data(
+    engine: Any, secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(access, "FRESH_SECONDS", 1e9)  # however slow the machine
     case = engine.start("review", {"title": "t"}, actor="ann")
     engine.fire(case.id, "submit", actor="ann")
     statements: list[str] = []
@@ -205,3 +209,14 @@ def test_search_finds_only_what_the_actor_may_read(engine: Any, secret: str) -> 
     assert engine.search_count(query, actor="ed") == 1
     assert engine.search_ids(SearchQuery(workflow="hr"), actor="ed") == []
     assert engine.search_ids(SearchQuery(workflow="hr"), actor="dir") == [secret]
+
+
+def test_a_cold_check_reads_the_newest_versions_once(make_engine: Any, workflows_dir: Path) -> None:
+    shutil.copy(FIXTURES / "access" / "hr.yaml", workflows_dir / "hr.yaml")
+    case = make_engine().start("hr", {"title": "t"}, actor="ann")
+    cold = make_engine()  # a fresh process: nothing known yet
+    statements: list[str] = []
+    event.listen(cold.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert _missing(lambda: cold.status(case.id, actor="ed")) == f"no case '{case.id}'"
+    assert cold.status(case.id, actor="lou").state == "draft"
+    assert sum("max(definitions.version)" in s for s in statements) == 1

@@ -73,15 +73,11 @@ class CaseLike(Protocol):
 
 @dataclass(frozen=True)
 class Restrictions:
-    """Each registered workflow's newest version and its readers (None: everyone)."""
+    """Each registered workflow's newest version and the hash of its text."""
 
     newest: Mapping[str, int]
-    readers: Mapping[str, frozenset[str] | None]
+    hashes: Mapping[str, str]
     read_at: float
-
-    @property
-    def restricted(self) -> dict[str, frozenset[str]]:
-        return {w: r for w, r in self.readers.items() if r is not None}
 
 
 _KNOWN: weakref.WeakKeyDictionary[Any, Restrictions] = weakref.WeakKeyDictionary()
@@ -92,22 +88,22 @@ _LOCK = threading.Lock()
 def restrictions(
     engine: Reader, conn: Connection | None = None, *, fresh: bool = False
 ) -> Restrictions:
-    """The newest registered versions' readers, read again when older than FRESH_SECONDS."""
+    """The newest registered versions, read again when older than FRESH_SECONDS."""
     definitions = engine.definitions
     known = _KNOWN.get(definitions)
     if known is not None and not fresh and time.monotonic() - known.read_at < FRESH_SECONDS:
         return known
     if conn is None:
         with engine.db.read() as own:
-            found = _read(own, definitions.ctx)
+            found = _newest(own)
     else:
-        found = _read(conn, definitions.ctx)
+        found = _newest(conn)
     with _LOCK:
         _KNOWN[definitions] = found
     return found
 
 
-def _read(conn: Connection, ctx: LoadContext) -> Restrictions:
+def _newest(conn: Connection) -> Restrictions:
     d = tables.definitions
     newest = select(d.c.workflow, func.max(d.c.version).label("version")).group_by(d.c.workflow)
     latest = newest.subquery()
@@ -116,16 +112,58 @@ def _read(conn: Connection, ctx: LoadContext) -> Restrictions:
             latest, and_(d.c.workflow == latest.c.workflow, d.c.version == latest.c.version)
         )
     ).all()
-    missing = [r.hash for r in rows if r.hash not in _BY_HASH]
-    if missing:
-        texts = conn.execute(select(d.c.hash, d.c.text, d.c.path).where(d.c.hash.in_(missing)))
-        for row in texts:
-            _BY_HASH[row.hash] = _readers_of_text(row.text, row.path, ctx)
     return Restrictions(
         newest={r.workflow: r.version for r in rows},
-        readers={r.workflow: _BY_HASH.get(r.hash, frozenset()) for r in rows},
+        hashes={r.workflow: r.hash for r in rows},
         read_at=time.monotonic(),
     )
+
+
+def _learn(engine: Reader, conn: Connection | None, hashes: list[str]) -> None:
+    """Read the ``readers:`` of the stored texts with these hashes (once per process)."""
+    missing = sorted({h for h in hashes if h not in _BY_HASH})
+    if not missing:
+        return
+    d = tables.definitions
+    query = select(d.c.hash, d.c.text, d.c.path).where(d.c.hash.in_(missing))
+    if conn is None:
+        with engine.db.read() as own:
+            rows = own.execute(query).all()
+    else:
+        rows = conn.execute(query).all()
+    ctx = engine.definitions.ctx
+    for row in rows:
+        _BY_HASH[row.hash] = _readers_of_text(row.text, row.path, ctx)
+
+
+def restricted(engine: Reader, conn: Connection | None = None) -> dict[str, frozenset[str]]:
+    """Each workflow whose newest version declares ``readers:``, with those roles."""
+    known = restrictions(engine, conn)
+    _learn(engine, conn, list(known.hashes.values()))
+    found: dict[str, frozenset[str]] = {}
+    for workflow, digest in known.hashes.items():
+        readers = _BY_HASH.get(digest, frozenset())
+        if readers is not None:
+            found[workflow] = readers
+    return found
+
+
+def readers_of(
+    engine: Reader, conn: Connection, workflow: str, version: int, pinned: Any = None
+) -> frozenset[str] | None:
+    """The readers of ``workflow``'s newest version (None: everyone) for a case pinned to
+    ``version``; ``pinned``, the case's compiled version when at hand, saves a read."""
+    known = restrictions(engine, conn)
+    if workflow not in known.newest or version > known.newest[workflow]:
+        known = restrictions(engine, conn, fresh=True)  # registered since they were read
+    digest = known.hashes.get(workflow)
+    if digest is None:
+        return frozenset()  # not registered: closed
+    if digest not in _BY_HASH and pinned is not None and pinned.hash == digest:
+        readers = pinned.spec.readers
+        _BY_HASH[digest] = None if readers is None else frozenset(readers)
+    _learn(engine, conn, [digest])
+    return _BY_HASH.get(digest, frozenset())
 
 
 def _readers_of_text(text: str, path: str, ctx: LoadContext) -> frozenset[str] | None:
@@ -173,11 +211,11 @@ def readable_clause(
     name = _actor(engine, actor)
     if name and sees_everything(engine, name):
         return None
-    restricted = restrictions(engine, conn).restricted
-    if not restricted:
+    hiding = restricted(engine, conn)
+    if not hiding:
         return None
     roles = engine.roles_of(name) if name else frozenset()
-    hidden = sorted(w for w, readers in restricted.items() if not readers & roles)
+    hidden = sorted(w for w, readers in hiding.items() if not readers & roles)
     if not hidden:
         return None
     cases, history = tables.cases, tables.history
@@ -197,22 +235,21 @@ def restricts(engine: Reader, conn: Connection | None, actor: str | None) -> boo
     name = _actor(engine, actor)
     if name and sees_everything(engine, name):
         return False
-    return bool(restrictions(engine, conn).restricted)
+    return bool(restricted(engine, conn))
 
 
-def may_read(engine: Reader, conn: Connection, actor: str | None, case: CaseLike) -> bool:
-    """Whether ``actor`` may read ``case`` (see the module's rules)."""
+def may_read(
+    engine: Reader, conn: Connection, actor: str | None, case: CaseLike, pinned: Any = None
+) -> bool:
+    """Whether ``actor`` may read ``case`` (see the module's rules); ``pinned``: the case's
+    compiled version, when at hand."""
     name = _actor(engine, actor)
     if name and sees_everything(engine, name):
         return True
-    known = restrictions(engine, conn)
-    newest = known.newest.get(case.workflow)
-    if newest is None or case.version > newest:  # registered since they were read
-        known = restrictions(engine, conn, fresh=True)
-    readers = known.readers.get(case.workflow)
-    if readers is None and case.workflow in known.readers:
+    readers = readers_of(engine, conn, case.workflow, case.version, pinned)
+    if readers is None:
         return True
-    if readers and name and readers & engine.roles_of(name):
+    if name and readers & engine.roles_of(name):
         return True
     if not name:
         return False
@@ -234,12 +271,13 @@ def check_readable(
     case: CaseLike,
     *,
     asked: str | None = None,
+    pinned: Any = None,
 ) -> None:
     """NotFound, exactly as for a case that does not exist, when ``actor`` may not read it.
 
     ``asked`` is the id as the person gave it (a prefix), which the message repeats.
     """
-    if not may_read(engine, conn, actor, case):
+    if not may_read(engine, conn, actor, case, pinned):
         # The message of a missing case: the prefix as given, or the whole id as stored.
         shown = asked if asked is not None and len(asked.strip()) < len(case.id) else case.id
         raise NotFound(f"no case '{shown}'")
@@ -287,8 +325,10 @@ __all__ = [
     "check_readable",
     "may_read",
     "readable_clause",
+    "readers_of",
     "require_admin",
     "require_token_manager",
+    "restricted",
     "restrictions",
     "restricts",
     "sees_everything",

@@ -39,6 +39,7 @@ from opsflow.errors import (
     Conflict,
     NotFound,
     NotPermitted,
+    OpsflowError,
     PreconditionFailed,
     Refused,
     SerializationFailure,
@@ -138,16 +139,24 @@ class CaseTransaction:
         conn = self.conn
         full_id = persist.resolve_case_id(conn, case_id) if resolve else case_id
         case = persist.load_case(conn, full_id, lock=self.writing and self.shop.db.row_locks)
+        try:
+            wf = self.shop.definitions.pinned(conn, case.workflow, case.version)
+        except OpsflowError:
+            if reader is not None:  # an unreadable case stays one, even with a broken version
+                self.readable(case, reader, case_id)
+            raise
         if reader is not None:
-            self.readable(case, reader, case_id)
-        wf = self.shop.definitions.pinned(conn, case.workflow, case.version)
+            self.readable(case, reader, case_id, wf)
         step = Step(wf, case, self.context())
         self._expected[id(step)] = case.row_version
         return step
 
-    def readable(self, case: WorkingCase, actor: str, asked: str) -> None:
-        """NotFound, exactly as for a missing case, when ``actor`` may not read ``case``."""
-        access.check_readable(self.shop, self.conn, actor, case, asked=asked)
+    def readable(
+        self, case: WorkingCase, actor: str, asked: str, wf: CompiledWorkflow | None = None
+    ) -> None:
+        """NotFound, exactly as for a missing case, when ``actor`` may not read ``case``
+        (``wf``: its pinned version, when already at hand)."""
+        access.check_readable(self.shop, self.conn, actor, case, asked=asked, pinned=wf)
 
     def step_on(self, wf: CompiledWorkflow, case: WorkingCase) -> Step:
         """A step on a loaded case, run on ``wf`` (its pinned version, or a migration's)."""
