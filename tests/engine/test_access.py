@@ -220,3 +220,8 @@ def test_a_cold_check_reads_the_newest_versions_once(make_engine: Any, workflows
     assert _missing(lambda: cold.status(case.id, actor="ed")) == f"no case '{case.id}'"
     assert cold.status(case.id, actor="lou").state == "draft"
     assert sum("max(definitions.version)" in s for s in statements) == 1
+
+
+def test_the_compiled_workflow_carries_its_readers(engine: Any) -> None:
+    assert engine.definitions.current("hr").readers == frozenset({"legal"})
+    assert engine.definitions.current("review").readers is None

@@ -112,6 +112,13 @@ class CompiledWorkflow:
     approval_states: frozenset[str] = frozenset()  # states with an approvals transition out
     guarded: frozenset[tuple[str, str]] = frozenset()  # (state, event)s with a `when` to check
 
+    @property
+    def readers(self) -> frozenset[str] | None:
+        """The roles ``readers:`` lets read this version's cases (None: everyone); which
+        version's readers count is decided in ``opsflow.engine.access``."""
+        readers = self.spec.readers
+        return None if readers is None else frozenset(readers)
+
     def candidates(self, state: str, event: str) -> tuple[CompiledTransition, ...]:
         """The transitions on ``event`` from ``state``, in file order."""
         return self.table.get((state, event), ())

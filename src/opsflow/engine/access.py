@@ -160,8 +160,7 @@ def readers_of(
     if digest is None:
         return frozenset()  # not registered: closed
     if digest not in _BY_HASH and pinned is not None and pinned.hash == digest:
-        readers = pinned.spec.readers
-        _BY_HASH[digest] = None if readers is None else frozenset(readers)
+        _BY_HASH[digest] = pinned.readers
     _learn(engine, conn, [digest])
     return _BY_HASH.get(digest, frozenset())
 
