@@ -364,7 +364,7 @@ def test_a_where_on_an_indexed_field_uses_its_index(
             query = SearchQuery(where=expression, workflow="deals", states=("draft",), open=True)
         else:
             query = SearchQuery(where=expression)
-        sql = search.statement(engine, query, conn, "ann").limit(51)
+        sql = search.statement(engine, query, conn, "ann", 51)
         compiled = str(sql.compile(conn, compile_kwargs={"literal_binds": True}))
         if conn.dialect.name == "sqlite":
             rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + compiled)

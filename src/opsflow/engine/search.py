@@ -85,8 +85,9 @@ def workflow_fields(engine: CaseEngine, workflow: str | None) -> dict[str, Mappi
 
 def filters(
     engine: CaseEngine, query: SearchQuery, conn: Connection, actor: str
-) -> list[ColumnElement[bool]]:
-    """The WHERE clauses of ``query`` (not its cursor), the reader's included."""
+) -> tuple[list[ColumnElement[bool]], bool]:
+    """The WHERE clauses of ``query`` (not its cursor), the reader's included; and whether
+    the plan must go by a field's index (see ``_unindexed``)."""
     dialect = conn.dialect.name
     found: list[ColumnElement[bool]] = []
     plain = _column
@@ -99,9 +100,12 @@ def filters(
             clause, used = compile_where(query.where, kinds, dialect)
             found.append(clause)
             if dialect == "sqlite" and used & kinds.indexed:
-                # SQLite plans without statistics and takes an equality on an indexed
-                # column (workflow, state, closed) over a range on the field's index; a
-                # unary + keeps those columns out of index choice (the field's index wins).
+                # SQLite plans without statistics: it takes an equality on an indexed column
+                # (workflow, state, closed), or the sort column's index with the LIMIT,
+                # over a range on the field's index, and then reads case after case when
+                # few match. A unary + keeps those columns out of the choice: the field's
+                # index finds the matches, which are then sorted (as PostgreSQL, with
+                # statistics, chooses for a selective filter).
                 plain = _unindexed
         if query.q:
             found.append(_text_clause(query.q, workflows, dialect))
@@ -123,7 +127,7 @@ def filters(
     readable = access.readable_clause(engine, actor, conn)
     if readable is not None:
         found.append(readable)
-    return found
+    return found, plain is _unindexed
 
 
 def _column(name: str) -> ColumnElement[Any]:
@@ -186,12 +190,6 @@ def check_text(text: str, what: str) -> None:
 # -- sorting and cursors -------------------------------------------------------------------
 
 
-def _order(sort: str) -> tuple[Any, bool]:
-    """(sort column, descending)."""
-    descending = sort.startswith("-")
-    return tables.cases.c[sort.lstrip("-")], descending
-
-
 def encode_cursor(sort: str, key: datetime | str, case_id: str) -> str:
     """The opaque cursor after (key, id) in ``sort`` order."""
     shown = key.astimezone(UTC).isoformat() if isinstance(key, datetime) else key
@@ -226,11 +224,13 @@ def decode_cursor(cursor: str, sort: str) -> tuple[datetime | str, str]:
     return moment.astimezone(UTC), case_id
 
 
-def _after(sort: str, key: datetime | str, case_id: str) -> ColumnElement[bool]:
+def _after(
+    sort: str, key: datetime | str, case_id: str, column: ColumnElement[Any]
+) -> ColumnElement[bool]:
     """Rows strictly after (key, id) in ``sort`` order (index-friendly: a bound, then the tie)."""
-    column, descending = _order(sort)
+    descending = sort.startswith("-")
     ident = tables.cases.c.id
-    if column is ident:
+    if sort.lstrip("-") == "id":
         return ident < case_id if descending else ident > case_id
     if descending:
         return and_(column <= key, or_(column < key, ident < case_id))
@@ -238,22 +238,41 @@ def _after(sort: str, key: datetime | str, case_id: str) -> ColumnElement[bool]:
 
 
 def statement(
-    engine: CaseEngine, query: SearchQuery, conn: Connection, actor: str, columns: Any = None
+    engine: CaseEngine,
+    query: SearchQuery,
+    conn: Connection,
+    actor: str,
+    limit: int | None,
+    ids_only: bool = False,
 ) -> Select[Any]:
-    """The SELECT of ``query``'s cases in its order (cursor applied, no limit)."""
+    """The SELECT of ``query``'s cases (or ids) in its order, cursor applied, ``limit`` rows.
+
+    When SQLite goes by a field's index, the page's ids are chosen first from that index
+    alone (it holds the field, ``created_at`` and ``id``), then only those rows are read:
+    sorting whole rows (their data) of every match would cost far more.
+    """
     cases = tables.cases
-    where = filters(engine, query, conn, actor)
+    where, by_field_index = filters(engine, query, conn, actor)
+    name = query.sort.lstrip("-")
+    column = _unindexed(name) if by_field_index else cases.c[name]
     if query.cursor:
-        where.append(_after(query.sort, *decode_cursor(query.cursor, query.sort)))
-    column, descending = _order(query.sort)
-    if column is cases.c.id:
-        order = [column.desc() if descending else column.asc()]
-    elif descending:
-        order = [column.desc(), cases.c.id.desc()]
-    else:
-        order = [column.asc(), cases.c.id.asc()]
-    chosen = select(cases) if columns is None else select(*columns)
-    return chosen.where(*where).order_by(*order)
+        where.append(_after(query.sort, *decode_cursor(query.cursor, query.sort), column))
+    chosen = select(cases.c.id if ids_only or by_field_index else cases).where(*where)
+    chosen = chosen.order_by(*_order(query.sort, column)).limit(limit)
+    if ids_only or not by_field_index:
+        return chosen
+    return select(cases).where(cases.c.id.in_(chosen)).order_by(*_order(query.sort, cases.c[name]))
+
+
+def _order(sort: str, column: ColumnElement[Any]) -> list[Any]:
+    """ORDER BY ``column`` (the sort key) in ``sort``'s direction, then by id for ties."""
+    descending = sort.startswith("-")
+    ident = tables.cases.c.id
+    if sort.lstrip("-") == "id":
+        return [column.desc() if descending else column.asc()]
+    if descending:
+        return [column.desc(), ident.desc()]
+    return [column.asc(), ident.asc()]
 
 
 # -- running -------------------------------------------------------------------------------
@@ -262,7 +281,7 @@ def statement(
 def search_page(engine: CaseEngine, conn: Connection, query: SearchQuery, actor: str) -> SearchPage:
     """One page of ``query``, with the deadlines of its cases (one more query)."""
     check(query)
-    sql = statement(engine, query, conn, actor).limit(query.limit + 1)
+    sql = statement(engine, query, conn, actor, query.limit + 1)
     rows, damaged = persist.readable_cases(conn, sql)
     for problem in damaged:
         persist.LOG.warning("%s (left out of a search)", problem)
@@ -285,14 +304,14 @@ def search_ids(
 ) -> list[str]:
     """The ids of ``query``'s cases in its order, at most ``cap + 1`` (no page limit)."""
     check(query, paged=False)
-    sql = statement(engine, query, conn, actor, [tables.cases.c.id])
-    return list(conn.execute(sql.limit(cap + 1)).scalars())
+    sql = statement(engine, query, conn, actor, cap + 1, ids_only=True)
+    return list(conn.execute(sql).scalars())
 
 
 def search_count(engine: CaseEngine, conn: Connection, query: SearchQuery, actor: str) -> int:
     """How many cases ``query`` finds (cursor and limit ignored)."""
     check(query, paged=False)
-    where = filters(engine, query, conn, actor)
+    where, _by_field_index = filters(engine, query, conn, actor)
     sql = select(func.count()).select_from(tables.cases).where(*where)
     return int(conn.execute(sql).scalar_one())
 

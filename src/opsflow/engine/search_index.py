@@ -1,8 +1,11 @@
 """``index: true`` fields (SPEC §7.4): an expression index on ``cases``, made at registration.
 
 The index is on exactly the guarded expression search compares
-(:func:`opsflow.engine.where_sql.field_sql`), so a ``where`` on the field is an index range
-scan. One index per field name and kind, over every workflow's cases (not partial per
+(:func:`opsflow.engine.where_sql.field_sql`), so a ``where`` on the field is an index
+range scan; ``created_at`` and ``id`` follow it, so a page of matches newest first is
+chosen from the index alone (and an equality on the field reads them in order).
+
+One index per field name and kind, over every workflow's cases (not partial per
 workflow): a search without ``workflow`` uses it too, and cases of workflows without the
 field hold a NULL entry. ``CREATE INDEX IF NOT EXISTS`` runs in the transaction that
 registers the version, after its definitions row is written (a racing registration of the
@@ -40,7 +43,8 @@ def index_statements(dialect: str, spec: WorkflowSpec) -> list[str]:
             continue
         expression = field_sql(dialect, kind, field)
         statements.append(
-            f"CREATE INDEX IF NOT EXISTS {index_name(field, kind)} ON cases (({expression}))"
+            f"CREATE INDEX IF NOT EXISTS {index_name(field, kind)} "
+            f"ON cases (({expression}), created_at, id)"
         )
     return statements
 
