@@ -396,6 +396,33 @@ def test_an_issuer_that_names_itself_otherwise_is_refused(
     assert "calls itself" in answer.json()["detail"]
 
 
+def test_a_discovery_without_usable_endpoints_is_refused(
+    sso: tuple[TestClient, Any], oidc_issuer: OidcIssuer
+) -> None:
+    client, engine = sso
+    document = oidc_issuer.discovery()
+    oidc_issuer.discovery = lambda: {  # type: ignore[method-assign]
+        **document,
+        "token_endpoint": "javascript:alert(1)",
+        "jwks_uri": None,
+    }
+    answer = client.get("/login/oidc", follow_redirects=False)
+    assert answer.status_code == 502
+    assert answer.json()["detail"] == (
+        "the identity provider's discovery lacks a usable jwks_uri, token_endpoint"
+    )
+    assert rows(engine, tables.oidc_logins) == []
+
+
+def test_a_malformed_published_key_is_no_key(
+    sso: tuple[TestClient, Any], oidc_issuer: OidcIssuer
+) -> None:
+    client, _engine = sso
+    oidc_issuer.extra_keys.append({"kty": "RSA", "kid": "broken", "n": "!!", "e": "AQAB"})
+    oidc_issuer.sign_with = (oidc_issuer.key, "broken")
+    assert "no RS256 signing key with kid 'broken'" in refused(log_in(client))
+
+
 def test_next_never_leads_to_another_site(sso: tuple[TestClient, Any]) -> None:
     client, _engine = sso
     assert log_in(client, "https://evil.example/x").headers["location"] == "/"

@@ -108,7 +108,7 @@ def _fetch_json(url: str, what: str, *, fresh: bool = False) -> dict[str, Any]:
     try:
         with httpx2.Client(timeout=TIMEOUT, follow_redirects=False) as client:
             response = client.get(url, headers={"Accept": "application/json"})
-    except httpx2.HTTPError as exc:
+    except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
         raise IssuerUnreachable(
             f"the identity provider did not answer ({what}: {type(exc).__name__})",
             [f"check that {url} is reachable from this server"],
@@ -144,8 +144,16 @@ def discover(oidc: OidcSettings) -> dict[str, Any]:
         for key in ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
         if not isinstance(document.get(key), str)
     ]
+    endpoints = ("authorization_endpoint", "token_endpoint", "jwks_uri")
+    missing += [
+        key
+        for key in endpoints
+        if key not in missing and not document[key].startswith(("https://", "http://"))
+    ]
     if missing:
-        raise IssuerUnreachable(f"the identity provider's discovery lacks {', '.join(missing)}")
+        raise IssuerUnreachable(
+            f"the identity provider's discovery lacks a usable {', '.join(missing)}"
+        )
     if document["issuer"].rstrip("/") != oidc.issuer:
         raise IssuerUnreachable(
             f"the identity provider calls itself {document['issuer']!r}, "
@@ -292,7 +300,7 @@ def _exchange(
     try:
         with httpx2.Client(timeout=TIMEOUT, follow_redirects=False) as client:
             response = client.post(document["token_endpoint"], data=form, headers=headers)
-    except httpx2.HTTPError as exc:
+    except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
         raise IssuerUnreachable(
             f"the identity provider did not answer (token: {type(exc).__name__})"
         ) from None
@@ -419,7 +427,7 @@ def _pick(keys: list[Any], kid: Any, alg: str) -> Any:
         return None
     try:
         return jwt.PyJWK(usable[0], algorithm=alg).key
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError):  # a malformed published key
         return None
 
 
