@@ -13,10 +13,15 @@ pinned to. So every host and every command agrees (the database decides, not a h
 workflows folder), and tightening ``readers:`` in a new version hides the older versions'
 cases too once that version is registered (its first case, or ``opsflow migrate``).
 
-Cost: the newest versions' readers are read once per engine (one small query on
-``definitions``) and kept for :data:`FRESH_SECONDS`; a case pinned to a version newer than
-what was read refreshes them at once. A case of a workflow without readers costs no query;
-one of a restricted workflow costs at most one indexed lookup in its history.
+Cost: which version is each workflow's newest is read once per engine (one small query
+on ``definitions``) and kept for :data:`FRESH_SECONDS`; a case pinned to a version newer
+than what was read refreshes it at once. The ``readers:`` of a version's text are read
+once per process, and not at all when the case's own compiled version is the newest. So
+a warm check of a workflow without readers costs no query, and one of a restricted
+workflow at most one indexed lookup in the case's history (``uq_history_case_seq``).
+Admins and ``system`` never cost anything.
+
+Admins (``admins:``) also gate the operators' actions: :func:`require_admin`.
 """
 
 from __future__ import annotations
