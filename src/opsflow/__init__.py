@@ -16,6 +16,7 @@ from opsflow.errors import (
     Damaged,
     IncidentClosed,
     Invalid,
+    InvalidQuery,
     KeyReused,
     MigrationRefused,
     NotAuthenticated,
@@ -49,6 +50,7 @@ if typing.TYPE_CHECKING:
     from opsflow.engine.digest import Digest
     from opsflow.engine.gauges import Gauges
     from opsflow.engine.inbox import InboxPage
+    from opsflow.engine.search import SearchPage, SearchQuery
     from opsflow.facade import Engine
     from opsflow.hookspecs import hookimpl
     from opsflow.language.diagnostics import Diagnostic
@@ -83,6 +85,8 @@ _LAZY = {
     "Gauges": ("opsflow.engine.gauges", "Gauges"),
     "Diagram": ("opsflow.core.diagram", "Diagram"),
     "InboxPage": ("opsflow.engine.inbox", "InboxPage"),
+    "SearchPage": ("opsflow.engine.search", "SearchPage"),
+    "SearchQuery": ("opsflow.engine.search", "SearchQuery"),
     "OutboxPage": ("opsflow.runners.outbox_pages", "OutboxPage"),
     "Database": ("opsflow.store", "Database"),
     "Definitions": ("opsflow.engine.definitions", "Definitions"),
@@ -135,6 +139,7 @@ __all__ = [
     "Incident",
     "IncidentClosed",
     "Invalid",
+    "InvalidQuery",
     "KeyReused",
     "LoadContext",
     "MigrationRefused",
@@ -152,6 +157,8 @@ __all__ = [
     "PreconditionFailed",
     "RefusedCase",
     "Refused",
+    "SearchPage",
+    "SearchQuery",
     "Usage",
     "WorkerReport",
     "WorkflowSpec",
