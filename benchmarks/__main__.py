@@ -18,7 +18,7 @@ Runner = Callable[[Options], list[Figure]]
 
 
 def _runners() -> dict[str, Runner]:
-    from benchmarks import cli, decision, fire, kpi, load, scale, service, trees
+    from benchmarks import cli, decision, fire, kpi, load, scale, service, service_scale, trees
 
     return {
         "fire-sqlite": fire.fire_sqlite,
@@ -30,6 +30,8 @@ def _runners() -> dict[str, Runner]:
         "decision": decision.decision,
         "trees": trees.trees,
         "service": service.service_fire,
+        "service-search": service_scale.service_search,
+        "service-inbox": service_scale.service_inbox,
     }
 
 
