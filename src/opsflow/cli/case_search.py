@@ -162,6 +162,8 @@ def _collect(query: Any, limit: int | None) -> tuple[list[Case], str | None]:
     while True:
         want = PAGE if limit is None else min(PAGE, limit - len(found))
         page = engine.search(replace(query, limit=want, cursor=cursor))
+        for problem in page.unreadable:
+            out.note(out.safe(f"warning: unreadable case left out: {problem}"))
         found.extend(page.items)
         cursor = page.next_cursor
         if cursor is None:

@@ -14,7 +14,7 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,6 +62,7 @@ class SearchPage:
 
     items: list[Case]
     next_cursor: str | None
+    unreadable: list[str] = field(default_factory=list)  # damaged rows left out, named
 
     def to_json(self) -> dict[str, Any]:
         return {"items": [case.to_json() for case in self.items], "next_cursor": self.next_cursor}
@@ -283,8 +284,7 @@ def search_page(engine: CaseEngine, conn: Connection, query: SearchQuery, actor:
     check(query)
     sql = statement(engine, query, conn, actor, query.limit + 1)
     rows, damaged = persist.readable_cases(conn, sql)
-    for problem in damaged:
-        persist.LOG.warning("%s (left out of a search)", problem)
+    unreadable = [str(problem) for problem in damaged]
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     ids = [row.id for row in rows]
@@ -296,7 +296,7 @@ def search_page(engine: CaseEngine, conn: Connection, query: SearchQuery, actor:
         name = query.sort.lstrip("-")
         key = last.id if name == "id" else getattr(last, name)
         next_cursor = encode_cursor(query.sort, key, last.id)
-    return SearchPage(items, next_cursor)
+    return SearchPage(items, next_cursor, unreadable)
 
 
 def search_ids(
