@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from opsflow.errors import OpsflowError
 from opsflow.service import (
+    budget,
     health,
     openapi,
     problems,
@@ -89,6 +90,7 @@ def create_app(engine: Any, *, close_engine: bool = False) -> FastAPI:
 def _prepare(engine: Any) -> None:
     """Check the schema and load what every request needs, before the first request."""
     try:
+        budget.apply(engine)  # every request's time budget (before any connection opens)
         engine.db.ensure_schema()  # as the CLI does: SQLite and an empty database upgrade
         _ = engine.plugins, engine.definitions
     except OpsflowError as exc:  # /readyz answers 503 until it is fixed

@@ -52,6 +52,8 @@ class Database:
         except (ArgumentError, NoSuchModuleError, ValueError) as exc:
             raise ConfigError(f"invalid database URL {redact_url(url)!r}: {exc}") from exc
         dialects.install(self.engine)
+        self.statement_timeout_ms: int | None = None  # see limit_statements
+        dialects.install_statement_timeout(self.engine, lambda: self.statement_timeout_ms)
         self._schema_ready = False
         self._local = threading.local()
         self._ping_idle = not self.is_sqlite  # a server may drop an idle connection
@@ -61,6 +63,19 @@ class Database:
         # Whether ``SELECT … FOR UPDATE`` is needed to serialise writers on a row (read on
         # every fire: a plain attribute).
         self.row_locks: bool = dialects.lock_clause_supported(self.engine)
+
+    def limit_statements(self, seconds: float | None) -> None:
+        """Cancel any statement that runs longer than ``seconds`` (None: no limit).
+
+        PostgreSQL's ``statement_timeout``, lock waits included, on every connection opened
+        from now on (those open are closed); a cancelled statement is reported as Busy.
+        SQLite is bounded by its busy timeout instead (``OPSFLOW_BUSY_TIMEOUT``).
+        """
+        limit = int(seconds * 1000) if seconds else None
+        if self.is_sqlite or limit == self.statement_timeout_ms:
+            return
+        self.statement_timeout_ms = limit
+        self.dispose()
 
     @property
     def is_sqlite(self) -> bool:

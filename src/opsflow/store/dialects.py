@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -112,18 +113,38 @@ def _enable_wal(cursor: Any, timeout_s: float) -> None:
             delay = min(delay * 2, 0.05)
 
 
+def install_statement_timeout(engine: Engine, limit_ms: Callable[[], int | None]) -> None:
+    """PostgreSQL: each new connection cancels a statement (lock waits included) that runs
+    longer than ``limit_ms()`` milliseconds (None or 0: no limit). SQLite has its busy
+    timeout instead."""
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        limit = limit_ms()
+        if not limit:
+            return
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET statement_timeout = {int(limit)}")
+        cursor.close()
+        dbapi_connection.commit()  # a session setting, kept past the pool's rollbacks
+
+
 def lock_clause_supported(engine: Engine | Connection) -> bool:
     """Whether ``SELECT … FOR UPDATE`` means anything (SQLite's writer lock already serialises)."""
     return engine.dialect.name == "postgresql"
 
 
 def is_busy_error(exc: BaseException) -> bool:
-    """A lock wait that ran out (SQLite 'database is locked', PostgreSQL lock timeout)."""
+    """A lock wait that ran out (SQLite 'database is locked', PostgreSQL lock timeout) or
+    a statement past PostgreSQL's statement timeout (57014: a request's time budget)."""
     text = str(getattr(exc, "orig", exc)).lower()
     return (
         "database is locked" in text
         or "database table is locked" in text
         or ("lock timeout" in text)
+        or ("statement timeout" in text)
     )
 
 
