@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import re
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -93,14 +94,11 @@ def filters(
     found: list[ColumnElement[bool]] = []
     plain = _column
     if (query.where and query.where.strip()) or query.q:
-        workflows = workflow_fields(engine, query.workflow)
-        if query.workflow is not None and not workflows:
-            raise NotFound(f"no workflow '{query.workflow}' to search the fields of")
-        kinds = FieldKinds.of(workflows)
+        workflows, kinds = _fields(engine, query.workflow)
         if query.where and query.where.strip():
-            clause, used = compile_where(query.where, kinds, dialect)
+            clause, by_index = _where(engine, query.workflow, query.where, kinds, dialect)
             found.append(clause)
-            if dialect == "sqlite" and used & kinds.indexed:
+            if by_index:
                 # SQLite plans without statistics: it takes an equality on an indexed column
                 # (workflow, state, closed), or the sort column's index with the LIMIT,
                 # over a range on the field's index, and then reads case after case when
@@ -129,6 +127,57 @@ def filters(
     if readable is not None:
         found.append(readable)
     return found, plain is _unindexed
+
+
+# Compiled once per engine's definitions (they do not change while it runs): a request
+# that repeats a where, or names a workflow, does not parse or collect fields again.
+_MEMO: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
+MEMO_SIZE = 512
+
+
+def _memo(engine: CaseEngine, key: tuple[Any, ...], make: Any) -> Any:
+    memo = _MEMO.get(engine.definitions)
+    if memo is None:
+        memo = _MEMO.setdefault(engine.definitions, {})
+    found = memo.get(key)
+    if found is None:
+        found = make()
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        memo[key] = found
+    return found
+
+
+def _fields(
+    engine: CaseEngine, workflow: str | None
+) -> tuple[dict[str, Mapping[str, FieldSpec]], FieldKinds]:
+    """The fields ``where`` and ``q`` may use, and their kinds (NotFound: no such workflow)."""
+
+    def make() -> tuple[dict[str, Mapping[str, FieldSpec]], FieldKinds]:
+        workflows = workflow_fields(engine, workflow)
+        if workflow is not None and not workflows:
+            raise NotFound(f"no workflow '{workflow}' to search the fields of")
+        return workflows, FieldKinds.of(workflows)
+
+    found: tuple[dict[str, Mapping[str, FieldSpec]], FieldKinds] = _memo(
+        engine, ("fields", workflow), make
+    )
+    return found
+
+
+def _where(
+    engine: CaseEngine, workflow: str | None, where: str, kinds: FieldKinds, dialect: str
+) -> tuple[ColumnElement[bool], bool]:
+    """The clause of ``where``, and whether SQLite must go by a field's index (it reads one)."""
+
+    def make() -> tuple[ColumnElement[bool], bool]:
+        clause, used = compile_where(where, kinds, dialect)
+        return clause, dialect == "sqlite" and bool(used & kinds.indexed)
+
+    found: tuple[ColumnElement[bool], bool] = _memo(
+        engine, ("where", workflow, where, dialect), make
+    )
+    return found
 
 
 def _column(name: str) -> ColumnElement[Any]:
