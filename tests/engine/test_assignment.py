@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from opsflow.errors import Conflict, Invalid, NotPermitted, PreconditionFailed, Refused
+from opsflow.errors import Conflict, Invalid, NotFound, NotPermitted, PreconditionFailed, Refused
 
 
 @pytest.fixture
@@ -196,3 +196,36 @@ transitions:
     with pytest.raises(Refused):
         engine.fire(case.id, "finish", actor="wu")
     assert engine.fire(case.id, "finish", actor="li").case.state == "done"
+
+
+def test_a_case_the_actor_may_not_read_is_not_found(make_engine: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "wf_readers"
+    folder.mkdir()
+    (folder / "secret.yaml").write_text(
+        """
+workflow: secret
+version: 1
+roles: [worker, boss]
+readers: [boss]
+fields:
+  title: {type: string}
+states:
+  open: {initial: true}
+  done: {final: true}
+transitions:
+  - {event: finish, from: open, to: done, roles: [worker]}
+""",
+        encoding="utf-8",
+    )
+    engine = make_engine(workflows=folder)
+    engine.settings.team = {"wu": ["worker"], "bo": ["boss", "worker"]}
+    case = engine.start("secret", {"title": "机密"}, actor="bo")
+    for attempt in (
+        lambda: engine.claim(case.id, actor="wu"),
+        lambda: engine.assign(case.id, "wu", actor="wu"),
+        lambda: engine.unassign(case.id, actor="wu"),
+    ):
+        with pytest.raises(NotFound, match="no case"):
+            attempt()
+    assert [e.kind for e in engine.history(case.id, actor="bo")] == ["start"]
+    assert engine.assign(case.id, "wu", actor="bo").assignee == "wu"

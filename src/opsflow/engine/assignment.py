@@ -12,9 +12,11 @@ The rules:
 - **who may assign or unassign**: the current assignee, admins, and anyone holding a role
   named by an event of the case's current state (events that name no roles, such as those
   only a deadline fires, do not count); without a team, anyone;
-- **claim** assigns the actor; when someone else holds the case it is a conflict, unless
-  ``force`` is given by an admin (a non-admin ``force`` is not permitted);
-- a closed case cannot be assigned; assigning the current assignee again writes nothing.
+- **claim** assigns the actor, who must be allowed to assign; when someone else holds the
+  case it is a conflict, unless ``force`` is given by an admin (a non-admin ``force`` is
+  not permitted);
+- a closed case cannot be assigned; assigning the current assignee again writes nothing;
+- a case the actor may not read answers NotFound, as if it did not exist.
 """
 
 from __future__ import annotations
