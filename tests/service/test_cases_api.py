@@ -311,6 +311,22 @@ def test_keyed_repeats_at_the_same_time_happen_once(service: tuple[TestClient, A
     assert [e.event for e in engine.history(case_id)].count("submit") == 1
 
 
+def test_keyed_starts_at_the_same_time_start_one_case(service: tuple[TestClient, Any]) -> None:
+    """The second insert of the key fails, its step is tried again and finds the first."""
+    client, engine = service
+    body = {"workflow": "review", "data": {"title": "once"}}
+
+    def create(_n: int) -> tuple[int, Any]:
+        answer = client.post("/v1/cases", json=body, headers=as_("ann") | {"Idempotency-Key": "s"})
+        return answer.status_code, answer.json()
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(create, range(4)))
+    assert {status for status, _ in results} == {201}
+    assert all(answer == results[0][1] for _, answer in results)
+    assert len(engine.cases()) == 1
+
+
 def test_an_empty_or_oversized_idempotency_key_is_422(service: tuple[TestClient, Any]) -> None:
     client, engine = service
     case_id = start(client)["id"]
@@ -641,6 +657,10 @@ def test_sql_metacharacters_and_chinese_are_data(
     )
     assert fired.status_code == 200
     assert engine.history(case_id)[-1].comment == text
+    # as an assignee's name: no such team member
+    assigned = client.put(f"/v1/cases/{case_id}/assignee", json={"name": text}, headers=as_("ed"))
+    problem_of(assigned, 422, "invalid")
+    assert engine.get(case_id).assignee is None
     assert len(engine.cases()) == 1  # the tables are all there
 
 
