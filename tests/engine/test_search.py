@@ -399,6 +399,31 @@ def test_a_where_on_an_indexed_field_uses_its_index(
     assert found == engine.search(replace(query, limit=200), actor="ann").items
 
 
+@pytest.mark.parametrize(
+    ("expression", "by_index"),
+    [
+        ("budget > 5", True),
+        ("kind == 'ad' and budget > 5", True),
+        ("title == 'x' or budget > 5", True),
+        ("title == 'x' or notes == 'y'", False),
+        ("not (budget > 5)", False),
+        ("budget != 5", False),
+        ("not (budget != 5)", True),
+        ("not (budget != 5 or kind != 'ad')", True),
+        ("data.due in ['2026-10-01']", True),
+        ("kind == 'ad'", False),
+        ("1 < budget < 5", False),
+    ],
+)
+def test_which_wheres_an_index_answers(expression: str, by_index: bool) -> None:
+    from opsflow.engine.where_sql import FieldKinds, compile_where
+
+    loaded, _problems = load_workflow_paths([FIXTURES / "deals.yaml"])
+    kinds = FieldKinds.of({"deals": loaded["deals"].spec.fields})
+    assert kinds.indexed == {"title", "budget", "due"}
+    assert compile_where(expression, kinds, "sqlite")[1] is by_index
+
+
 def test_index_names_stay_within_postgres_limits() -> None:
     assert index_name("budget", "number") == "ix_cases_f_budget_number"
     long = index_name("f" * 100, "datetime")

@@ -171,8 +171,8 @@ def _where(
     """The clause of ``where``, and whether SQLite must go by a field's index (it reads one)."""
 
     def make() -> tuple[ColumnElement[bool], bool]:
-        clause, used = compile_where(where, kinds, dialect)
-        return clause, dialect == "sqlite" and bool(used & kinds.indexed)
+        clause, by_index = compile_where(where, kinds, dialect)
+        return clause, dialect == "sqlite" and by_index
 
     found: tuple[ColumnElement[bool], bool] = _memo(
         engine, ("where", workflow, where, dialect), make

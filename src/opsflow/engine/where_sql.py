@@ -137,11 +137,9 @@ class FieldKinds:
         return cls(kinds, unsearchable, frozenset(indexed))
 
 
-def compile_where(
-    text: str, fields: FieldKinds, dialect: str
-) -> tuple[ColumnElement[bool], frozenset[str]]:
-    """The SQL clause of a search's ``where`` over ``tables.cases``, and the names it reads;
-    InvalidQuery if refused."""
+def compile_where(text: str, fields: FieldKinds, dialect: str) -> tuple[ColumnElement[bool], bool]:
+    """The SQL clause of a search's ``where`` over ``tables.cases``, and whether an
+    ``index: true`` field's index can find its matches; InvalidQuery if refused."""
     if len(text) > MAX_WHERE_LENGTH:
         raise InvalidQuery(
             f"where is too long ({len(text):,} characters, limit {MAX_WHERE_LENGTH:,})"
@@ -152,7 +150,35 @@ def compile_where(
         raise InvalidQuery(f"where: {exc.message} (at column {exc.col})") from None
     compiler = _Where(fields, dialect)
     clause = compiler.clause(tree, negate=False)
-    return clause, frozenset(compiler.used)
+    return clause, _by_index(tree, fields, negate=False)
+
+
+def _by_index(node: ast.expr, fields: FieldKinds, negate: bool) -> bool:
+    """Whether every match satisfies a bare comparison on an indexed field (one kind), so an
+    index lookup (or a union of them, for ``or``) finds them all. Run on a checked tree."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return _by_index(node.operand, fields, not negate)
+    if isinstance(node, ast.BoolOp):
+        parts = [_by_index(value, fields, negate) for value in node.values]
+        return any(parts) if isinstance(node.op, ast.And) != negate else all(parts)
+    if isinstance(node, ast.Compare):
+        if len(node.ops) != 1:
+            return False
+        left, right = node.left, node.comparators[0]
+        name = _indexed_name(left, fields) or _indexed_name(right, fields)
+        positive = isinstance(node.ops[0], ast.Eq | ast.Lt | ast.LtE | ast.Gt | ast.GtE | ast.In)
+        negative = isinstance(node.ops[0], ast.NotEq | ast.NotIn)
+        return name is not None and (positive if not negate else negative)
+    return not negate and _indexed_name(node, fields) is not None  # a bare boolean field
+
+
+def _indexed_name(node: ast.expr, fields: FieldKinds) -> str | None:
+    name = node.id if isinstance(node, ast.Name) else None
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        name = node.attr if node.value.id == "data" else None
+    if name is None or name not in fields.indexed or len(fields.kinds.get(name, ())) != 1:
+        return None
+    return name
 
 
 _Literal = str | int | float | bool | None
@@ -164,7 +190,6 @@ class _Where:
     def __init__(self, fields: FieldKinds, dialect: str) -> None:
         self.fields = fields
         self.dialect = dialect
-        self.used: set[str] = set()
 
     def clause(self, node: ast.expr, negate: bool) -> ColumnElement[bool]:
         if isinstance(node, ast.BoolOp):
@@ -253,7 +278,6 @@ class _Where:
         own kind: guards alone cannot tell a date from a string stored as the same JSON.
         """
         kinds = self.kind(ast.Name(id=name), name)
-        self.used.add(name)
         if len(kinds) == 1:
             (kind,) = kinds
             return self.one(name, kind, op, values, negate, lenient=False)
