@@ -156,9 +156,15 @@ def fire(
 @click.option(
     "--comment", metavar="TEXT", callback=check_comment, help="A comment kept in the history."
 )
+@click.option(
+    "--key",
+    metavar="KEY",
+    callback=check_name,
+    help="Idempotency key: a repeat changes nothing and shows the case.",
+)
 @json_option
 def set_data(
-    case_id: str, assignments: tuple[str, ...], comment: str | None, as_json: bool
+    case_id: str, assignments: tuple[str, ...], comment: str | None, key: str | None, as_json: bool
 ) -> None:
     """Change data of CASE (audited; rules and automatic transitions run).
 
@@ -167,11 +173,12 @@ def set_data(
     \b
       opsflow set 3f2a9c budget=30000 claims=true
       opsflow set 3f2a9c due=2026-12-01 tags=spring,promo --comment 'per brief v2'
+      opsflow set 3f2a9c budget=30000 --key budget-3f2a9c-v2
     """
     ctx = app()
     engine = ctx.engine()
     text = dict(split_assignments(assignments, option="set"))
-    case = engine.set(case_id, actor=ctx.current_actor(), comment=comment, text=text)
+    case = engine.set(case_id, actor=ctx.current_actor(), comment=comment, text=text, key=key)
     if as_json:
         out.emit_json(case.to_json())
     else:
