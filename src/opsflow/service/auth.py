@@ -134,6 +134,16 @@ def clear_session_cookie(response: Response, engine: Any) -> None:
     )
 
 
+async def _may_write(found: Annotated[Identity, Depends(identity)]) -> Identity:
+    # The checks above do no I/O: run on the event loop they cost nothing, while FastAPI
+    # would run a sync dependency in its threadpool (one more thread handoff per request).
+    return writer(found)
+
+
+async def _board_session(found: Annotated[Identity, Depends(identity)]) -> Session:
+    return board_session(found)
+
+
 Reader = Annotated[Identity, Depends(identity)]
-Writer = Annotated[Identity, Depends(writer)]
-BoardSession = Annotated[Session, Depends(board_session)]
+Writer = Annotated[Identity, Depends(_may_write)]
+BoardSession = Annotated[Session, Depends(_board_session)]
