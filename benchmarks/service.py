@@ -3,6 +3,10 @@
 ``service-fire-sqlite``: one ``opsflow serve`` process (uvicorn over TCP on 127.0.0.1) and
 one keep-alive ``httpx.Client`` firing ``bump`` on one case, against ``Engine.fire`` of
 ``bump`` in-process on an equal SQLite file (the same schema, one case, WAL, fsync).
+``service-fire-sqlite-stdlib``: the same server in the same rounds through the standard
+library's ``http.client``, a client that costs a fraction of httpx's CPU: a single client
+waits for each answer, so its own CPU adds to every fire's time. The notes give CPU per
+fire (client + server, and the server alone), steadier than wall time on a shared machine.
 
 ``service-fire-postgres-4``: four client processes on four different cases. The Python
 API side is four processes each calling ``Engine.fire`` (as ``fire-postgres-4``); the HTTP
@@ -121,13 +125,16 @@ def _fire_sqlite(options: Options) -> list[Figure]:
         api = ApiFires(engine, engine.start("bench", actor="ann").id)
         server = Served(root, http_url)
         cpu: dict[str, list[float]] = {"httpx": [], "stdlib": [], "api": []}
+        server_cpu: dict[str, list[float]] = {"httpx": [], "stdlib": []}
 
         def timed(kind: str, side: Any) -> Any:
             def run() -> float:
                 own, served = time.process_time(), server.cpu()
                 rate = side.fires(n)
-                spent = time.process_time() - own + (server.cpu() - served)
-                cpu[kind].append(spent / n)
+                by_server = server.cpu() - served
+                cpu[kind].append((time.process_time() - own + by_server) / n)
+                if kind in server_cpu:
+                    server_cpu[kind].append(by_server / n)
                 return float(rate)
 
             return run
@@ -139,7 +146,7 @@ def _fire_sqlite(options: Options) -> list[Figure]:
                 api_side = timed("api", api)
                 for side in (httpx_side, stdlib_side, api_side):  # warm up
                     side()
-                for values in cpu.values():
+                for values in (*cpu.values(), *server_cpu.values()):
                     values.clear()
                 samples = _three_sides(httpx_side, stdlib_side, api_side, options.n_rounds(11))
         finally:
@@ -148,7 +155,11 @@ def _fire_sqlite(options: Options) -> list[Figure]:
     (hx, std, base) = samples
     notes = {
         "fires": n,
+        # CPU is steadier than wall time on a shared machine: client + server for HTTP
         "cpu_us_per_fire": {k: round(1e6 * statistics.median(v)) for k, v in cpu.items()},
+        "server_cpu_us_per_fire": {
+            k: round(1e6 * statistics.median(v)) for k, v in server_cpu.items()
+        },
     }
     return [
         _figure(
