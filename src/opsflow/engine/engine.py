@@ -335,28 +335,16 @@ class CaseEngine:
         return self._transact(work)
 
     def assign(
-        self,
-        case_id: str,
-        name: str,
-        actor: str | None = None,
-        expected_version: int | None = None,
+        self, case_id: str, name: str, actor: str | None = None, expected_version: int | None = None
     ) -> Case:
         """Assign a case to a team member: an audited step (see engine.assignment)."""
-        who = self.member(actor)
-        request = assignment.AssignRequest(
-            case_id, who, self.is_admin(who), name=name, expected_version=expected_version
-        )
-        return self._transact(partial(assignment.change_assignee, request=request))
+        return self._assignment(case_id, actor, name=name, expected_version=expected_version)
 
     def unassign(
         self, case_id: str, actor: str | None = None, expected_version: int | None = None
     ) -> Case:
         """Assign a case to nobody (audited)."""
-        who = self.member(actor)
-        request = assignment.AssignRequest(
-            case_id, who, self.is_admin(who), expected_version=expected_version
-        )
-        return self._transact(partial(assignment.change_assignee, request=request))
+        return self._assignment(case_id, actor, expected_version=expected_version)
 
     def claim(
         self,
@@ -367,15 +355,13 @@ class CaseEngine:
     ) -> Case:
         """Assign a case to the actor: Conflict when someone else holds it, unless an admin
         forces it (NotPermitted for anyone else's ``force``)."""
-        who = self.member(actor)
-        request = assignment.AssignRequest(
-            case_id,
-            who,
-            self.is_admin(who),
-            claim=True,
-            force=force,
-            expected_version=expected_version,
+        return self._assignment(
+            case_id, actor, claim=True, force=force, expected_version=expected_version
         )
+
+    def _assignment(self, case_id: str, actor: str | None, **asked: Any) -> Case:
+        who = self.member(actor)
+        request = assignment.AssignRequest(case_id, who, self.is_admin(who), **asked)
         return self._transact(partial(assignment.change_assignee, request=request))
 
     def keyed_response(self, key: str) -> dict[str, Any] | None:
