@@ -455,6 +455,7 @@ def test_index_true_is_refused_where_no_index_can_hold_the_value(tmp_path: Path)
     spec = _loaded["tickets"].spec
     (statement,) = index_statements("sqlite", spec)
     assert statement.startswith("CREATE INDEX IF NOT EXISTS ix_cases_f_title_text ON cases")
+    assert statement.endswith("END), created_at, id, workflow)")  # a page from the index
 
 
 def test_the_cases_table_is_intact_after_hostile_input(engine: Any, world: dict[str, str]) -> None:

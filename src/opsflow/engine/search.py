@@ -298,8 +298,8 @@ def statement(
     """The SELECT of ``query``'s cases (or ids) in its order, cursor applied, ``limit`` rows.
 
     When SQLite goes by a field's index, the page's ids are chosen first from that index
-    alone (it holds the field, ``created_at`` and ``id``), then only those rows are read:
-    sorting whole rows (their data) of every match would cost far more.
+    alone (it holds the field, ``created_at``, ``id`` and ``workflow``), then only those
+    rows are read: sorting whole rows (their data) of every match would cost far more.
     """
     cases = tables.cases
     where, by_field_index = filters(engine, query, conn, actor)

@@ -2,8 +2,10 @@
 
 The index is on exactly the guarded expression search compares
 (:func:`opsflow.engine.where_sql.field_sql`), so a ``where`` on the field is an index
-range scan; ``created_at`` and ``id`` follow it, so a page of matches newest first is
-chosen from the index alone (and an equality on the field reads them in order).
+range scan; ``created_at``, ``id`` and ``workflow`` follow it, so a page of matches newest
+first, of one workflow or all, is chosen from the index alone without reading a case (an
+equality on the field even reads them in order). Those columns never change once a case
+is written, so the index costs a fire nothing unless the field itself changes.
 
 One index per field name and kind, over every workflow's cases (not partial per
 workflow): a search without ``workflow`` uses it too, and cases of workflows without the
@@ -44,7 +46,7 @@ def index_statements(dialect: str, spec: WorkflowSpec) -> list[str]:
         expression = field_sql(dialect, kind, field)
         statements.append(
             f"CREATE INDEX IF NOT EXISTS {index_name(field, kind)} "
-            f"ON cases (({expression}), created_at, id)"
+            f"ON cases (({expression}), created_at, id, workflow)"
         )
     return statements
 
