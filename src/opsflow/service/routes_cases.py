@@ -3,7 +3,8 @@
 Bodies and answers are the CLI's ``--json`` shapes; the actor is always the authenticated
 identity. Each handler is sync: FastAPI runs it in its threadpool, sized to the database pool.
 
-Every answer that holds a case carries ``ETag: "N"`` (N: the case's row version). A write
+Every answer that holds a case carries ``ETag: "N"`` (N: the case's row version); the case
+JSON these routes answer holds it too, as ``etag`` beside the CLI's members. A write
 sent with ``If-Match`` (``"N"``, ``W/"N"`` or ``*``) is refused with 412 when the case is
 no longer at that version, checked inside the step's transaction. A start, fire, data
 change may carry an ``Idempotency-Key``: it happens once per actor and key, and a repeat
@@ -99,14 +100,22 @@ def expected_version(if_match: str | None) -> int | None:
     return int(digits) if digits.isdigit() and len(digits) < 19 else -1
 
 
+def _case_body(response: Response, body: dict[str, Any], row_version: int) -> dict[str, Any]:
+    """A case's JSON as the API answers it: with its ``etag``, also sent as ``ETag``."""
+    response.headers["ETag"] = _etag(row_version)
+    return body | {"etag": _etag(row_version)}
+
+
 def _with_etag(response: Response, case: Any) -> dict[str, Any]:
-    response.headers["ETag"] = _etag(case.row_version)
-    body: dict[str, Any] = case.to_json()
-    return body
+    return _case_body(response, case.to_json(), case.row_version)
 
 
 def _keyed(
-    request: Request, response: Response, key: str | None, fresh: Callable[[], dict[str, Any]]
+    request: Request,
+    response: Response,
+    key: str | None,
+    fresh: Callable[[], dict[str, Any]],
+    case_shaped: bool = True,
 ) -> dict[str, Any]:
     """The answer of a keyed write: what its key's first write answered, else ``fresh()``.
 
@@ -119,8 +128,11 @@ def _keyed(
     first = _engine(request).keyed_response(key)
     if not first or "body" not in first:
         return body  # a key the CLI used before answers were kept
-    response.headers["ETag"] = _etag(int(first.get("etag", 0)))
+    version = int(first.get("etag", 0))
     kept: dict[str, Any] = first["body"]
+    if case_shaped:
+        return _case_body(response, kept, version)
+    response.headers["ETag"] = _etag(version)
     return kept
 
 
@@ -192,7 +204,7 @@ def fire_event(
         out: dict[str, Any] = result.to_json()
         return out
 
-    return _keyed(request, response, scoped, fresh)
+    return _keyed(request, response, scoped, fresh, case_shaped=False)
 
 
 @router.patch("/cases/{case_id}/data")
