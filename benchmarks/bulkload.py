@@ -68,9 +68,20 @@ def cache_dir() -> Path:
 
 
 def cache_key(workflow: str = SEARCH_WORKFLOW) -> str:
+    from opsflow.engine.search_index import index_statements
+    from opsflow.language.loader import LoadContext, load_workflow_text
     from opsflow.store.migrate import HEAD
 
-    text = f"{LOADER_VERSION}\n{HEAD}\n{workflow}"
+    # The search indexes are made at registration: a database cached with other indexes
+    # would measure them, not the ones opsflow makes now.
+    loaded, _problems = load_workflow_text(workflow, "bench.yaml", LoadContext())
+    spec = loaded.spec if loaded is not None else None
+    indexes = (
+        []
+        if spec is None
+        else [*index_statements("sqlite", spec), *index_statements("postgresql", spec)]
+    )
+    text = "\n".join([LOADER_VERSION, HEAD, workflow, *indexes])
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
