@@ -10,17 +10,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from opsflow.engine.search import MAX_LIMIT, SearchQuery
+from opsflow.jsontext import dumps
 from opsflow.service.auth import Reader
 
 router = APIRouter(prefix="/v1")
 
+_PAGE: dict[str, Any] = {
+    "description": "`{items, next_cursor}`: cases as `opsflow cases --json` shows them",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["items", "next_cursor"],
+                "properties": {
+                    "items": {"type": "array", "items": {"type": "object"}},
+                    "next_cursor": {"type": ["string", "null"]},
+                },
+            }
+        }
+    },
+}
+
 Text = Annotated[str | None, Query(max_length=200)]
 
 
-@router.get("/cases")
+@router.get("/cases", response_class=Response, responses={200: _PAGE})
 def search_cases(
     request: Request,
     who: Reader,
@@ -35,7 +52,7 @@ def search_cases(
     sort: Annotated[str, Query(max_length=20)] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
-) -> dict[str, Any]:
+) -> Response:
     """``{items, next_cursor}``: the cases the actor may read that match every filter.
 
     ``state`` may be repeated; ``open=true|false``; ``created_after`` (inclusive) and
@@ -59,5 +76,6 @@ def search_cases(
         cursor=cursor,
     )
     page = request.app.state.engine.search(query, actor=who.actor)
-    result: dict[str, Any] = page.to_json()
-    return result
+    # The page is JSON-ready already (to_json): FastAPI's generic encoding of 50 cases would
+    # cost more than the search itself.
+    return Response(dumps(page.to_json()), media_type="application/json")
