@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from opsflow.core.results import Case
 from opsflow.engine import access, persist
 from opsflow.engine.where_sql import FieldKinds, compile_where, raw_text_sql
-from opsflow.errors import InvalidQuery, NotFound
+from opsflow.errors import InvalidQuery, NotFound, OpsflowError
 from opsflow.language.models import FieldSpec
 from opsflow.store import tables
 
@@ -337,7 +337,9 @@ def search_page(engine: CaseEngine, conn: Connection, query: SearchQuery, actor:
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     ids = [row.id for row in rows]
-    deadlines = persist.pending_deadlines_by_case(conn, ids) if ids else {}
+    versions = {(row.workflow, row.version) for row in rows}
+    timed = any(_has_deadlines(engine, conn, *version) for version in versions)
+    deadlines = persist.pending_deadlines_by_case(conn, ids) if timed else {}
     items = [row.view(deadlines=deadlines.get(row.id, [])) for row in rows]
     next_cursor = None
     if more and rows:
@@ -346,6 +348,15 @@ def search_page(engine: CaseEngine, conn: Connection, query: SearchQuery, actor:
         key = last.id if name == "id" else getattr(last, name)
         next_cursor = encode_cursor(query.sort, key, last.id)
     return SearchPage(items, next_cursor, unreadable)
+
+
+def _has_deadlines(engine: CaseEngine, conn: Connection, workflow: str, version: int) -> bool:
+    """Whether cases of this version can have pending deadlines (an SLA or a timer): if none
+    can, a page skips asking for them (a migration cancels the old version's)."""
+    try:
+        return bool(engine.definitions.pinned(conn, workflow, version).deadlines)
+    except OpsflowError:
+        return True  # a version that no longer loads: ask the table
 
 
 def search_ids(
