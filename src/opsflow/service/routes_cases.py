@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from opsflow.service.answers import json_answer
 from opsflow.service.auth import Reader, Writer, writer
 
 router = APIRouter(prefix="/v1")
@@ -136,14 +137,14 @@ def _keyed(
     return kept
 
 
-@router.get("/me")
-def me(request: Request, who: Reader) -> dict[str, Any]:
+@router.get("/me", response_model=dict[str, Any])
+def me(request: Request, who: Reader) -> Response:
     """The actor: name, roles, whether an admin, display name, e-mail and locale (the
     team entry's, else the server's), and whether the token may only read."""
     engine = _engine(request)
     settings = engine.settings
     person = settings.people.get(who.actor)
-    return {
+    body = {
         "name": who.actor,
         "roles": sorted(engine.roles_of(who.actor)),
         "admin": engine.is_admin(who.actor),
@@ -152,26 +153,29 @@ def me(request: Request, who: Reader) -> dict[str, Any]:
         "locale": (person.locale if person else None) or settings.server.locale,
         "read_only": who.read_only,
     }
+    return json_answer(body)
 
 
-@router.get("/cases/{case_id}")
-def get_case(request: Request, response: Response, case_id: str, who: Reader) -> dict[str, Any]:
+@router.get("/cases/{case_id}", response_model=dict[str, Any])
+def get_case(request: Request, response: Response, case_id: str, who: Reader) -> Response:
     """The case as ``opsflow status --json`` shows it, for the actor; ``ETag`` its version."""
-    return _with_etag(response, _engine(request).status(case_id, actor=who.actor))
+    case = _engine(request).status(case_id, actor=who.actor)
+    return json_answer(_with_etag(response, case), response)
 
 
-@router.post("/cases", status_code=201)
+@router.post("/cases", status_code=201, response_model=dict[str, Any])
 def start_case(
     request: Request, response: Response, body: StartBody, who: Writer, key: IdempotencyKey = None
-) -> dict[str, Any]:
+) -> Response:
     """Start a case of a workflow (its current version); 201 with ``Location``."""
     scoped = _scoped(who.actor, key)
     case = _engine(request).start(body.workflow, data=body.data, actor=who.actor, key=scoped)
     response.headers["Location"] = f"/v1/cases/{case.id}"
-    return _keyed(request, response, scoped, lambda: _with_etag(response, case))
+    answer = _keyed(request, response, scoped, lambda: _with_etag(response, case))
+    return json_answer(answer, response, status_code=201)
 
 
-@router.post("/cases/{case_id}/events/{event}")
+@router.post("/cases/{case_id}/events/{event}", response_model=dict[str, Any])
 def fire_event(
     request: Request,
     response: Response,
@@ -182,7 +186,7 @@ def fire_event(
     dry_run: Annotated[bool, Query()] = False,
     key: IdempotencyKey = None,
     if_match: IfMatch = None,
-) -> dict[str, Any]:
+) -> Response:
     """Fire an event on a case; the answer is ``opsflow fire --json``'s."""
     if not dry_run:
         writer(who)  # a dry run writes nothing: a read-only token may ask
@@ -204,7 +208,7 @@ def fire_event(
         out: dict[str, Any] = result.to_json()
         return out
 
-    return _keyed(request, response, scoped, fresh, case_shaped=False)
+    return json_answer(_keyed(request, response, scoped, fresh, case_shaped=False), response)
 
 
 @router.patch("/cases/{case_id}/data")
