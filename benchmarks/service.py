@@ -8,7 +8,8 @@ library's ``http.client``, a client that costs a fraction of httpx's CPU: a sing
 waits for each answer, so its own CPU adds to every fire's time. The notes give CPU per
 fire (client + server, and the server alone), steadier than wall time on a shared machine.
 
-``service-fire-postgres-4``: four client processes on four different cases. The Python
+``service-fire-postgres-4`` (httpx) and ``-4-stdlib`` (http.client, the same rounds): four
+client processes on four different cases. The Python
 API side is four processes each calling ``Engine.fire`` (as ``fire-postgres-4``); the HTTP
 side is four processes each with its own keep-alive client against
 ``opsflow serve --workers 4``: four processes doing the engine's work on each side, so
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Figure, Options, interleave, project, workdir
+from benchmarks.common import Figure, Options, project, workdir
 from benchmarks.served import Served, make_token, pg_schema
 
 
@@ -82,7 +83,7 @@ def _served_case(url: str, root: Path) -> tuple[str, str]:
 def service_fire(options: Options) -> list[Figure]:
     figures = _fire_sqlite(options)
     if options.postgres_url:
-        figures.append(_fire_postgres(options, clients=4))
+        figures.extend(_fire_postgres(options, clients=4))
     return figures
 
 
@@ -223,7 +224,12 @@ def _client(pipe: Any, url: str, root: str, barrier: Any, base: str, token: str)
     engine = _engine(url, Path(root))
     api = ApiFires(engine, engine.start("bench", actor="ann").id)
     client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    http = HttpFires(client, engine.start("bench", actor="ann").id)
+    http_case = engine.start("bench", actor="ann").id
+    sides = {
+        "httpx": HttpFires(client, http_case),
+        "stdlib": StdlibFires(int(base.rsplit(":", 1)[1]), token, http_case),
+        "api": api,
+    }
     pipe.send("ready")
     while True:
         message = pipe.recv()
@@ -232,13 +238,13 @@ def _client(pipe: Any, url: str, root: str, barrier: Any, base: str, token: str)
         kind, n = message
         barrier.wait()
         cpu, start = time.process_time(), time.perf_counter()
-        (http if kind == "http" else api).fires(n)
+        sides[kind].fires(n)
         pipe.send((start, time.perf_counter(), time.process_time() - cpu))
     client.close()
     engine.close()
 
 
-def _fire_postgres(options: Options, clients: int) -> Figure:
+def _fire_postgres(options: Options, clients: int) -> list[Figure]:
     with pg_schema(options.postgres_url or "") as url, workdir(options, "service-pg") as root:
         project(root)
         token, _ = _served_case(url, root)
@@ -251,7 +257,7 @@ def _fire_postgres(options: Options, clients: int) -> Figure:
 
 def _pg_rounds(
     options: Options, url: str, root: Path, server: Served, token: str, clients: int
-) -> Figure:
+) -> list[Figure]:
     n = options.pick(300, 100, 5)
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(clients)
@@ -266,7 +272,7 @@ def _pg_rounds(
     for pipe in pipes:
         if pipe.recv() != "ready":
             raise RuntimeError("a benchmark client failed to start")
-    cpu: dict[str, list[float]] = {"http": [], "api": []}
+    cpu: dict[str, list[float]] = {"httpx": [], "stdlib": [], "api": []}
 
     def run(kind: str) -> float:
         for pipe in pipes:
@@ -276,9 +282,11 @@ def _pg_rounds(
         return clients * n / (max(e for _, e, _ in spans) - min(s for s, _, _ in spans))
 
     try:
-        run("http"), run("api")
-        xs, ys, ratios = interleave(
-            lambda: run("http"), lambda: run("api"), options.n_rounds(9), rate=True
+        for kind in cpu:  # warm up
+            run(kind)
+            cpu[kind].clear()
+        hx, std, base = _three_sides(
+            lambda: run("httpx"), lambda: run("stdlib"), lambda: run("api"), options.n_rounds(9)
         )
     finally:
         for pipe in pipes:
@@ -289,8 +297,13 @@ def _pg_rounds(
         "fires_per_client_per_sample": n,
         "clients": clients,
         "serve_workers": clients,
-        "client_cpu_us_per_request_http": round(1e6 * sorted(cpu["http"])[len(cpu["http"]) // 2]),
-        "client_cpu_us_per_fire_api": round(1e6 * sorted(cpu["api"])[len(cpu["api"]) // 2]),
+        "client_cpu_us_per_fire": {
+            k: round(1e6 * statistics.median(v)) for k, v in cpu.items()
+        },  # the API side's is the whole engine's work
     }
+    what = f"PostgreSQL, {clients} clients on different cases"
     name = f"service-fire-postgres-{clients}"
-    return _figure(name, f"PostgreSQL, {clients} clients on different cases", xs, ys, ratios, notes)
+    return [
+        _figure(name, f"{what}, httpx", hx, base, _ratios(hx, base), notes),
+        _figure(f"{name}-stdlib", f"{what}, http.client", std, base, _ratios(std, base), notes),
+    ]
