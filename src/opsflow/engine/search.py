@@ -25,9 +25,10 @@ from sqlalchemy.engine import Connection
 from opsflow.core.results import Case
 from opsflow.engine import access, persist
 from opsflow.engine.where_sql import FieldKinds, compile_where, raw_text_sql
-from opsflow.errors import InvalidQuery, NotFound, OpsflowError
+from opsflow.errors import Damaged, InvalidQuery, NotFound, OpsflowError
 from opsflow.language.models import FieldSpec
 from opsflow.store import tables
+from opsflow.store.rows import readable_rows
 
 # What search needs of the engine: its definitions, and what deciding readers needs.
 CaseEngine = access.Reader
@@ -307,11 +308,20 @@ def statement(
     column = _unindexed(name) if by_field_index else cases.c[name]
     if query.cursor:
         where.append(_after(query.sort, *decode_cursor(query.cursor, query.sort), column))
-    chosen = select(cases.c.id if ids_only or by_field_index else cases).where(*where)
-    chosen = chosen.order_by(*_order(query.sort, column)).limit(limit)
+    page_columns = [cases.c[column_name] for column_name in CASE_COLUMNS]
+    chosen = select(*([cases.c.id] if ids_only or by_field_index else page_columns))
+    chosen = chosen.where(*where).order_by(*_order(query.sort, column)).limit(limit)
     if ids_only or not by_field_index:
         return chosen
-    return select(cases).where(cases.c.id.in_(chosen)).order_by(*_order(query.sort, cases.c[name]))
+    outer = select(*page_columns).where(cases.c.id.in_(chosen))
+    return outer.order_by(*_order(query.sort, cases.c[name]))
+
+
+# What a listed case shows (not its actors, rules or hash chain: nothing to decode for them).
+CASE_COLUMNS = (
+    "id", "workflow", "version", "state", "data", "metrics", "created_by", "created_at",
+    "updated_at", "entered_at", "closed", "row_version", "assignee",
+)  # fmt: skip
 
 
 def _order(sort: str, column: ColumnElement[Any]) -> list[Any]:
@@ -332,22 +342,56 @@ def search_page(engine: CaseEngine, conn: Connection, query: SearchQuery, actor:
     """One page of ``query``, with the deadlines of its cases (one more query)."""
     check(query)
     sql = statement(engine, query, conn, actor, query.limit + 1)
-    rows, damaged = persist.readable_cases(conn, sql)
-    unreadable = [str(problem) for problem in damaged]
+    found, unreadable_rows = readable_rows(conn, sql)
+    unreadable = [str(problem) for _raw, problem in unreadable_rows]
+    rows = []
+    for values in found:
+        try:
+            rows.append(_listed(values))
+        except Damaged as problem:
+            unreadable.append(str(problem))
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     ids = [row.id for row in rows]
     versions = {(row.workflow, row.version) for row in rows}
     timed = any(_has_deadlines(engine, conn, *version) for version in versions)
     deadlines = persist.pending_deadlines_by_case(conn, ids) if timed else {}
-    items = [row.view(deadlines=deadlines.get(row.id, [])) for row in rows]
+    for row in rows:
+        row.deadlines.extend(deadlines.get(row.id, ()))
     next_cursor = None
     if more and rows:
         last = rows[-1]
         name = query.sort.lstrip("-")
         key = last.id if name == "id" else getattr(last, name)
         next_cursor = encode_cursor(query.sort, key, last.id)
-    return SearchPage(items, next_cursor, unreadable)
+    return SearchPage(rows, next_cursor, unreadable)
+
+
+def _listed(values: dict[str, Any]) -> Case:
+    """A listed case from its decoded columns (as ``status`` shows it, without events)."""
+    data, metrics = values["data"], values["metrics"]
+    if not isinstance(data, dict) or not isinstance(metrics, dict):
+        raise Damaged(
+            f"damaged data: case {values.get('id')!r} has data or metrics that are not "
+            "JSON objects; run 'opsflow audit verify'"
+        )
+    shown = {name: d.get("value") if isinstance(d, dict) else None for name, d in metrics.items()}
+    return Case(
+        id=values["id"],
+        workflow=values["workflow"],
+        version=values["version"],
+        state=values["state"],
+        data=data,
+        metrics=shown,
+        metric_details=metrics,
+        created_by=values["created_by"],
+        created_at=values["created_at"],
+        updated_at=values["updated_at"],
+        entered_at=values["entered_at"],
+        closed=values["closed"],
+        row_version=values["row_version"],
+        assignee=values["assignee"],
+    )
 
 
 def _has_deadlines(engine: CaseEngine, conn: Connection, workflow: str, version: int) -> bool:
