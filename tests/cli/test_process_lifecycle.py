@@ -369,6 +369,10 @@ ENGINE_ARGS = {
     "compute": ["compute", "{case}"],
     "worker": ["worker", "--once"],
     "incidents": ["incidents"],
+    "bulk": ["--as", "rita", "bulk", "fire", "submit", "{case}", "--yes"],
+    "assign": ["--as", "rita", "assign", "{case}", "rita"],
+    "unassign": ["--as", "rita", "unassign", "{case}"],
+    "claim": ["--as", "rita", "claim", "{case}"],
 }
 
 
