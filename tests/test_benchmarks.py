@@ -66,3 +66,27 @@ def test_two_trees_are_compared_in_one_run(tmp_path: Path) -> None:
         "fire-vs-baseline",
         "decision-vs-baseline",
     ]
+
+
+@pytest.mark.slow
+def test_the_service_figures_run_against_a_real_server(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSFLOW_")}
+    env["OPSFLOW_BENCH_CACHE"] = str(tmp_path / "cache")  # never the developer's cache
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "service", "service-search", "service-inbox"]
+        + ["--dry", "--output", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr
+    names = [f["name"] for f in json.loads(out.read_text())["figures"]]
+    assert names == [
+        "service-fire-sqlite",
+        "service-fire-sqlite-stdlib",
+        "service-search-sqlite-2000",
+        "service-inbox-sqlite-2000",
+    ]
