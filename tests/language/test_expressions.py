@@ -200,7 +200,7 @@ def test_public_names() -> None:
     assert {"len", "min", "max", "abs", "round", "days_since", "hours_since", "today", "date"} == (
         BUILTIN_FUNCTIONS
     )
-    assert {"data", "metrics", "actor", "state", "entered_at", "created_by", "now"} == (
+    assert {"data", "metrics", "actor", "state", "entered_at", "created_by", "now", "assignee"} == (
         CONTEXT_NAMES
     )
 
