@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from opsflow.errors import OpsflowError
 from opsflow.service import (
     budget,
+    fast,
     health,
     openapi,
     problems,
@@ -46,8 +47,12 @@ def from_environment() -> FastAPI:
     return create_app(Engine.from_config(), close_engine=True)
 
 
-def create_app(engine: Any, *, close_engine: bool = False) -> FastAPI:
-    """The HTTP API on ``engine`` (an ``opsflow.Engine``; closed at shutdown if asked)."""
+def create_app(engine: Any, *, close_engine: bool = False, fast_path: bool = True) -> FastAPI:
+    """The HTTP API on ``engine`` (an ``opsflow.Engine``; closed at shutdown if asked).
+
+    ``fast_path`` answers the hot requests without FastAPI's routing (``service/fast.py``);
+    off, every request goes through FastAPI (the same answers; tests compare them).
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +76,9 @@ def create_app(engine: Any, *, close_engine: bool = False) -> FastAPI:
     )
     app.state.engine = engine
     app.state.metrics = health.Metrics()
+    app.state.fast_path = fast.Stats()
+    if fast_path:  # innermost of the middleware: inside the body limit and the metrics
+        app.add_middleware(fast.FastPath, service=app, stats=app.state.fast_path)
     problems.install(app)
     app.add_middleware(health.Measure, metrics=app.state.metrics)
     app.include_router(health.router)

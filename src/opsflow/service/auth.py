@@ -41,10 +41,8 @@ class Identity(Protocol):
 
 def bearer_token(request: Request) -> str:
     """The token of the request's ``Authorization: Bearer`` header (401 without one)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = token_of(request.headers.get("authorization", ""))
+    if token is None:
         raise NotAuthenticated(
             "authentication required",
             [
@@ -53,6 +51,13 @@ def bearer_token(request: Request) -> str:
             ],
         )
     return token
+
+
+def token_of(header: str) -> str | None:
+    """The token of an ``Authorization`` header's value (None unless ``Bearer TOKEN``)."""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 async def identity(request: Request) -> Identity:

@@ -49,12 +49,24 @@ def problem(
 
 def _opsflow_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, OpsflowError)
+    return from_error(exc, request.method, request.url.path)
+
+
+def from_error(exc: OpsflowError, method: str, path: str) -> ProblemResponse:
+    """The answer to an engine's error: its status, ``Retry-After`` (503, 429) or
+    ``WWW-Authenticate`` (401), and the problem body; server errors are logged."""
     headers = {503: {"Retry-After": "1"}, 401: {"WWW-Authenticate": "Bearer"}}.get(exc.http_status)
     if isinstance(exc, RateLimited):
         headers = {"Retry-After": str(exc.retry_after)}
     if exc.http_status >= 500:
-        log.error("%s %s: %s", request.method, request.url.path, exc.message)
+        log.error("%s %s: %s", method, path, exc.message)
     return problem(exc.http_status, exc.message, exc.code, exc.reasons, headers)
+
+
+def unexpected(method: str, path: str, exc: BaseException) -> ProblemResponse:
+    """The answer to anything unexpected: logged with its traceback, a bare 500."""
+    log.exception("%s %s failed", method, path, exc_info=exc)
+    return problem(500, "the server could not answer this request", "error")
 
 
 def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
@@ -79,8 +91,7 @@ def _http_error(request: Request, exc: Exception) -> ProblemResponse:
 
 
 def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
-    log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return problem(500, "the server could not answer this request", "error")
+    return unexpected(request.method, request.url.path, exc)
 
 
 def install(app: FastAPI) -> None:

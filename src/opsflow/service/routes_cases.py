@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from opsflow.service.answers import json_answer
-from opsflow.service.auth import Reader, Writer, writer
+from opsflow.service.answers import Answer, json_answer, json_body
+from opsflow.service.auth import Identity, Reader, Writer, writer
 
 router = APIRouter(prefix="/v1")
 
@@ -68,6 +68,12 @@ class ComputeBody(BaseModel):
     )
 
 
+class Headers(Protocol):
+    """Where a handler puts its answer's headers: a ``dict`` or a Starlette ``Response``'s."""
+
+    def __setitem__(self, key: str, value: str, /) -> None: ...
+
+
 def _engine(request: Request) -> Any:
     return request.app.state.engine
 
@@ -101,19 +107,19 @@ def expected_version(if_match: str | None) -> int | None:
     return int(digits) if digits.isdigit() and len(digits) < 19 else -1
 
 
-def _case_body(response: Response, body: dict[str, Any], row_version: int) -> dict[str, Any]:
+def _case_body(headers: Headers, body: dict[str, Any], row_version: int) -> dict[str, Any]:
     """A case's JSON as the API answers it: with its ``etag``, also sent as ``ETag``."""
-    response.headers["ETag"] = _etag(row_version)
+    headers["ETag"] = _etag(row_version)
     return body | {"etag": _etag(row_version)}
 
 
 def _with_etag(response: Response, case: Any) -> dict[str, Any]:
-    return _case_body(response, case.to_json(), case.row_version)
+    return _case_body(response.headers, case.to_json(), case.row_version)
 
 
 def _keyed(
-    request: Request,
-    response: Response,
+    engine: Any,
+    headers: Headers,
     key: str | None,
     fresh: Callable[[], dict[str, Any]],
     case_shaped: bool = True,
@@ -126,41 +132,91 @@ def _keyed(
     body = fresh()
     if key is None:
         return body
-    first = _engine(request).keyed_response(key)
+    first = engine.keyed_response(key)
     if not first or "body" not in first:
         return body  # a key the CLI used before answers were kept
     version = int(first.get("etag", 0))
     kept: dict[str, Any] = first["body"]
     if case_shaped:
-        return _case_body(response, kept, version)
-    response.headers["ETag"] = _etag(version)
+        return _case_body(headers, kept, version)
+    headers["ETag"] = _etag(version)
     return kept
+
+
+# -- the hot routes' work, shared by the routes below and the fast path (service/fast.py)
+
+
+def me_answer(engine: Any, who: Identity) -> Answer:
+    """``GET /v1/me``."""
+    settings = engine.settings
+    person = settings.people.get(who.actor)
+    return json_body(
+        {
+            "name": who.actor,
+            "roles": sorted(engine.roles_of(who.actor)),
+            "admin": engine.is_admin(who.actor),
+            "display_name": person.display_name if person else None,
+            "email": person.email if person else None,
+            "locale": (person.locale if person else None) or settings.server.locale,
+            "read_only": who.read_only,
+        }
+    )
+
+
+def case_answer(engine: Any, who: Identity, case_id: str) -> Answer:
+    """``GET /v1/cases/{case_id}``."""
+    case = engine.status(case_id, actor=who.actor)
+    headers: dict[str, str] = {}
+    return json_body(_case_body(headers, case.to_json(), case.row_version), headers=headers)
+
+
+def fire_answer(
+    engine: Any,
+    who: Identity,
+    case_id: str,
+    event: str,
+    body: FireBody | None,
+    dry_run: bool,
+    key: str | None,
+    if_match: str | None,
+) -> Answer:
+    """``POST /v1/cases/{case_id}/events/{event}``."""
+    if not dry_run:
+        writer(who)  # a dry run writes nothing: a read-only token may ask
+    given = body or FireBody()
+    scoped = None if dry_run else _scoped(who.actor, key)
+    result = engine.fire(
+        case_id,
+        event,
+        actor=who.actor,
+        data=given.data,
+        comment=given.comment,
+        key=scoped,
+        dry_run=dry_run,
+        expected_version=expected_version(if_match),
+    )
+    headers: dict[str, str] = {}
+
+    def fresh() -> dict[str, Any]:
+        headers["ETag"] = _etag(result.case.row_version)
+        out: dict[str, Any] = result.to_json()
+        return out
+
+    answer = _keyed(engine, headers, scoped, fresh, case_shaped=False)
+    return json_body(answer, headers=headers)
 
 
 @router.get("/me", response_model=dict[str, Any])
 def me(request: Request, who: Reader) -> Response:
     """The actor: name, roles, whether an admin, display name, e-mail and locale (the
     team entry's, else the server's), and whether the token may only read."""
-    engine = _engine(request)
-    settings = engine.settings
-    person = settings.people.get(who.actor)
-    body = {
-        "name": who.actor,
-        "roles": sorted(engine.roles_of(who.actor)),
-        "admin": engine.is_admin(who.actor),
-        "display_name": person.display_name if person else None,
-        "email": person.email if person else None,
-        "locale": (person.locale if person else None) or settings.server.locale,
-        "read_only": who.read_only,
-    }
-    return json_answer(body)
+    return me_answer(_engine(request), who).response()
 
 
 @router.get("/cases/{case_id}", response_model=dict[str, Any])
-def get_case(request: Request, response: Response, case_id: str, who: Reader) -> Response:
+def get_case(request: Request, case_id: str, who: Reader) -> Response:
     """The case as ``opsflow status --json`` shows it, for the actor; ``ETag`` its version."""
-    case = _engine(request).status(case_id, actor=who.actor)
-    return json_answer(_with_etag(response, case), response)
+    return case_answer(_engine(request), who, case_id).response()
 
 
 @router.post("/cases", status_code=201, response_model=dict[str, Any])
@@ -171,14 +227,13 @@ def start_case(
     scoped = _scoped(who.actor, key)
     case = _engine(request).start(body.workflow, data=body.data, actor=who.actor, key=scoped)
     response.headers["Location"] = f"/v1/cases/{case.id}"
-    answer = _keyed(request, response, scoped, lambda: _with_etag(response, case))
+    answer = _keyed(_engine(request), response.headers, scoped, lambda: _with_etag(response, case))
     return json_answer(answer, response, status_code=201)
 
 
 @router.post("/cases/{case_id}/events/{event}", response_model=dict[str, Any])
 def fire_event(
     request: Request,
-    response: Response,
     case_id: str,
     event: str,
     who: Reader,
@@ -188,27 +243,9 @@ def fire_event(
     if_match: IfMatch = None,
 ) -> Response:
     """Fire an event on a case; the answer is ``opsflow fire --json``'s."""
-    if not dry_run:
-        writer(who)  # a dry run writes nothing: a read-only token may ask
-    given = body or FireBody()
-    scoped = None if dry_run else _scoped(who.actor, key)
-    result = _engine(request).fire(
-        case_id,
-        event,
-        actor=who.actor,
-        data=given.data,
-        comment=given.comment,
-        key=scoped,
-        dry_run=dry_run,
-        expected_version=expected_version(if_match),
-    )
-
-    def fresh() -> dict[str, Any]:
-        response.headers["ETag"] = _etag(result.case.row_version)
-        out: dict[str, Any] = result.to_json()
-        return out
-
-    return json_answer(_keyed(request, response, scoped, fresh, case_shaped=False), response)
+    engine = _engine(request)
+    answer = fire_answer(engine, who, case_id, event, body, dry_run, key, if_match)
+    return answer.response()
 
 
 @router.patch("/cases/{case_id}/data")
@@ -236,7 +273,7 @@ def patch_data(
         key=scoped,
         expected_version=expected_version(if_match),
     )
-    return _keyed(request, response, scoped, lambda: _with_etag(response, case))
+    return _keyed(_engine(request), response.headers, scoped, lambda: _with_etag(response, case))
 
 
 @router.get("/cases/{case_id}/history")

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from opsflow.engine.search import MAX_LIMIT, SearchQuery
 from opsflow.jsontext import dumps
-from opsflow.service.auth import Reader
+from opsflow.service.answers import Answer
+from opsflow.service.auth import Identity, Reader
 
 router = APIRouter(prefix="/v1")
 
@@ -62,6 +63,41 @@ def search_cases(
     ``created_at``, ``updated_at`` or ``id``, ``-`` first for newest/last first; pass
     ``next_cursor`` back as ``cursor`` for the next page (null on the last one).
     """
+    return search_answer(
+        request.app.state.engine,
+        who,
+        workflow=workflow,
+        state=state,
+        open=open,
+        assignee=assignee,
+        created_after=created_after,
+        created_before=created_before,
+        q=q,
+        where=where,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+    ).response()
+
+
+def search_answer(
+    engine: Any,
+    who: Identity,
+    *,
+    workflow: str | None = None,
+    state: list[str] | None = None,
+    open: bool | None = None,
+    assignee: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    q: str | None = None,
+    where: str | None = None,
+    sort: str = "-created_at",
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Answer:
+    """The search's answer, for the route above and the fast path (``service/fast.py``);
+    the parameters are the route's, validated."""
     query = SearchQuery(
         workflow=workflow,
         states=tuple(state or ()),
@@ -75,7 +111,7 @@ def search_cases(
         limit=limit,
         cursor=cursor,
     )
-    page = request.app.state.engine.search(query, actor=who.actor)
+    page = engine.search(query, actor=who.actor)
     # The page is JSON-ready already (to_json): FastAPI's generic encoding of 50 cases would
     # cost more than the search itself.
-    return Response(dumps(page.to_json()), media_type="application/json")
+    return Answer(dumps(page.to_json()).encode())
