@@ -29,7 +29,14 @@ from project_cli import TEAM
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 READY_WITHIN = 60.0  # seconds; a loaded CI machine starts Python slowly
 # who → (owner, read-only): the tokens every served project has
-TOKENS = {"ann": ("ann", False), "ann:ro": ("ann", True), "ed": ("ed", False)}
+TOKENS = {
+    "ann": ("ann", False),
+    "ann:ro": ("ann", True),
+    "ed": ("ed", False),
+    "pat": ("pat", False),  # an admin (admins: [pat])
+}
+ADMINS = ["pat"]
+PASSWORDS = {"ed": "ed-长密码-1234-abcd"}  # board logins: set with opsflow's own password hashing
 
 
 def free_port() -> int:
@@ -64,18 +71,22 @@ def write_project(root: Path, workflows: list[Path] | None = None) -> Path:
     for path in workflows or [FIXTURES / "engine" / "review.yaml"]:
         shutil.copy(path, target / path.name)
     team = "".join(f"  {name}: {json.dumps(roles)}\n" for name, roles in TEAM.items())
-    (root / "opsflow.yaml").write_text(f"workflows: workflows/\nteam:\n{team}", encoding="utf-8")
+    (root / "opsflow.yaml").write_text(
+        f"workflows: workflows/\nteam:\n{team}admins: {json.dumps(ADMINS)}\n", encoding="utf-8"
+    )
     return root
 
 
 def make_tokens(db_url: str, root: Path) -> dict[str, str]:
-    """The schema created and one real token per entry of :data:`TOKENS`."""
-    from opsflow.engine.identity import create_token
+    """The schema created, one real token per entry of :data:`TOKENS`, the PASSWORDS set."""
+    from opsflow.engine.identity import create_token, set_password
     from opsflow.facade import Engine
 
     engine = Engine.from_config(root / "opsflow.yaml", db=db_url)
     try:
         engine.db.ensure_schema()
+        for name, password in PASSWORDS.items():
+            set_password(engine, name, password)
         return {
             who: create_token(engine, owner, read_only=read_only)[0]
             for who, (owner, read_only) in TOKENS.items()

@@ -72,6 +72,90 @@ EXCHANGES = [
     Exchange("POST", "/v1/cases/{case}/events/submit", 400, body=b"{nope", headers=JSON),
     Exchange("POST", "/v1/cases/{case}/events/submit", 413, body=b"x" * (1024 * 1024 + 1)),
     Exchange("GET", "/v1/nowhere", 404),
+    # the reference and the document need no token
+    Exchange("GET", "/v1/docs", 200, who=None),
+    Exchange("GET", "/v1/openapi.json", 200, who=None),
+    # workflows and diagrams
+    Exchange("GET", "/v1/workflows", 200),
+    Exchange("GET", "/v1/workflows", 401, who=None),
+    Exchange("GET", "/v1/workflows/review", 200, who="ann:ro"),
+    Exchange("GET", "/v1/workflows/nope", 404),
+    Exchange("GET", "/v1/workflows/review/graph", 200),
+    Exchange("GET", "/v1/workflows/review/graph?format=dot&case={case}", 200),
+    Exchange("GET", "/v1/workflows/review/graph?case={missing}", 404),
+    Exchange("GET", "/v1/workflows/review/graph?format=png", 422),
+    # search
+    Exchange("GET", "/v1/cases?workflow=review&state=draft&limit=5", 200),
+    Exchange("GET", "/v1/cases?where=title%20%3D%3D%20%27%E4%B8%AD%27&q=%E4%B8%AD", 200),
+    Exchange("GET", "/v1/cases?where=title.__class__", 400),
+    Exchange("GET", "/v1/cases?where=nope%20%3E%201", 400),
+    Exchange("GET", "/v1/cases?limit=100000", 422),
+    Exchange("GET", "/v1/cases?cursor=not-a-cursor", 400),
+    Exchange("GET", "/v1/cases", 401, who=None),
+    # data, history, metrics
+    Exchange("PATCH", "/v1/cases/{case}/data", 200, body={"title": "改过 changed"}),
+    Exchange("PATCH", "/v1/cases/{case}/data", 422, body={"title": 5}),
+    Exchange(
+        "PATCH", "/v1/cases/{case}/data", 412, body={"title": "x"}, headers={"If-Match": '"99"'}
+    ),
+    Exchange("PATCH", "/v1/cases/{case}/data", 403, who="ann:ro", body={"title": "x"}),
+    Exchange("PATCH", "/v1/cases/{missing}/data", 404, body={"title": "x"}),
+    Exchange("GET", "/v1/cases/{case}/history", 200),
+    Exchange("GET", "/v1/cases/{case}/history?after_seq=1&limit=10", 200, who="ann:ro"),
+    Exchange("GET", "/v1/cases/{missing}/history", 404),
+    Exchange("POST", "/v1/cases/{case}/compute", 404, body={"metrics": ["nope"]}),
+    Exchange("POST", "/v1/cases/{case}/compute", 403, who="ann:ro", body={}),
+    # assignment
+    Exchange("PUT", "/v1/cases/{case}/assignee", 200, body={"name": "ann"}),
+    Exchange("PUT", "/v1/cases/{case}/assignee", 422, body={"name": "nobody"}),
+    Exchange("PUT", "/v1/cases/{case}/assignee", 403, who="ann:ro", body={"name": "ann"}),
+    Exchange("DELETE", "/v1/cases/{case}/assignee", 200),
+    Exchange("POST", "/v1/cases/{case}/claim", 200),
+    Exchange("POST", "/v1/cases/{case}/claim?force=true", 200),  # nobody's: nothing to force
+    Exchange("POST", "/v1/cases/{missing}/claim", 404),
+    # the inbox
+    Exchange("GET", "/v1/inbox", 200),
+    Exchange("GET", "/v1/inbox?mine=true&limit=10", 200, who="ann:ro"),
+    Exchange("GET", "/v1/inbox?limit=100000", 422),
+    Exchange("GET", "/v1/inbox", 401, who=None),
+    # bulk
+    Exchange(
+        "POST",
+        "/v1/bulk/events",
+        200,
+        body={
+            "event": "submit",
+            "filter": {"workflow": "review", "state": "draft"},
+            "dry_run": True,
+        },
+    ),
+    Exchange("POST", "/v1/bulk/events", 422, body={"event": "submit"}),
+    Exchange(
+        "POST", "/v1/bulk/events", 403, who="ann:ro", body={"event": "submit", "cases": ["x"]}
+    ),
+    # admins: the outbox, the audit, the metrics
+    Exchange("GET", "/v1/outbox?status=failed", 200, who="pat"),
+    Exchange("GET", "/v1/outbox", 403),
+    Exchange("POST", "/v1/outbox/999999/retry", 404, who="pat"),
+    Exchange("POST", "/v1/outbox/999999/retry", 403),
+    Exchange("POST", "/v1/audit/verify", 200, who="pat"),
+    Exchange("POST", "/v1/audit/verify", 403),
+    Exchange("GET", "/metrics", 200, who="pat"),
+    Exchange("GET", "/metrics", 403),
+    Exchange("GET", "/metrics", 401, who=None),
+    # board logins (the session itself: test_login_over_real_http)
+    Exchange(
+        "POST", "/login", 200, who=None, body={"username": "ed", "password": "ed-长密码-1234-abcd"}
+    ),
+    Exchange("POST", "/login", 401, who=None, body={"username": "ed", "password": "wrong"}),
+    Exchange(
+        "POST",
+        "/login",
+        401,
+        who=None,
+        body={"username": "'; drop table users; --", "password": "x"},
+    ),
+    Exchange("GET", "/v1/session", 401, who=None),
 ]
 
 
@@ -86,6 +170,8 @@ def send(served: Served, exchange: Exchange) -> httpx.Response:
         kw["content"] = exchange.body
     elif exchange.body is not None:
         kw["json"] = exchange.body
+    who = None if exchange.who == "bad" else exchange.who
+    served.client(who).cookies.clear()  # no row rides on another row's login session
     if exchange.who == "bad":
         kw["headers"] = {"Authorization": f"Bearer {NOT_ISSUED}", **exchange.headers}
         return served.request(exchange.method, path, who=None, **kw)
@@ -97,7 +183,7 @@ def test_each_endpoint_answers_over_real_http(served: Served, exchange: Exchange
     answer = send(served, exchange)
     assert answer.status_code == exchange.status, answer.text
     assert "server" not in answer.headers  # no software banner
-    if answer.status_code >= 400 and exchange.path not in ("/metrics",):
+    if answer.status_code >= 400:
         assert answer.headers["content-type"] == "application/problem+json"
         problem = answer.json()
         assert problem["status"] == exchange.status
@@ -161,3 +247,27 @@ def test_a_revoked_token_is_refused_at_once(served: Served) -> None:
             assert client.get("/v1/me").status_code == 401  # the next request, same connection
     finally:
         engine.close()
+
+
+def test_login_over_real_http(served: Served) -> None:
+    """A password login's cookie acts as its person; writes need its CSRF token; logout ends it."""
+    with httpx.Client(base_url=served.base, timeout=30) as browser:
+        login = browser.post("/login", json={"username": "ed", "password": "ed-长密码-1234-abcd"})
+        assert login.status_code == 200, login.text
+        csrf = login.json()["csrf_token"]
+        cookie = login.headers["set-cookie"]
+        assert "HttpOnly" in cookie
+        assert "samesite=lax" in cookie.lower()
+        assert browser.get("/v1/me").json()["name"] == "ed"
+        case_id = served.start_case(data={"title": "a session's case"})
+        before = browser.get(f"/v1/cases/{case_id}/history").json()["items"]
+        refused = browser.post(f"/v1/cases/{case_id}/events/cancel")
+        assert refused.status_code == 403, refused.text  # no CSRF token
+        assert browser.get(f"/v1/cases/{case_id}/history").json()["items"] == before
+        fired = browser.post(f"/v1/cases/{case_id}/events/cancel", headers={"X-CSRF-Token": csrf})
+        assert fired.status_code == 200, fired.text
+        assert fired.json()["case"]["state"] == "rejected"
+        out = browser.post("/logout", headers={"X-CSRF-Token": csrf})
+        assert out.status_code in (200, 204, 303), out.text
+        browser.cookies.set("opsflow_session", cookie.split(";")[0].split("=", 1)[1])
+        assert browser.get("/v1/me").status_code == 401  # the old cookie is dead
