@@ -196,8 +196,6 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 
 def _params(route: APIRoute, query: bytes) -> dict[str, Any] | None:
     """The route's query parameters, validated as FastAPI does (None: unusual, or invalid)."""
-    if not query:
-        return {}  # every parameter at its default (FastAPI's validation of nothing)
     params = QueryParams(query)
     declared = route.dependant.query_params
     names = {f.alias for f in declared}
@@ -205,8 +203,13 @@ def _params(route: APIRoute, query: bytes) -> dict[str, Any] | None:
     for name in params:
         if name not in names or (name not in repeatable and len(params.getlist(name)) > 1):
             return None
-    values, errors = request_params_to_args(declared, params)
-    return None if errors else values
+    # FastAPI's validation of the parameters given; the others take their defaults, as
+    # FastAPI gives them (none of these routes' defaults is validated or mutable).
+    given = [f for f in declared if f.alias in params]
+    values, errors = request_params_to_args(given, params)
+    if errors:
+        return None
+    return {f.name: f.default for f in declared if f.alias not in params} | values
 
 
 def _replay(message: Message, receive: Receive) -> Receive:
