@@ -9,6 +9,8 @@ from typing import Any
 
 from click.testing import Result
 
+from opsflow.cli.values import MAX_COMMENT
+
 Run = Callable[..., Result]
 Project = Any
 NOW = "2026-01-05T09:00:00+00:00"
@@ -42,6 +44,18 @@ def test_start_prints_the_case_id_alone(run: Run, project: Project) -> None:
     assert case.data["title"] == "Taxi"
     assert case.data["amount"] == 40
     assert case.created_by == "rita"
+
+
+def test_start_keeps_its_comment_in_the_history(run: Run, project: Project) -> None:
+    result = run(
+        "--as", "rita", "start", "expense", "--set", "title=Taxi", "--comment", "出差 trip"
+    )
+    assert result.exit_code == 0, result.output
+    (entry,) = project.engine().history(result.stdout.strip())
+    assert (entry.kind, entry.comment) == ("start", "出差 trip")
+    refused = run("start", "expense", "--set", "title=T", "--comment", "x" * (MAX_COMMENT + 1))
+    assert refused.exit_code == 2
+    assert len(project.engine().cases()) == 1  # the refused start wrote nothing
 
 
 def test_start_json_is_the_case(run: Run) -> None:

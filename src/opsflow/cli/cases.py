@@ -40,6 +40,9 @@ set_option = click.option(
     help="Field values from a JSON object (- for stdin); --set wins over it.",
 )
 @click.option(
+    "--comment", metavar="TEXT", callback=check_comment, help="A comment kept in the history."
+)
+@click.option(
     "--key",
     metavar="KEY",
     callback=check_name,
@@ -50,6 +53,7 @@ def start(
     workflow: str,
     assignments: tuple[str, ...],
     data_file: IO[str] | None,
+    comment: str | None,
     key: str | None,
     as_json: bool,
 ) -> None:
@@ -61,13 +65,14 @@ def start(
       opsflow --as ann start content_approval --set title='Spring sale' --set kind=ad
       opsflow start content_approval --data article.json --set budget=30000
       opsflow start campaign_launch --set tags=spring,promo --key launch-2026-03
-      opsflow start content_approval --set title=Hello --json
+      opsflow start content_approval --set title=Hello --comment 'for the spring sale' --json
     """
     ctx = app()
     text = dict(split_assignments(assignments))
     data = read_data_file(data_file)
     engine = ctx.engine()
-    case = engine.start(workflow, data=data, actor=ctx.current_actor(), key=key, text=text)
+    actor = ctx.current_actor()
+    case = engine.start(workflow, data=data, actor=actor, key=key, text=text, comment=comment)
     if as_json:
         out.emit_json(case.to_json())
     else:

@@ -163,7 +163,7 @@ class Step(Actions, Automation, Settling, Moves):
 
     # -- start ---------------------------------------------------------------------
 
-    def start(self, data: Mapping[str, Any], actor: Actor) -> None:
+    def start(self, data: Mapping[str, Any], actor: Actor, comment: str | None = None) -> None:
         """Apply defaults and the starting data, enter the initial state, settle."""
         initial: dict[str, Any] = {
             name: spec.default for name, spec in self.wf.fields.items() if spec.default is not None
@@ -181,7 +181,9 @@ class Step(Actions, Automation, Settling, Moves):
                 [f"field '{m}' is required when the case starts" for m in missing],
             )
         seq = self.next_seq()
-        self.record_entry(seq, "start", actor.name, to_state=self.case.state, changes=changes)
+        self.record_entry(
+            seq, "start", actor.name, to_state=self.case.state, changes=changes, comment=comment
+        )
         self.machine_state = self.case.state
         self.wf.machine.enter_initial(self, actor=actor, seq=seq, entry=None)
         self.settle()

@@ -249,15 +249,16 @@ class CaseEngine:
         actor: str | None = None,
         key: str | None = None,
         text: Mapping[str, str] | None = None,
+        comment: str | None = None,
     ) -> Case:
         """Start a case of ``workflow`` (its current version) and return it.
 
         ``text`` holds values as a person typed them (``--set``, a form), parsed by the
         fields' declared types; they win over ``data``. A key's request is the text as given.
         """
-        name = self.member(actor)
-        wf = self.definitions.current(workflow)
+        name, wf = self.member(actor), self.definitions.current(workflow)
         work = partial(unit.start_case, wf=wf, actor=name, data=data, text=text, key=key)
+        work = partial(work, comment=comment)  # the start's history entry
         started = self._transact(work)
         gauges.count_step("started")
         return started

@@ -187,13 +187,14 @@ class CaseTransaction:
         data: dict[str, Any],
         actor: str,
         case_id: str | None = None,
+        comment: str | None = None,
     ) -> Step:
         """A new case of ``wf`` in its initial state, its start run and its rows written."""
         self.shop.definitions.register(self.conn, wf, self.now)
         case = _new_case(wf, actor, self.now, case_id)
         step = Step(wf, case, self.context())
         self._expected[id(step)] = None
-        step.start(data, step.actor(actor))
+        step.start(data, step.actor(actor), comment)
         self.flush(step)
         return step
 
@@ -435,17 +436,20 @@ def start_case(
     data: Mapping[str, Any] | None,
     text: Mapping[str, str] | None,
     key: str | None,
+    comment: str | None = None,
 ) -> Case:
     """Start a case of ``wf`` (or replay the first start of ``key``)."""
     request: dict[str, Any] = {"workflow": wf.id, "data": dict(data or {}), "actor": actor}
     if text:
         request["text"] = dict(text)
+    if comment:
+        request["comment"] = comment
     if key is not None:
         replay = idempotency.first_result(tx.conn, key, "start", request)
         if replay is not None:
             return tx.load(replay[0]).view()
     values = typed_text.merged(data, wf.id, wf.fields, text)
-    step = tx.start(wf, dict(values or {}), actor)
+    step = tx.start(wf, dict(values or {}), actor, comment=comment)
     case = tx.view(step, actor)
     if key is not None:
         remember(tx, key, "start", request, case, {"outcome": "started", "body": case.to_json()})
