@@ -79,6 +79,18 @@ def test_start_answers_201_with_location_and_etag(service: tuple[TestClient, Any
     assert case == stored | {"events": case["events"], "etag": '"1"'}
 
 
+def test_start_keeps_a_comment_and_refuses_a_long_one(service: tuple[TestClient, Any]) -> None:
+    client, engine = service
+    body = {"workflow": "review", "data": {"title": "Hi"}, "comment": "为春季活动 '; --"}
+    answer = client.post("/v1/cases", json=body, headers=as_("ann"))
+    assert answer.status_code == 201, answer.text
+    (entry,) = engine.history(answer.json()["id"])
+    assert (entry.kind, entry.comment) == ("start", "为春季活动 '; --")
+    too_long = client.post("/v1/cases", json=body | {"comment": "x" * 2001}, headers=as_("ann"))
+    problem_of(too_long, 422, "invalid")
+    assert len(engine.cases()) == 1
+
+
 def test_get_case_is_status_json_with_an_etag(service: tuple[TestClient, Any]) -> None:
     client, engine = service
     case_id = start(client)["id"]

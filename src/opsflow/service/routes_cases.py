@@ -42,6 +42,7 @@ class StartBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     workflow: str = Field(min_length=1, max_length=200)
     data: dict[str, Any] = Field(default_factory=dict)
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT)
 
 
 class FireBody(BaseModel):
@@ -225,7 +226,9 @@ def start_case(
 ) -> Response:
     """Start a case of a workflow (its current version); 201 with ``Location``."""
     scoped = _scoped(who.actor, key)
-    case = _engine(request).start(body.workflow, data=body.data, actor=who.actor, key=scoped)
+    case = _engine(request).start(
+        body.workflow, data=body.data, actor=who.actor, key=scoped, comment=body.comment
+    )
     response.headers["Location"] = f"/v1/cases/{case.id}"
     answer = _keyed(_engine(request), response.headers, scoped, lambda: _with_etag(response, case))
     return json_answer(answer, response, status_code=201)
