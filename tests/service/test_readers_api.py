@@ -140,3 +140,16 @@ def test_search_leaves_it_out(api: tuple[TestClient, Any], secret: str) -> None:
     assert [c["id"] for c in shown["items"]] == [secret]
     found = client.get("/v1/cases", params={"q": "x"}, headers=as_("ed")).json()
     assert secret not in [c["id"] for c in found["items"]]
+
+
+def test_open_case_counts_leave_it_out(api: tuple[TestClient, Any], secret: str) -> None:
+    client, _engine = api
+
+    def counts(who: str) -> tuple[int, int]:
+        listed = client.get("/v1/workflows", headers=as_(who)).json()
+        (hr,) = [w["open_cases"] for w in listed if w["id"] == "hr"]
+        return hr, client.get("/v1/workflows/hr", headers=as_(who)).json()["open_cases"]
+
+    assert counts("ed") == (0, 0)  # not even how many there are
+    assert counts("lou") == (1, 1)
+    assert counts("dir") == (1, 1)

@@ -492,24 +492,18 @@ class CaseEngine:
         )
         return self._read(work)
 
-    def workflows(self) -> list[WorkflowSummary]:
-        """The workflows of the workflows folder with their open cases."""
+    def workflows(self, actor: str | None = None) -> list[WorkflowSummary]:
+        """The workflows of the workflows folder with their open cases (those ``actor`` may
+        read, when given)."""
         with self.db.read() as conn:
-            counts = persist.open_counts(conn)
+            only = access.readable_clause(self, actor, conn) if actor else None
+            counts = persist.open_counts(conn, only)
         out = []
         for wid in self.definitions.ids():
             loaded = self.definitions.loaded(wid)
-            spec = loaded.spec
-            out.append(
-                WorkflowSummary(
-                    id=wid,
-                    version=spec.version,
-                    title=spec.title,
-                    states=list(spec.states),
-                    open_cases=counts.get(wid, 0),
-                    path=loaded.path,
-                )
-            )
+            spec, count = loaded.spec, counts.get(wid, 0)
+            states = list(spec.states)
+            out.append(WorkflowSummary(wid, spec.version, spec.title, states, count, loaded.path))
         return out
 
     def workflow_spec(self, workflow: str, version: int | None = None) -> WorkflowSpec:
@@ -519,12 +513,13 @@ class CaseEngine:
         with self.db.read() as conn:
             return self.definitions.pinned(conn, workflow, version).spec
 
-    def workflow_detail(self, workflow: str) -> dict[str, Any]:
+    def workflow_detail(self, workflow: str, actor: str | None = None) -> dict[str, Any]:
         """The current version of a workflow with its states, transitions, roles and fields
-        (enough to build a form and a board) and its open cases."""
+        (enough to build a form and a board) and its open cases (``actor`` may read)."""
         found = describe_workflow(self.definitions.current(workflow))
         with self.db.read() as conn:
-            found["open_cases"] = persist.open_counts(conn).get(workflow, 0)
+            only = access.readable_clause(self, actor, conn) if actor else None
+            found["open_cases"] = persist.open_counts(conn, only).get(workflow, 0)
         return found
 
     def graph(

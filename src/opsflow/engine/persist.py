@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from opsflow.clock import iso, later, parse_instant
 from opsflow.core.compiled import CompiledWorkflow, DeadlineSpec
@@ -416,10 +417,10 @@ def history_entry(m: Any) -> HistoryEntry:
     )
 
 
-def open_counts(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(
-        select(tables.cases.c.workflow, func.count())
-        .where(tables.cases.c.closed.is_(False))
-        .group_by(tables.cases.c.workflow)
-    ).all()
+def open_counts(conn: Connection, only: ColumnElement[bool] | None = None) -> dict[str, int]:
+    """Open cases per workflow (those matching ``only``, when given)."""
+    query = select(tables.cases.c.workflow, func.count()).where(tables.cases.c.closed.is_(False))
+    if only is not None:
+        query = query.where(only)
+    rows = conn.execute(query.group_by(tables.cases.c.workflow)).all()
     return {w: int(n) for w, n in rows}

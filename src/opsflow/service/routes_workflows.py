@@ -24,14 +24,14 @@ def list_workflows(request: Request, who: Reader) -> list[dict[str, Any]]:
     """The workflows: id, version, title, states and open cases (``opsflow workflows``)."""
     return [
         {key: value for key, value in w.to_json().items() if key != "path"}  # a server path
-        for w in _engine(request).workflows()
+        for w in _engine(request).workflows(who.actor)
     ]
 
 
 @router.get("/workflows/{workflow}")
 def get_workflow(request: Request, workflow: str, who: Reader) -> dict[str, Any]:
     """One workflow's current version: states, transitions, roles and fields."""
-    found: dict[str, Any] = _engine(request).workflow_detail(workflow)
+    found: dict[str, Any] = _engine(request).workflow_detail(workflow, who.actor)
     return found
 
 
