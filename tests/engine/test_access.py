@@ -225,3 +225,18 @@ def test_a_cold_check_reads_the_newest_versions_once(make_engine: Any, workflows
 def test_the_compiled_workflow_carries_its_readers(engine: Any) -> None:
     assert engine.definitions.current("hr").readers == frozenset({"legal"})
     assert engine.definitions.current("review").readers is None
+
+
+def test_a_version_this_engine_registers_restricts_its_lists_at_once(
+    make_engine: Any, workflows_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(access, "FRESH_SECONDS", 1e9)  # only a registration may refresh it
+    text = (FIXTURES / "access" / "hr.yaml").read_text(encoding="utf-8")
+    (workflows_dir / "hr.yaml").write_text(text.replace("readers: [legal]\n", ""), "utf-8")
+    make_engine().start("hr", {"title": "v1"}, actor="ann")  # version 1: open to all
+    (workflows_dir / "hr.yaml").write_text(text.replace("version: 1", "version: 2"), "utf-8")
+    engine = make_engine()  # a process with version 2 in its folder, 1 in the database
+    assert access.readable_clause(engine, "ed") is None  # read and kept: nothing restricted
+    engine.start("hr", {"title": "v2"}, actor="ann")  # registers version 2 (readers: legal)
+    assert access.readable_clause(engine, "ed") is not None
+    assert [c.id for c in engine.cases(actor="ed")] == []

@@ -15,7 +15,8 @@ cases too once that version is registered (its first case, or ``opsflow migrate`
 
 Cost: which version is each workflow's newest is read once per engine (one small query
 on ``definitions``) and kept for :data:`FRESH_SECONDS`; a case pinned to a version newer
-than what was read refreshes it at once. The ``readers:`` of a version's text are read
+than what was read, or a version this process registers, refreshes it at once (another
+host learns of a new version within FRESH_SECONDS). The ``readers:`` of a version's text are read
 once per process, and not at all when the case's own compiled version is the newest. So
 a warm check of a workflow without readers costs no query, and one of a restricted
 workflow at most one indexed lookup in the case's history (``uq_history_case_seq``).
@@ -30,7 +31,7 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
@@ -83,6 +84,7 @@ class Restrictions:
     newest: Mapping[str, int]
     hashes: Mapping[str, str]
     read_at: float
+    registrations: int = 0  # Definitions.registrations when read
 
 
 _KNOWN: weakref.WeakKeyDictionary[Any, Restrictions] = weakref.WeakKeyDictionary()
@@ -96,13 +98,20 @@ def restrictions(
     """The newest registered versions, read again when older than FRESH_SECONDS."""
     definitions = engine.definitions
     known = _KNOWN.get(definitions)
-    if known is not None and not fresh and time.monotonic() - known.read_at < FRESH_SECONDS:
+    seen = getattr(definitions, "registrations", 0)
+    if (
+        known is not None
+        and not fresh
+        and known.registrations == seen  # this process registered nothing since
+        and time.monotonic() - known.read_at < FRESH_SECONDS
+    ):
         return known
     if conn is None:
         with engine.db.read() as own:
             found = _newest(own)
     else:
         found = _newest(conn)
+    found = replace(found, registrations=seen)
     with _LOCK:
         _KNOWN[definitions] = found
     return found

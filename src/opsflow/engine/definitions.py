@@ -76,6 +76,8 @@ class Definitions:
         self._loaded: dict[str, LoadedWorkflow] | None = None
         self._diagnostics: list[Diagnostic] = []
         self._pinned: dict[tuple[str, int], CompiledWorkflow] = {}
+        # versions this process registered: who-may-read caches read again when it moves
+        self.registrations = 0
 
     def _load(self) -> dict[str, LoadedWorkflow]:
         if self._loaded is None:
@@ -139,6 +141,7 @@ class Definitions:
                 ],
             )
             create_indexes(conn, wf.spec)  # index: true fields (search)
+            self.registrations += 1
         elif row.hash != wf.hash:
             raise Invalid(
                 f"workflow '{wf.id}' version {wf.version} is already registered with different "
