@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -65,4 +66,39 @@ def test_a_read_only_token_reads_but_cannot_fire(real: tuple[TestClient, Any]) -
     answer = client.post(f"/v1/cases/{case_id}/events/submit", headers=bearer(reader))
     assert answer.status_code == 403
     assert answer.json()["code"] == "not_permitted"
+    assert engine.get(case_id).state == "draft"
+
+
+def test_an_expired_token_is_401_and_acts_no_more(real: tuple[TestClient, Any], clock: Any) -> None:
+    client, engine = real
+    token, _ = create_token(engine, "ann", expires=timedelta(hours=1), by="ann")
+    assert client.get("/v1/me", headers=bearer(token)).status_code == 200
+    clock.advance(hours=1, seconds=1)
+    answer = client.post(
+        "/v1/cases", json={"workflow": "review", "data": {"title": "late"}}, headers=bearer(token)
+    )
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "not_authenticated"
+    assert engine.cases() == []
+
+
+def test_a_token_whose_owner_left_the_team_is_403_and_nothing_else(
+    real: tuple[TestClient, Any],
+) -> None:
+    client, engine = real
+    token, _ = create_token(engine, "ann", by="ann")
+    case_id = client.post(
+        "/v1/cases", json={"workflow": "review", "data": {"title": "Hi"}}, headers=bearer(token)
+    ).json()["id"]
+    engine.settings.team = {k: v for k, v in engine.settings.team.items() if k != "ann"}
+    for method, path in (
+        ("GET", "/v1/me"),
+        ("GET", f"/v1/cases/{case_id}"),
+        ("GET", "/v1/cases"),
+        ("POST", f"/v1/cases/{case_id}/events/submit"),
+    ):
+        answer = client.request(method, path, headers=bearer(token))
+        assert answer.status_code == 403, (method, path, answer.text)
+        assert answer.json()["code"] == "not_permitted"
+        assert case_id not in answer.text  # nothing else
     assert engine.get(case_id).state == "draft"
