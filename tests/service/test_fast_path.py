@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from opsflow.engine.identity import create_token, revoke_token
+from opsflow.errors import Busy, RateLimited
 from opsflow.service import create_app
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -291,3 +292,26 @@ def test_the_body_limit_holds_before_the_fast_path(apps: Apps) -> None:
     assert answer.status_code == 413
     assert apps.handled(apps.fast) == 0
     assert apps.engine.status(case.id).state == "draft"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        Busy("the database is busy"),
+        RateLimited("too many", retry_after=7),
+        RuntimeError("a bug: /secret/path"),
+    ],
+    ids=["busy-503", "rate-limited-429", "unexpected-500"],
+)
+def test_an_engine_error_answers_as_through_fastapi(
+    apps: Apps, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(apps.engine, "fire", failing)
+    both(apps, [Call("POST", FIRE)], draft(apps))
+    case = apps.engine.start("review", data={"title": "x"}, actor="ann")
+    answer = apps.fast.post(f"/v1/cases/{case.id}/events/submit", headers=auth(apps, "ann"))
+    assert "secret" not in answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
