@@ -10,6 +10,7 @@ replaced by placeholders. Real API tokens: the fast path does the real token che
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -315,3 +316,26 @@ def test_an_engine_error_answers_as_through_fastapi(
     answer = apps.fast.post(f"/v1/cases/{case.id}/events/submit", headers=auth(apps, "ann"))
     assert "secret" not in answer.text
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_no_other_route_has_a_path_the_fast_path_takes(apps: Apps) -> None:
+    """A route added later at, say, ``GET /v1/cases/export`` would be shadowed by the fast
+    path's ``GET /v1/cases/{id}``: this fails first."""
+    hot = {
+        ("get", "/v1/me"),
+        ("get", "/v1/cases"),
+        ("get", "/v1/cases/{case_id}"),
+        ("post", "/v1/cases/{case_id}/events/{event}"),
+    }
+    app: Any = apps.slow.app
+    taken = []
+    for path, operations in app.openapi()["paths"].items():
+        for method in operations:
+            fire = method == "post" and re.fullmatch(r"/v1/cases/[^/]+/events/[^/]+", path)
+            read = method == "get" and (
+                path in ("/v1/me", "/v1/cases") or re.fullmatch(r"/v1/cases/[^/]+", path)
+            )
+            if fire or read:
+                taken.append((method, path))
+    assert set(taken) == hot
+    assert len(taken) == len(hot)
