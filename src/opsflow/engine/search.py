@@ -15,11 +15,11 @@ import json
 import re
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.engine import Connection
 
 from opsflow.core.results import Case
@@ -28,7 +28,7 @@ from opsflow.engine.where_sql import FieldKinds, compile_where, raw_text_sql
 from opsflow.errors import Damaged, InvalidQuery, NotFound, OpsflowError
 from opsflow.language.models import FieldSpec
 from opsflow.store import tables
-from opsflow.store.rows import readable_rows
+from opsflow.store.rows import RawSelect, readable_rows
 
 # What search needs of the engine: its definitions, and what deciding readers needs.
 CaseEngine = access.Reader
@@ -275,14 +275,16 @@ def decode_cursor(cursor: str, sort: str) -> tuple[datetime | str, str]:
     return moment.astimezone(UTC), case_id
 
 
-def _after(
-    sort: str, key: datetime | str, case_id: str, column: ColumnElement[Any]
-) -> ColumnElement[bool]:
-    """Rows strictly after (key, id) in ``sort`` order (index-friendly: a bound, then the tie)."""
+def _after(sort: str, column: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Rows strictly after the cursor's (key, id) in ``sort`` order (index-friendly: a
+    bound, then the tie). The key and id are bound parameters, ``cursor_key`` and
+    ``cursor_id`` (:func:`_cursor_params`): one statement serves every page."""
     descending = sort.startswith("-")
     ident = tables.cases.c.id
+    case_id = bindparam("cursor_id", type_=ident.type)
     if sort.lstrip("-") == "id":
         return ident < case_id if descending else ident > case_id
+    key = bindparam("cursor_key", type_=column.type)
     if descending:
         return and_(column <= key, or_(column < key, ident < case_id))
     return and_(column >= key, or_(column > key, ident > case_id))
@@ -307,7 +309,7 @@ def statement(
     name = query.sort.lstrip("-")
     column = _unindexed(name) if by_field_index else cases.c[name]
     if query.cursor:
-        where.append(_after(query.sort, *decode_cursor(query.cursor, query.sort), column))
+        where.append(_after(query.sort, column))
     page_columns = [cases.c[column_name] for column_name in CASE_COLUMNS]
     chosen = select(*([cases.c.id] if ids_only or by_field_index else page_columns))
     chosen = chosen.where(*where).order_by(*_order(query.sort, column)).limit(limit)
@@ -338,11 +340,49 @@ def _order(sort: str, column: ColumnElement[Any]) -> list[Any]:
 # -- running -------------------------------------------------------------------------------
 
 
+def _cursor_params(query: SearchQuery) -> dict[str, Any]:
+    """The values of the cursor's bound parameters (none without a cursor); InvalidQuery
+    when it is not a cursor of this sort."""
+    if not query.cursor:
+        return {}
+    key, case_id = decode_cursor(query.cursor, query.sort)
+    return (
+        {"cursor_id": case_id}
+        if query.sort.lstrip("-") == "id"
+        else {
+            "cursor_key": key,
+            "cursor_id": case_id,
+        }
+    )
+
+
+def page_statement(
+    engine: CaseEngine, query: SearchQuery, conn: Connection, actor: str
+) -> RawSelect:
+    """The page's SELECT (``limit + 1`` rows), made once per query but its cursor's values.
+
+    A request that repeats a search (the next page, or the same filters again) reuses the
+    statement object: nothing is built, and SQLAlchemy finds its compiled SQL without
+    working out the cache key again. Only when the actor may read every case: otherwise
+    the readers' clause, which names the actor, is built for the request.
+    """
+    limit = query.limit + 1
+    if access.restricts(engine, conn, actor):
+        return RawSelect.of(statement(engine, query, conn, actor, limit))
+    shape = replace(query, cursor="*" if query.cursor else None)  # its values are bound
+
+    def make() -> RawSelect:
+        return RawSelect.of(statement(engine, shape, conn, actor, limit))
+
+    found: RawSelect = _memo(engine, ("page", conn.dialect.name, shape), make)
+    return found
+
+
 def search_page(engine: CaseEngine, conn: Connection, query: SearchQuery, actor: str) -> SearchPage:
     """One page of ``query``, with the deadlines of its cases (one more query)."""
     check(query)
-    sql = statement(engine, query, conn, actor, query.limit + 1)
-    found, unreadable_rows = readable_rows(conn, sql)
+    params = _cursor_params(query)
+    found, unreadable_rows = readable_rows(conn, page_statement(engine, query, conn, actor), params)
     unreadable = [str(problem) for _raw, problem in unreadable_rows]
     rows = []
     for values in found:
@@ -408,8 +448,9 @@ def search_ids(
 ) -> list[str]:
     """The ids of ``query``'s cases in its order, at most ``cap + 1`` (no page limit)."""
     check(query, paged=False)
+    params = _cursor_params(query)
     sql = statement(engine, query, conn, actor, cap + 1, ids_only=True)
-    return list(conn.execute(sql).scalars())
+    return list(conn.execute(sql, params).scalars())
 
 
 def search_count(engine: CaseEngine, conn: Connection, query: SearchQuery, actor: str) -> int:

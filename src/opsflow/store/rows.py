@@ -9,7 +9,8 @@ the others are named with the column that could not be read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, type_coerce
@@ -24,28 +25,49 @@ from opsflow.store.prepared import column_name, unreadable
 Unreadable = tuple[dict[str, Any], Damaged]  # the row's raw values by column, and why
 
 
+@dataclass(frozen=True)
+class RawSelect:
+    """A query and its raw twin (the same SELECT, values unconverted), made once.
+
+    A caller that runs the same statement again (with other bound parameters) keeps one
+    and passes it to :func:`readable_rows`: neither is rebuilt, and SQLAlchemy reuses the
+    compiled SQL without working out the statement's cache key again.
+    """
+
+    query: Select[Any]
+    raw: Select[Any]
+    names: list[str]
+    keys: list[str]
+
+    @classmethod
+    def of(cls, query: Select[Any]) -> RawSelect:
+        columns = list(query.selected_columns)
+        raw = query.with_only_columns(*(type_coerce(c, NullType()).label(c.name) for c in columns))
+        return cls(query, raw, [column_name(c) for c in columns], [c.name for c in columns])
+
+
 def readable_rows(
-    conn: Connection, query: Select[Any]
+    conn: Connection,
+    query: Select[Any] | RawSelect,
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Unreadable]]:
     """The rows of ``query`` as dicts by column name, and the raw values of unreadable ones.
 
-    ``query`` selects whole columns of one table that has an ``id`` column.
+    ``query`` selects whole columns of one table that has an ``id`` column; ``params``
+    are the values of its named bound parameters, if any.
     """
-    columns = list(query.selected_columns)
-    names = [column_name(c) for c in columns]
-    raw_query = query.with_only_columns(
-        *(type_coerce(c, NullType()).label(c.name) for c in columns)
-    )
-    keys = [c.name for c in columns]
+    prepared = query if isinstance(query, RawSelect) else RawSelect.of(query)
+    names, keys, raw_query = prepared.names, prepared.keys, prepared.raw
     processors = [
-        c.type.dialect_impl(conn.dialect).result_processor(conn.dialect, None) for c in columns
+        c.type.dialect_impl(conn.dialect).result_processor(conn.dialect, None)
+        for c in prepared.query.selected_columns
     ]
     try:
-        raws: Sequence[Any] = conn.execute(raw_query).all()
+        raws: Sequence[Any] = conn.execute(raw_query, params).all()
     except DBAPIError as exc:
         if not dialects.is_undecodable_text(exc):
             raise
-        raws, found, damaged = _one_by_one(conn, query, raw_query, names)
+        raws, found, damaged = _one_by_one(conn, prepared.query, raw_query, names, params)
     else:
         found, damaged = [], []
     for raw in raws:
@@ -76,19 +98,23 @@ def _first_unreadable(
 
 
 def _one_by_one(
-    conn: Connection, query: Select[Any], raw_query: Any, names: list[str]
+    conn: Connection,
+    query: Select[Any],
+    raw_query: Any,
+    names: list[str],
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[list[Any], list[dict[str, Any]], list[Unreadable]]:
     """Rows fetched by id, for when a stored text is not UTF-8 and fails the whole fetch."""
     id_column = next((c for c in query.selected_columns if c.name == "id"), None)
     if id_column is None:
         table = names[0].partition(".")[0]
         raise Damaged(f"damaged data: {table} holds text that is not UTF-8")
-    ids = conn.execute(query.with_only_columns(id_column)).scalars().all()
+    ids = conn.execute(query.with_only_columns(id_column), params).scalars().all()
     raws: list[Any] = []
     damaged: list[Unreadable] = []
     for row_id in ids:
         try:
-            raws.append(conn.execute(raw_query.where(id_column == row_id)).one())
+            raws.append(conn.execute(raw_query.where(id_column == row_id), params).one())
         except DBAPIError as exc:
             if not dialects.is_undecodable_text(exc):
                 raise
