@@ -416,7 +416,10 @@ def _listed(values: dict[str, Any]) -> Case:
             "JSON objects; run 'opsflow audit verify'"
         )
     shown = {name: d.get("value") if isinstance(d, dict) else None for name, d in metrics.items()}
-    return Case(
+    # Every field set at once, as Case(...) would set them one by one (its frozen __init__
+    # costs a few microseconds a case, a page's 51 cases a quarter of a millisecond).
+    case = object.__new__(Case)
+    case.__dict__.update(
         id=values["id"],
         workflow=values["workflow"],
         version=values["version"],
@@ -431,7 +434,12 @@ def _listed(values: dict[str, Any]) -> Case:
         closed=values["closed"],
         row_version=values["row_version"],
         assignee=values["assignee"],
+        deadlines=[],
+        events=[],
+        title=None,
+        incidents=[],
     )
+    return case
 
 
 def _has_deadlines(engine: CaseEngine, conn: Connection, workflow: str, version: int) -> bool:

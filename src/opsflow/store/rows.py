@@ -35,7 +35,7 @@ class RawSelect:
     """
 
     query: Select[Any]
-    raw: Select[Any]
+    raw: Any  # a Select of the same columns, typed NullType
     names: list[str]
     keys: list[str]
 
