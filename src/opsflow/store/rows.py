@@ -10,11 +10,11 @@ the others are named with the column that could not be read.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, type_coerce
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import NullType
 
@@ -38,6 +38,7 @@ class RawSelect:
     raw: Any  # a Select of the same columns, typed NullType
     names: list[str]
     keys: list[str]
+    processors: dict[str, list[Any]] = field(default_factory=dict, compare=False)  # by dialect
 
     @classmethod
     def of(cls, query: Select[Any]) -> RawSelect:
@@ -58,10 +59,10 @@ def readable_rows(
     """
     prepared = query if isinstance(query, RawSelect) else RawSelect.of(query)
     names, keys, raw_query = prepared.names, prepared.keys, prepared.raw
-    processors = [
-        c.type.dialect_impl(conn.dialect).result_processor(conn.dialect, None)
-        for c in prepared.query.selected_columns
-    ]
+    processors = prepared.processors.get(conn.dialect.name)
+    if processors is None:
+        processors = [_processor(c.type, conn.dialect) for c in prepared.query.selected_columns]
+        prepared.processors[conn.dialect.name] = processors
     try:
         raws: Sequence[Any] = conn.execute(raw_query, params).all()
     except DBAPIError as exc:
@@ -82,6 +83,15 @@ def readable_rows(
             continue
         found.append(dict(zip(keys, values, strict=True)))
     return found, damaged
+
+
+def _processor(type_: Any, dialect: Dialect) -> Any:
+    """The column's result processor: the type's own fast one if it has one (UTCDateTime
+    on SQLite: the same aware datetime, parsed without SQLAlchemy's regex), else Core's."""
+    fast = getattr(type_, "fast_result_processor", None)
+    if fast is not None:
+        return fast(dialect)
+    return type_.dialect_impl(dialect).result_processor(dialect, None)
 
 
 def _first_unreadable(
