@@ -9,33 +9,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fastapi import Request
+from fakes import fake_identity
 from fastapi.testclient import TestClient
 from oidc_issuer import OidcIssuer, running_issuer
 from served import Served, postgres_schema, serve_project
 
 from opsflow.engine.oidc import forget_cached
 from opsflow.service import create_app
-from opsflow.service.auth import bearer_token, identity
+from opsflow.service.auth import identity
 
 POSTGRES_URL = os.environ.get("OPSFLOW_TEST_POSTGRES_URL")
-
-
-@dataclass(frozen=True)
-class FakeIdentity:
-    actor: str
-    read_only: bool
-    prefix: str
-
-
-def fake_identity(request: Request) -> FakeIdentity:
-    token = bearer_token(request)  # the real header parsing: no token is 401
-    actor, _, mode = token.partition(":")
-    return FakeIdentity(actor=actor, read_only=mode == "ro", prefix=f"opsf_{actor}")
 
 
 @pytest.fixture

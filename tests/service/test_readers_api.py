@@ -8,31 +8,18 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import Request
+from fakes import fake_identity
 from fastapi.testclient import TestClient
 
 from opsflow.service import create_app
-from opsflow.service.auth import bearer_token, identity
+from opsflow.service.auth import identity
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MISSING = "0" * 32
-
-
-@dataclass(frozen=True)
-class FakeIdentity:
-    actor: str
-    read_only: bool
-    prefix: str
-
-
-def fake_identity(request: Request) -> FakeIdentity:
-    actor, _, mode = bearer_token(request).partition(":")
-    return FakeIdentity(actor=actor, read_only=mode == "ro", prefix=f"opsf_{actor}")
 
 
 @pytest.fixture

@@ -9,34 +9,20 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import Request
+from fakes import fake_identity
 from fastapi.testclient import TestClient
 
 from opsflow.engine import access
 from opsflow.engine.search import SearchQuery
 from opsflow.service import create_app
-from opsflow.service.auth import bearer_token, identity
+from opsflow.service.auth import identity
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "search"
 ANN = {"Authorization": "Bearer ann"}
-
-
-@dataclass(frozen=True)
-class FakeIdentity:
-    actor: str
-    read_only: bool
-    prefix: str
-
-
-def fake_identity(request: Request) -> FakeIdentity:
-    """``Bearer NAME`` acts as NAME (the real token check has tests of its own)."""
-    token = bearer_token(request)
-    return FakeIdentity(actor=token, read_only=False, prefix=f"opsf_{token}")
 
 
 @pytest.fixture

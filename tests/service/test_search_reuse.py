@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import Request
+from fakes import fake_identity
 from fastapi.testclient import TestClient
 
 from opsflow.core.results import Case
@@ -23,23 +23,11 @@ from opsflow.engine import access
 from opsflow.engine.search import SearchQuery, encode_cursor
 from opsflow.errors import InvalidQuery
 from opsflow.service import create_app
-from opsflow.service.auth import bearer_token, identity
+from opsflow.service.auth import identity
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "search"
 SYSTEM = {"Authorization": "Bearer system"}  # reads every case: the reused statement
 ANN = {"Authorization": "Bearer ann"}  # may not read 'secret': built per request
-
-
-@dataclass(frozen=True)
-class FakeIdentity:
-    actor: str
-    read_only: bool
-    prefix: str
-
-
-def fake_identity(request: Request) -> FakeIdentity:
-    token = bearer_token(request)
-    return FakeIdentity(actor=token, read_only=False, prefix=f"opsf_{token}")
 
 
 @pytest.fixture
