@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import yaml
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from http_servers import QuietHTTPServer
 from opsflow.builtins.notifiers import NotifierError, PermanentNotifierError
 from opsflow.errors import NotFound, Refused
 from opsflow.plugins import Notification, Plugins
@@ -308,7 +309,7 @@ def hook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hook]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = QuietHTTPServer(("127.0.0.1", 0), Handler)
     state.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()

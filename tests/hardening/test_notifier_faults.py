@@ -11,10 +11,12 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from hardening_helpers import Project, Run
+
+from http_servers import QuietHTTPServer
 
 TOKEN = "s3cr3t-T0KEN-4242"
 
@@ -37,7 +39,7 @@ def server() -> Iterator[tuple[str, type[Behaviour]]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = QuietHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     Behaviour.code, Behaviour.hang = 200, 0.0

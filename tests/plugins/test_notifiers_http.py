@@ -11,12 +11,13 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from http_servers import QuietHTTPServer
 from opsflow.builtins.notifiers import NotifierError, PermanentNotifierError
 from opsflow.plugins import Notification, Plugins
 
@@ -104,7 +105,7 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def server() -> Iterator[RecordingServer]:
     recording = RecordingServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recording))
+    httpd = QuietHTTPServer(("127.0.0.1", 0), _handler(recording))
     httpd.daemon_threads = True
     recording.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)

@@ -15,11 +15,13 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from http_servers import QuietHTTPServer
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +79,7 @@ def gateway() -> Iterator[Gateway]:
         def log_message(self, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = QuietHTTPServer(("127.0.0.1", 0), Handler)
     fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1/messages"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -23,12 +23,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from http_servers import QuietHTTPServer
 
 DROP = object()  # a tamper value: leave the claim out
 
@@ -224,7 +226,7 @@ def _handler(issuer: OidcIssuer) -> type[BaseHTTPRequestHandler]:
 def running_issuer(**config: Any) -> Iterator[OidcIssuer]:
     """An :class:`OidcIssuer` listening on 127.0.0.1 on a free port until the block ends."""
     issuer = OidcIssuer(**config)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(issuer))
+    server = QuietHTTPServer(("127.0.0.1", 0), _handler(issuer))
     issuer.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, name="oidc-issuer", daemon=True)
     thread.start()
