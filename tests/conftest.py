@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from local_services import postgres_schema
 from project_cli import TEAM  # the team every engine fixture has (shared with CLI helpers)
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -48,22 +48,6 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, _spec_cache_dir: Path) -> Non
     monkeypatch.setenv("OPSFLOW_CACHE_DIR", str(_spec_cache_dir))
 
 
-def _postgres_schema_url(base: str) -> Iterator[str]:
-    import sqlalchemy as sa
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database URL: a SQLite file, or a PostgreSQL schema of its own."""
@@ -71,7 +55,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'opsflow.db'}"
     else:
         assert POSTGRES_URL
-        yield from _postgres_schema_url(POSTGRES_URL)
+        with postgres_schema(POSTGRES_URL) as url:
+            yield url
 
 
 class FakeClock:

@@ -16,6 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from local_services import free_port
 from opsflow.builtins.notifiers import NotifierError, PermanentNotifierError
 from opsflow.builtins.notifiers_email import recipients
 from opsflow.plugins import Notification, Plugins
@@ -69,12 +70,6 @@ class Recorder:
         if ok:
             self.logins.append(auth_data.login.decode())
         return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

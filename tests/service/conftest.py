@@ -15,8 +15,9 @@ import pytest
 from fakes import fake_identity
 from fastapi.testclient import TestClient
 from oidc_issuer import OidcIssuer, running_issuer
-from served import Served, postgres_schema, serve_project
+from served import Served, serve_project
 
+from local_services import postgres_schema
 from opsflow.engine.oidc import forget_cached
 from opsflow.service import create_app
 from opsflow.service.auth import identity

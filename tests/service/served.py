@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from local_services import free_port
 from opsflow_process import clean_env
 from project_cli import TEAM
 
@@ -37,31 +34,6 @@ TOKENS = {
 }
 ADMINS = ["pat"]
 PASSWORDS = {"ed": "ed-长密码-1234-abcd"}  # board logins: set with opsflow's own password hashing
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextmanager
-def postgres_schema(base: str) -> Iterator[str]:
-    """``base`` pointed at a fresh schema of its own, dropped afterwards (as ``db_url`` does)."""
-    import sqlalchemy as sa
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def write_project(root: Path, workflows: list[Path] | None = None) -> Path:
