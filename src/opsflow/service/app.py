@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from opsflow.errors import OpsflowError
 from opsflow.service import (
+    board,
     budget,
     fast,
     health,
@@ -92,6 +93,7 @@ def create_app(engine: Any, *, close_engine: bool = False, fast_path: bool = Tru
     app.include_router(reference.router)
     openapi.install(app)
     app.mount("/static", StaticFiles(packages=[("opsflow.service", "static")]), name="static")
+    board.install(app)  # the web board's pages, and every answer's security headers
     return app
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,9 +47,24 @@ def problem(
     return ProblemResponse(body, status_code=status, headers=dict(headers or {}))
 
 
-def _opsflow_error(request: Request, exc: Exception) -> ProblemResponse:
+def _opsflow_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OpsflowError)
+    page = _page_renderer(request)
+    if page is not None:
+        if exc.http_status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc.message)
+        return page(request, exc.http_status, exc.message, exc.reasons)
     return from_error(exc, request.method, request.url.path)
+
+
+def _page_renderer(request: Request) -> Any:
+    """The board's error page renderer, when the request is a page's (else None)."""
+    renderer = getattr(request.app.state, "error_page", None)
+    if renderer is None:
+        return None
+    from opsflow.service.board.pages import is_page_request
+
+    return renderer if is_page_request(request) else None
 
 
 def from_error(exc: OpsflowError, method: str, path: str) -> ProblemResponse:
@@ -69,13 +84,17 @@ def unexpected(method: str, path: str, exc: BaseException) -> ProblemResponse:
     return problem(500, "the server could not answer this request", "error")
 
 
-def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
+def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         return problem(400, "the request body is not valid JSON", "usage")
     reasons = [_describe(e) for e in errors]
-    return problem(422, "the request does not have the expected shape", "invalid", reasons)
+    detail = "the request does not have the expected shape"
+    page = _page_renderer(request)
+    if page is not None:
+        return page(request, 422, detail, reasons)
+    return problem(422, detail, "invalid", reasons)
 
 
 def _describe(error: Mapping[str, Any]) -> str:
@@ -83,15 +102,22 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{where}: {error.get('msg', 'invalid')}"
 
 
-def _http_error(request: Request, exc: Exception) -> ProblemResponse:
+def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "usage"}.get(exc.status_code, "error")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    page = _page_renderer(request)
+    if page is not None:
+        return page(request, exc.status_code, detail, [])
     return problem(exc.status_code, detail, code, headers=exc.headers)
 
 
-def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
-    return unexpected(request.method, request.url.path, exc)
+def _unexpected(request: Request, exc: Exception) -> Response:
+    answer = unexpected(request.method, request.url.path, exc)
+    page = _page_renderer(request)
+    if page is not None:
+        return page(request, 500, "the server could not answer this request", [])
+    return answer
 
 
 def install(app: FastAPI) -> None:

@@ -26,7 +26,7 @@ from opsflow.engine.identity import MAX_PASSWORD
 from opsflow.engine.logins import password_login
 from opsflow.engine.oidc import finish_login, start_login
 from opsflow.engine.sessions import end_session, end_sessions_of
-from opsflow.errors import NotPermitted, Usage
+from opsflow.errors import NotPermitted, OpsflowError, Usage
 from opsflow.service.auth import (
     FORMS,
     SESSION_COOKIE,
@@ -34,6 +34,8 @@ from opsflow.service.auth import (
     clear_session_cookie,
     set_session_cookie,
 )
+from opsflow.service.board.routes_home import login_form
+from opsflow.service.paths import safe_next
 
 router = APIRouter(tags=["login"])
 
@@ -51,20 +53,6 @@ class LoginBody(BaseModel):
     password: str = Field(max_length=MAX_PASSWORD)
     next: str | None = Field(default=None, max_length=2000)
     csrf_token: str | None = Field(default=None, max_length=200)  # a form may carry one
-
-
-def safe_next(value: str | None, default: str = "/") -> str:
-    """Where to go after a login: a path on this site, else ``default`` (no open redirect).
-
-    ``//host``, ``/\\host``, a scheme or a control character (which browsers drop, so
-    ``/\\t/host`` is ``//host`` to them) could all lead to another site.
-    """
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return default
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        return default
-    parts = urlsplit(value)
-    return default if parts.scheme or parts.netloc else value
 
 
 def _engine(request: Request) -> Any:
@@ -138,9 +126,15 @@ async def login(request: Request) -> Response:
     body, form = await _login_body(request)
     engine = _engine(request)
     address = request.client.host if request.client else None
-    session_id, session = await run_in_threadpool(
-        password_login, engine, body.username, body.password, address
-    )
+    try:
+        session_id, session = await run_in_threadpool(
+            password_login, engine, body.username, body.password, address
+        )
+    except OpsflowError as exc:
+        if not form:
+            raise
+        # The board's form: the login page again, with what went wrong and its status.
+        return login_form(request, safe_next(body.next), exc, body.username)
     response: Response
     if form:
         response = RedirectResponse(safe_next(body.next), status_code=303, headers=NO_STORE)

@@ -1,0 +1,76 @@
+"""What pages show of workflows and cases: titles, a case's label, SLA chips.
+
+Presentation only: every fact comes from the engine (a case as ``status`` or a listing gives
+it, a workflow as ``GET /v1/workflows/{id}`` describes it); nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from opsflow.core.results import Case, DeadlineView
+from opsflow.core.workflow_view import describe as describe_workflow
+
+AMBER = 0.25  # an SLA chip turns amber when less than this share of its time is left
+_VIEWS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def workflow_view(engine: Any, workflow: str) -> dict[str, Any]:
+    """The current version of ``workflow`` as ``GET /v1/workflows/{id}`` describes it
+    (without its case counts), made once per loaded definition."""
+    compiled = engine.definitions.current(workflow)
+    views = _VIEWS.setdefault(compiled, {})
+    if "view" not in views:
+        view = describe_workflow(compiled)
+        view["state_map"] = {state["name"]: state for state in view["states"]}
+        view["event_map"] = {t["event"]: t for t in view["transitions"]}
+        view["label_field"] = next(
+            (f["name"] for f in view["fields"] if f["type"] in ("string", "text")), None
+        )
+        views["view"] = view
+    found: dict[str, Any] = views["view"]
+    return found
+
+
+def case_label(case: Case, view: dict[str, Any]) -> str:
+    """A case's name on a card: its first text field's value, else its id."""
+    field = view.get("label_field")
+    value = case.data.get(field) if field else None
+    return value if isinstance(value, str) and value.strip() else case.id
+
+
+@dataclass(frozen=True)
+class Chip:
+    """An SLA chip: when the deadline falls, and how urgent it looks."""
+
+    due_at: datetime
+    tone: str  # "ok", "amber" (under a quarter of the time left), "red" (overdue)
+    overdue: bool
+    event: str
+
+
+def sla_chips(case: Case, now: datetime) -> list[Chip]:
+    """The case's pending SLA deadlines, soonest first, each with its tone."""
+    chips = []
+    for deadline in sorted(case.deadlines, key=lambda d: d.due_at):
+        if deadline.kind == "sla" and deadline.status == "pending":
+            chips.append(_chip(deadline, case.entered_at, now))
+    return chips
+
+
+def _chip(deadline: DeadlineView, since: datetime, now: datetime) -> Chip:
+    whole = (deadline.due_at - since).total_seconds()
+    left = (deadline.due_at - now).total_seconds()
+    if left < 0:
+        tone = "red"
+    elif whole > 0 and left / whole < AMBER:
+        tone = "amber"
+    else:
+        tone = "ok"
+    return Chip(deadline.due_at, tone, left < 0, deadline.event)
+
+
+__all__ = ["Chip", "case_label", "sla_chips", "workflow_view"]

@@ -1,0 +1,33 @@
+"""Helpers of the board's tests: logging a browser in, and a page's visible text."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+PASSWORD = "correct horse battery staple"
+PEOPLE = ("ann", "ed", "eve", "lou", "bea", "pat", "dir", "both")
+BASE = "http://127.0.0.1:8000"  # as a browser on the served board would send Origin
+
+
+def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
+    """Log ``client`` in as ``name`` through the login form; the session's CSRF token."""
+    answer = client.post(
+        "/login",
+        data={"username": name, "password": password, "next": "/inbox"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    return csrf_token(client)
+
+
+def csrf_token(client: TestClient) -> str:
+    """The CSRF token of the client's session (``GET /v1/session``)."""
+    token: str = client.get("/v1/session").json()["csrf_token"]
+    return token
+
+
+def text_of(html: str) -> str:
+    """The visible text of an HTML page, roughly: tags dropped, spaces folded."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
