@@ -190,15 +190,15 @@ def set_data(
         out.echo(f"{case.id} {case.state}")
 
 
-def print_case(case: Case) -> None:
-    """The human view of one case (``status``)."""
+def print_case(case: Case, locale: str | None = None) -> None:
+    """The human view of one case (``status``), its workflow's title in ``locale``."""
+    from opsflow.language.text import localized
+
+    title = localized(case.title, locale)
     out.key_values(
         [
             ("case", case.id),
-            (
-                "workflow",
-                f"{case.workflow} v{case.version}" + (f" ({case.title})" if case.title else ""),
-            ),
+            ("workflow", f"{case.workflow} v{case.version}" + (f" ({title})" if title else "")),
             ("state", case.state + (" (closed)" if case.closed else "")),
             ("assignee", case.assignee or "nobody"),
             ("since", out.moment(case.entered_at)),
@@ -255,7 +255,7 @@ def status(case_id: str, as_json: bool) -> None:
     if as_json:
         out.emit_json(case.to_json())
     else:
-        print_case(case)
+        print_case(case, ctx.settings().server.locale)
 
 
 @click.command()

@@ -197,7 +197,7 @@ def _finish(engine: Engine, case_id: str, directory: Path, viewer: str) -> None:
     from opsflow.cli.cases import HISTORY_HEADERS, history_rows, print_case
 
     out.heading("The case now (opsflow status)")
-    print_case(engine.status(case_id, actor=viewer))
+    print_case(engine.status(case_id, actor=viewer), engine.settings.server.locale)
     out.heading("Its history (opsflow history)")
     out.table(HISTORY_HEADERS, history_rows(engine.history(case_id)))
     _checked, problems = engine.audit_verify()

@@ -28,6 +28,8 @@ def list_workflows(as_json: bool) -> None:
       opsflow workflows
       opsflow --workflows ./staging/workflows workflows --json
     """
+    from opsflow.language.text import localized
+
     summaries = app().engine().workflows()
     if as_json:
         out.emit_json([w.to_json() for w in summaries])
@@ -35,9 +37,13 @@ def list_workflows(as_json: bool) -> None:
     if not summaries:
         out.note(f"no workflows in {app().settings().workflows_dir}")
         return
+    locale = app().settings().server.locale
     out.table(
         ["workflow", "version", "title", "states", "open cases"],
-        [(w.id, w.version, w.title, len(w.states), w.open_cases) for w in summaries],
+        [
+            (w.id, w.version, localized(w.title, locale), len(w.states), w.open_cases)
+            for w in summaries
+        ],
     )
 
 
@@ -45,14 +51,14 @@ def _flags(**flags: Any) -> str:
     return ", ".join(k for k, v in flags.items() if v)
 
 
-def print_spec(spec: WorkflowSpec) -> None:
-    """The human view of one workflow definition."""
-    _print_header(spec)
+def print_spec(spec: WorkflowSpec, locale: str | None = None) -> None:
+    """The human view of one workflow definition, its titles in ``locale``."""
+    _print_header(spec, locale)
     if spec.fields:
         out.heading("Fields")
         _print_fields(spec)
     out.heading("States")
-    _print_states(spec)
+    _print_states(spec, locale)
     if spec.transitions:
         out.heading("Transitions")
         _print_transitions(spec)
@@ -78,13 +84,15 @@ def print_spec(spec: WorkflowSpec) -> None:
         )
 
 
-def _print_header(spec: WorkflowSpec) -> None:
+def _print_header(spec: WorkflowSpec, locale: str | None) -> None:
     """The workflow's id and version, title, description, roles and schedule."""
+    from opsflow.language.text import localized
+
     schedule = spec.schedule
     header = [
         ("workflow", f"{spec.workflow} v{spec.version}"),
-        ("title", spec.title),
-        ("description", spec.description),
+        ("title", localized(spec.title, locale)),
+        ("description", localized(spec.description, locale)),
         ("roles", spec.roles),
         ("schedule", f"{schedule.cron} {schedule.timezone}" if schedule else None),
     ]
@@ -111,13 +119,16 @@ def _field_limits(field: FieldSpec) -> str:
     return " ".join(limits)
 
 
-def _print_states(spec: WorkflowSpec) -> None:
+def _print_states(spec: WorkflowSpec, locale: str | None) -> None:
     """One row per state: kind, title, deadlines and on-enter actions."""
+    from opsflow.language.text import localized
+
     rows = []
     for name, state in spec.states.items():
         actions = [action.kind for action in state.on_enter]
         kind = _flags(initial=state.initial, final=state.final)
-        rows.append((name, kind, state.title, _state_deadlines(state), actions))
+        title = localized(state.title, locale)
+        rows.append((name, kind, title, _state_deadlines(state), actions))
     out.table(["state", "kind", "title", "deadline", "on enter"], rows)
 
 
@@ -176,7 +187,7 @@ def show(workflow: str, version: int | None, as_json: bool) -> None:
     if as_json:
         out.emit_json(spec.model_dump(mode="json", by_alias=True))
     else:
-        print_spec(spec)
+        print_spec(spec, app().settings().server.locale)
 
 
 @click.command()

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from opsflow.language.text import localized
+
 if TYPE_CHECKING:
     from opsflow.language.models import TransitionSpec, WorkflowSpec
 
@@ -47,14 +49,15 @@ def _clean(text: str) -> str:
     return text.replace('"', "'").replace("\n", " ").replace(":", " ").replace(";", ",")
 
 
-def mermaid(spec: WorkflowSpec, current: str | None = None) -> str:
-    """A Mermaid ``stateDiagram-v2``; ``current`` is highlighted."""
+def mermaid(spec: WorkflowSpec, current: str | None = None, locale: str | None = None) -> str:
+    """A Mermaid ``stateDiagram-v2``; ``current`` is highlighted, titles are in ``locale``."""
     lines = ["stateDiagram-v2"]
-    if spec.title:
-        lines.insert(0, f"---\ntitle: {_clean(spec.title)}\n---")
+    title = localized(spec.title, locale)
+    if title:
+        lines.insert(0, f"---\ntitle: {_clean(title)}\n---")
     for name, state in spec.states.items():
         if state.title:
-            lines.append(f'    state "{_clean(state.title)}" as {name}')
+            lines.append(f'    state "{_clean(localized(state.title, locale) or name)}" as {name}')
     lines.append(f"    [*] --> {spec.initial_state}")
     for source, target, label in _edges(spec):
         lines.append(f"    {source} --> {target} : {_clean(label)}")
@@ -67,8 +70,8 @@ def mermaid(spec: WorkflowSpec, current: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def dot(spec: WorkflowSpec, current: str | None = None) -> str:
-    """A Graphviz ``digraph``; ``current`` is filled."""
+def dot(spec: WorkflowSpec, current: str | None = None, locale: str | None = None) -> str:
+    """A Graphviz ``digraph``; ``current`` is filled, titles are in ``locale``."""
     lines = [
         f"digraph {spec.workflow} {{",
         "    rankdir=LR;",
@@ -78,7 +81,7 @@ def dot(spec: WorkflowSpec, current: str | None = None) -> str:
         f"    __start -> {spec.initial_state};",
     ]
     for name, state in spec.states.items():
-        attrs = [f'label="{_clean(state.title or name)}"']
+        attrs = [f'label="{_clean(localized(state.title, locale) or name)}"']
         if state.final:
             attrs.append("peripheries=2")
         if name == current:
@@ -91,9 +94,13 @@ def dot(spec: WorkflowSpec, current: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def render(spec: WorkflowSpec, fmt: str = "mermaid", current: str | None = None) -> str:
-    """The diagram of ``spec`` in ``fmt`` (``mermaid`` or ``dot``)."""
-    return dot(spec, current) if fmt == "dot" else mermaid(spec, current)
+def render(
+    spec: WorkflowSpec, fmt: str = "mermaid", current: str | None = None, locale: str | None = None
+) -> str:
+    """The diagram of ``spec`` in ``fmt`` (``mermaid`` or ``dot``), titles in ``locale``
+    (else the first of each title's locales)."""
+    draw = dot if fmt == "dot" else mermaid
+    return draw(spec, current, locale)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from opsflow.clock import iso
+from opsflow.language.text import LocalizedText
 
 # The words the engine answers with, each defined once (SPEC §3).
 StepOutcome = Literal["transitioned", "approval_recorded"]  # what a fire that ran did
@@ -73,7 +74,7 @@ class Case:
     assignee: str | None = None  # the team member it is assigned to (None: nobody)
     deadlines: list[DeadlineView] = field(default_factory=list)
     events: list[EventStatus] = field(default_factory=list)
-    title: str | None = None
+    title: LocalizedText | None = None  # the workflow's, as written (text or per locale)
     incidents: list[Incident] = field(default_factory=list)  # unresolved (``status`` reads)
 
     @classmethod
@@ -247,7 +248,7 @@ class WorkflowSummary:
 
     id: str
     version: int
-    title: str | None
+    title: LocalizedText | None  # as written: text, or a map of locale to text
     states: list[str]
     open_cases: int
     path: str

@@ -11,6 +11,7 @@ from typing import Any
 from opsflow.core.compiled import CompiledWorkflow
 from opsflow.core.results import Case, DeadlineView, EventStatus
 from opsflow.language.fields import to_python
+from opsflow.language.text import LocalizedText
 
 _MISSING = object()
 _COLUMNS = (
@@ -179,7 +180,7 @@ class WorkingCase:
 
     def view(
         self,
-        title: str | None = None,
+        title: LocalizedText | None = None,
         *,
         deadlines: list[DeadlineView] | None = None,
         events: list[EventStatus] | Callable[[], list[EventStatus]] | None = None,

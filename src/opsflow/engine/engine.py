@@ -528,14 +528,16 @@ class CaseEngine:
         fmt: str = "mermaid",
         case_id: str | None = None,
         actor: str | None = None,
+        locale: str | None = None,
     ) -> Diagram:
-        """The diagram of ``workflow`` as Mermaid or Graphviz text; with ``case_id``, the
-        case's version, its current state highlighted (NotFound for another workflow's case)."""
+        """The diagram of ``workflow`` (titles in ``locale``, else server.locale); with ``case_id``,
+        the case's version, its current state highlighted (NotFound for another workflow's case)."""
         if fmt not in DIAGRAM_FORMATS:
             raise Usage(f"unknown diagram format '{fmt}': use {' or '.join(DIAGRAM_FORMATS)}")
+        locale = locale or self.settings.server.locale
         if not case_id:
             spec = self.definitions.current(workflow).spec
-            return Diagram(workflow, fmt, render_diagram(spec, fmt))
+            return Diagram(workflow, fmt, render_diagram(spec, fmt, locale=locale))
         case = self.status(case_id, actor=actor)
         if case.workflow != workflow:
             self.definitions.current(workflow)  # an unknown workflow is named as such first
@@ -544,7 +546,8 @@ class CaseEngine:
                 [f"it belongs to workflow '{case.workflow}'"],
             )
         spec = self.workflow_spec(workflow, case.version)
-        return Diagram(workflow, fmt, render_diagram(spec, fmt, case.state), case.id, case.state)
+        text = render_diagram(spec, fmt, case.state, locale)
+        return Diagram(workflow, fmt, text, case.id, case.state)
 
     def validate(self, paths: Sequence[Path] | None = None) -> list[Diagnostic]:
         """Every problem of the given files/folders (default: the workflows folder)."""

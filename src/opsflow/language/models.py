@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from opsflow.language.text import LocalizedText
+
 IDENTIFIER_PATTERN = r"^[a-z][a-z0-9_]*$"
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 
@@ -41,8 +43,8 @@ class FieldSpec(_Model):
     max_length: int | None = Field(default=None, ge=0, strict=True)
     pattern: str | None = None
     values: list[str] | None = None
-    description: str | None = None
-    title: str | None = None
+    description: LocalizedText | None = None
+    title: LocalizedText | None = None
     index: bool = False  # a database index for search (SPEC §7.4), made at registration
 
 
@@ -113,8 +115,8 @@ class StateSpec(_Model):
 
     initial: bool = False
     final: bool = False
-    title: str | None = None
-    description: str | None = None
+    title: LocalizedText | None = None
+    description: LocalizedText | None = None
     on_enter: list[Action] = []
     on_exit: list[Action] = []
     sla: SlaSpec | None = None
@@ -143,8 +145,8 @@ class TransitionSpec(_Model):
     event: Identifier
     from_: list[str] = Field(alias="from")
     to: Identifier | None = None
-    title: str | None = None
-    description: str | None = None
+    title: LocalizedText | None = None
+    description: LocalizedText | None = None
     when: str | None = None
     roles: list[Identifier] | None = None
     requires: list[Identifier] = []
@@ -172,7 +174,7 @@ class MetricSpec(_Model):
 
     calculator: str
     params: dict[str, Any] = {}
-    description: str | None = None
+    description: LocalizedText | None = None
 
 
 class RuleSpec(_Model):
@@ -182,7 +184,7 @@ class RuleSpec(_Model):
     when: str
     do: list[Action]
     once: bool = False
-    description: str | None = None
+    description: LocalizedText | None = None
 
 
 class ScheduleSpec(_Model):
@@ -198,8 +200,8 @@ class WorkflowSpec(_Model):
 
     workflow: Identifier
     version: int = Field(ge=1, le=2_147_483_647, strict=True)  # fits every INTEGER column
-    title: str | None = None
-    description: str | None = None
+    title: LocalizedText | None = None
+    description: LocalizedText | None = None
     roles: list[Identifier] = []
     # Who may read its cases beyond admins and the people who acted on one (None: everyone).
     readers: list[Identifier] | None = None
