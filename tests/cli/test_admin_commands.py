@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 Run = Callable[..., Result]
@@ -182,11 +183,60 @@ def test_demo_runs_end_to_end(run: Run, tmp_path: Path) -> None:
     assert f'HTTP 200: {{"id": "{case_id.group(1)}", "workflow": "content_approval"' in out
     assert '"state": "published"' in out
     assert "opsflow serve" in out
-    assert "/v1/docs" in out
+    assert "http://127.0.0.1:8080/v1/docs" in out
     assert (target / ".opsflow-demo").exists()
     assert (target / "opsflow.db").exists()
+    name, password = _board_login(out)
+    assert "Then open:    http://127.0.0.1:8080/\n" in out
+    _logs_in_on_the_board(target, name, password)
     again = run("demo", "--dir", str(target))  # a previous demo is replaced
     assert again.exit_code == 0, again.output
+    again_name, again_password = _board_login(again.stdout)
+    assert again_name == name
+    assert again_password != password  # new each run, like the database it is set in
+    _refused_on_the_board(target, name, password)
+
+
+def _board_login(out: str) -> tuple[str, str]:
+    """The user name and password the demo printed for the board."""
+    found = re.search(r"Log in as: +(\S+)\nPassword: +(\S+)\n", out)
+    assert found is not None, out
+    return found.group(1), found.group(2)
+
+
+def _logs_in_on_the_board(target: Path, name: str, password: str) -> None:
+    """The printed password logs in, by the engine and by POST /login of the app."""
+    from fastapi.testclient import TestClient
+
+    from opsflow.engine.logins import password_login
+    from opsflow.facade import Engine
+    from opsflow.service import create_app
+
+    engine = Engine.from_config(target / "opsflow.yaml")
+    try:
+        _session_id, session = password_login(engine, name, password)
+        assert session.to_json()["name"] == name
+        with TestClient(create_app(engine), base_url="http://127.0.0.1:8080") as browser:
+            answer = browser.post("/login", json={"username": name, "password": password})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["name"] == name
+            wrong = browser.post("/login", json={"username": name, "password": password + "x"})
+            assert wrong.status_code == 401
+    finally:
+        engine.close()
+
+
+def _refused_on_the_board(target: Path, name: str, password: str) -> None:
+    from opsflow.engine.logins import password_login
+    from opsflow.errors import NotAuthenticated
+    from opsflow.facade import Engine
+
+    engine = Engine.from_config(target / "opsflow.yaml")
+    try:
+        with pytest.raises(NotAuthenticated):
+            password_login(engine, name, password)
+    finally:
+        engine.close()
 
 
 def test_demo_refuses_a_folder_that_is_not_a_demo(run: Run, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 MARKER = ".opsflow-demo"
 WORKFLOW = "content_approval"
+SERVED_AT = "http://127.0.0.1:8080"  # where `opsflow serve` listens by default
 
 
 def prepare(directory: Path) -> None:
@@ -161,6 +162,8 @@ def demo(directory: Path) -> None:
     Uses the real content_approval workflow, several people of the template team,
     a refused four-eyes attempt, the worker firing a timer and notifications
     delivered to the console and to notifications.jsonl. Runs in a few seconds.
+    Ends with how to open the web board: a demo user and a new random password
+    (the project, its database and so the password are made anew on every run).
 
     Examples:
 
@@ -226,16 +229,29 @@ def show_service(engine: Engine, case_id: str, directory: Path, viewer: str) -> 
     out.echo(f"A read-only token for {viewer} (opsflow token create --for {viewer} --read-only):")
     out.echo(f"  TOKEN={token}")
     out.echo("One call, answered just now by the service on a local port:")
-    out.echo(f'  $ curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080{url}')
+    out.echo(f'  $ curl -H "Authorization: Bearer $TOKEN" {SERVED_AT}{url}')
     try:
         status, answer = demo_service.ask_once(engine, url, token)
     except OSError as exc:  # no local port, a firewall: the demo itself is done
         out.echo(f"    (could not start the service here: {exc})")
     else:
         out.echo(f"    HTTP {status}: {answer}")
+    show_board(engine, directory, _person(engine.settings.team, "author"))
+
+
+def show_board(engine: Engine, directory: Path, person: str) -> None:
+    """Give ``person`` a new random password and say how to open the board with it."""
+    from opsflow.cli import demo_service
+
+    password = demo_service.demo_password(engine, person)
+    out.heading("The web board (opsflow serve)")
+    out.echo(f"Serve it:     cd {directory} && opsflow serve")
+    out.echo(f"Then open:    {SERVED_AT}/")
+    out.echo(f"Log in as:    {person}")
+    out.echo(f"Password:     {password}")
     out.echo(
-        f"\nServe it:     cd {directory} && opsflow serve"
-        "\nReference:    http://127.0.0.1:8080/v1/docs"
+        f"              (new for this demo; change it: opsflow user {person} --password)"
+        f"\nAPI docs:     {SERVED_AT}/v1/docs"
     )
 
 

@@ -6,6 +6,7 @@ The service runs in a thread for the one request, on the demo's own engine, and 
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import threading
 import time
@@ -37,6 +38,15 @@ def demo_token(engine: Engine, owner: str) -> str:
 
     token, _info = create_token(engine, owner, expires=timedelta(days=30), read_only=True, by=owner)
     return token
+
+
+def demo_password(engine: Engine, name: str) -> str:
+    """Set a new random board password for ``name`` (as ``opsflow user NAME --password``)."""
+    from opsflow.engine.identity import set_password
+
+    password = secrets.token_urlsafe(12)  # 16 characters, 96 random bits
+    set_password(engine, name, password)
+    return password
 
 
 def _free_port() -> int:
