@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
+from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 PASSWORD = "correct horse battery staple"
 PEOPLE = ("ann", "ed", "eve", "lou", "bea", "pat", "dir", "both")
@@ -31,3 +35,19 @@ def csrf_token(client: TestClient) -> str:
 def text_of(html: str) -> str:
     """The visible text of an HTML page, roughly: tags dropped, spaces folded."""
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+@contextlib.contextmanager
+def counted_queries(engine: Any) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` runs inside the block (every connection of its pool)."""
+    statements: list[str] = []
+    target = engine.db.engine
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(target, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(target, "before_cursor_execute", seen)

@@ -8,6 +8,10 @@ answer carries a strict Content-Security-Policy (no inline script or style) and
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from types import ModuleType
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
@@ -60,14 +64,20 @@ class SecurityHeaders:
         await self.app(scope, receive, send_secured)
 
 
+def page_modules() -> list[ModuleType]:
+    """The board's ``routes_*`` modules (each has a ``router`` of pages), by name."""
+    names = sorted(
+        info.name for info in pkgutil.iter_modules(__path__) if info.name.startswith("routes_")
+    )
+    return [importlib.import_module(f"{__name__}.{name}") for name in names]
+
+
 def install(app: FastAPI) -> None:
     """Serve the board's pages and assets from ``app``, with its security headers."""
-    from opsflow.service.board import routes_home, routes_inbox
-
     app.state.error_page = pages.error_page
     app.add_exception_handler(pages.LoginNeeded, pages.to_login)
-    app.include_router(routes_home.router)
-    app.include_router(routes_inbox.router)
+    for module in page_modules():
+        app.include_router(module.router)
     app.mount(
         STATIC,
         StaticFiles(packages=[("opsflow.service.board", "static")]),

@@ -6,7 +6,6 @@ it, a workflow as ``GET /v1/workflows/{id}`` describes it); nothing here decides
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,24 +14,27 @@ from opsflow.core.results import Case, DeadlineView
 from opsflow.core.workflow_view import describe as describe_workflow
 
 AMBER = 0.25  # an SLA chip turns amber when less than this share of its time is left
-_VIEWS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+MAX_VIEWS = 256
+_VIEWS: dict[int, tuple[Any, dict[str, Any]]] = {}
 
 
 def workflow_view(engine: Any, workflow: str) -> dict[str, Any]:
     """The current version of ``workflow`` as ``GET /v1/workflows/{id}`` describes it
     (without its case counts), made once per loaded definition."""
     compiled = engine.definitions.current(workflow)
-    views = _VIEWS.setdefault(compiled, {})
-    if "view" not in views:
-        view = describe_workflow(compiled)
-        view["state_map"] = {state["name"]: state for state in view["states"]}
-        view["event_map"] = {t["event"]: t for t in view["transitions"]}
-        view["label_field"] = next(
-            (f["name"] for f in view["fields"] if f["type"] in ("string", "text")), None
-        )
-        views["view"] = view
-    found: dict[str, Any] = views["view"]
-    return found
+    cached = _VIEWS.get(id(compiled))
+    if cached is not None and cached[0] is compiled:
+        return cached[1]
+    view = describe_workflow(compiled)
+    view["state_map"] = {state["name"]: state for state in view["states"]}
+    view["event_map"] = {t["event"]: t for t in view["transitions"]}
+    view["label_field"] = next(
+        (f["name"] for f in view["fields"] if f["type"] in ("string", "text")), None
+    )
+    if len(_VIEWS) > MAX_VIEWS:
+        _VIEWS.clear()
+    _VIEWS[id(compiled)] = (compiled, view)  # the definition kept: its id stays its own
+    return view
 
 
 def case_label(case: Case, view: dict[str, Any]) -> str:
