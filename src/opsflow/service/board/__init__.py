@@ -75,7 +75,6 @@ def page_modules() -> list[ModuleType]:
 def install(app: FastAPI) -> None:
     """Serve the board's pages and assets from ``app``, with its security headers."""
     app.state.error_page = pages.error_page
-    app.add_exception_handler(pages.LoginNeeded, pages.to_login)
     for module in page_modules():
         app.include_router(module.router)
     app.mount(

@@ -111,23 +111,3 @@ class Formats:
 
 
 __all__ = ["LOCALES", "Formats", "choose", "from_accept_language", "match", "translations"]
-
-
-def localized(value: str | dict[str, str] | None, tag: str) -> str | None:
-    """A title or description given as text or as ``{locale: text}``, in ``tag``.
-
-    The exact locale, else one of the same language (``zh`` for ``zh-CN``), else English,
-    else the first given.
-    """
-    if value is None or isinstance(value, str):
-        return value
-    if not value:
-        return None
-    lowered = {key.lower(): text for key, text in value.items()}
-    if tag.lower() in lowered:
-        return lowered[tag.lower()]
-    language = tag.split("-")[0].lower()
-    for key, text in lowered.items():
-        if key.split("-")[0] == language:
-            return text
-    return lowered.get("en") or next(iter(value.values()))

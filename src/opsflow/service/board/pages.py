@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from opsflow.engine.sessions import Session
 from opsflow.errors import NotAuthenticated
+from opsflow.language.text import localized
 from opsflow.service.auth import SESSION_COOKIE, identity
 from opsflow.service.board import i18n
 
@@ -47,14 +48,6 @@ class Viewer:
     expires_at: datetime
 
 
-class LoginNeeded(Exception):
-    """A page asked for without a valid session: the browser goes to the login page."""
-
-    def __init__(self, next_path: str) -> None:
-        super().__init__(next_path)
-        self.next_path = next_path
-
-
 def page_locale(request: Request, actor: str | None = None) -> str:
     """The locale of a page for ``actor`` (or for nobody yet: the login page)."""
     settings = request.app.state.engine.settings
@@ -67,15 +60,17 @@ def page_locale(request: Request, actor: str | None = None) -> str:
 
 
 async def viewer(request: Request) -> Viewer:
-    """The page's viewer (a board session; CSRF checked on a change), else LoginNeeded."""
+    """The page's viewer (a board session; CSRF checked on a change).
+
+    Without a valid session (none, expired, ended on another host, forged, or a token:
+    pages are for people who logged in) it raises NotAuthenticated, which on a page
+    answers with the login page (``error_page``).
+    """
     if SESSION_COOKIE not in request.cookies:
-        raise LoginNeeded(_here(request))
-    try:
-        found = await identity(request)
-    except NotAuthenticated:  # expired, ended on another host, or forged
-        raise LoginNeeded(_here(request)) from None
-    if not isinstance(found, Session):  # a token: pages are for people who logged in
-        raise LoginNeeded(_here(request))
+        raise NotAuthenticated("log in to see this page")
+    found = await identity(request)
+    if not isinstance(found, Session):
+        raise NotAuthenticated("log in to see this page")
     engine = request.app.state.engine
     person = engine.settings.people.get(found.actor)
     request.state.viewer = looking = Viewer(
@@ -136,7 +131,7 @@ def environment(tag: str) -> Environment:
 
 def _text_in(tag: str, value: Any, default: str = "") -> str:
     """A title or description (a string or a ``{locale: text}`` map) in ``tag``."""
-    found = i18n.localized(value, tag)
+    found = localized(value, tag)
     return default if found is None else found
 
 
@@ -172,17 +167,14 @@ def is_page_request(request: Request) -> bool:
 
 
 def error_page(request: Request, status: int, detail: str, reasons: list[str]) -> Response:
-    """The HTML answer to an error on a page: what went wrong, and the way back."""
+    """The HTML answer to an error on a page: what went wrong, and the way back (401:
+    the login page, and back here afterwards)."""
+    if status == 401:
+        return login_redirect(request, _here(request))
     who: Viewer | None = getattr(request.state, "viewer", None)
     return render(
         request, "error.html", who, status=status, code=status, detail=detail, reasons=reasons
     )
-
-
-def to_login(request: Request, exc: Exception) -> Response:
-    """The answer to ``LoginNeeded``: to the login page, and back afterwards."""
-    assert isinstance(exc, LoginNeeded)
-    return login_redirect(request, exc.next_path)
 
 
 __all__ = [
