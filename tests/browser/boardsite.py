@@ -14,6 +14,7 @@ the way an operator's CLI would (``site.engine().start(...)``) before a browser 
 from __future__ import annotations
 
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -86,17 +87,25 @@ def write_board_project(root: Path, port: int, extra_config: dict[str, Any] | No
     return config
 
 
+@cache
+def password_hash() -> str:
+    """:data:`PASSWORD` hashed as ``opsflow user NAME --password`` hashes it (argon2id, once)."""
+    from opsflow.engine import identity
+
+    return identity._hasher().hash(identity._normal(PASSWORD))
+
+
 def prepare(db_url: str, root: Path) -> dict[str, str]:
     """Schema, every person's :data:`PASSWORD`, a real token per person; the tokens."""
-    from opsflow.engine.identity import create_token, set_password
+    from opsflow.engine import identity
     from opsflow.facade import Engine
 
     engine = Engine.from_config(root / "opsflow.yaml", db=db_url)
     try:
         engine.db.ensure_schema()
-        for name in PEOPLE:
-            set_password(engine, name, PASSWORD)
-        return {name: create_token(engine, name)[0] for name in TOKEN_OWNERS}
+        for name in PEOPLE:  # set_password's hash, made once: an argon2 hash takes ~0.5 s
+            identity._store_hash(engine, name, password_hash())
+        return {name: identity.create_token(engine, name)[0] for name in TOKEN_OWNERS}
     finally:
         engine.close()
 
