@@ -14,7 +14,7 @@ import binascii
 import json
 import re
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -22,13 +22,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.engine import Connection
 
-from opsflow.core.results import Case
+from opsflow.core.results import Case, DeadlineView
 from opsflow.engine import access, persist
 from opsflow.engine.where_sql import FieldKinds, compile_where, raw_text_sql
 from opsflow.errors import Damaged, InvalidQuery, NotFound, OpsflowError
 from opsflow.language.models import FieldSpec
 from opsflow.store import tables
-from opsflow.store.rows import RawSelect, readable_rows
+from opsflow.store.rows import RawSelect, converted_rows, raw_rows
 
 # What search needs of the engine: its definitions, and what deciding readers needs.
 CaseEngine = access.Reader
@@ -372,7 +372,7 @@ def page_statement(
     shape = replace(query, cursor="*" if query.cursor else None)  # its values are bound
 
     def make() -> RawSelect:
-        return RawSelect.of(statement(engine, shape, conn, actor, limit))
+        return RawSelect.of(statement(engine, shape, conn, actor, limit), reused=True)
 
     found: RawSelect = _memo(engine, ("page", conn.dialect.name, shape), make)
     return found
@@ -380,22 +380,18 @@ def page_statement(
 
 def search_page(engine: CaseEngine, conn: Connection, query: SearchQuery, actor: str) -> SearchPage:
     """One page of ``query``, with the deadlines of its cases (one more query)."""
-    check(query)
-    params = _cursor_params(query)
-    found, unreadable_rows = readable_rows(conn, page_statement(engine, query, conn, actor), params)
-    unreadable = [str(problem) for _raw, problem in unreadable_rows]
+    prepared, raws, unreadable = page_rows(engine, conn, query, actor)
+    found, damaged = converted_rows(conn, prepared, raws)
+    unreadable.extend(str(problem) for _raw, problem in damaged)
     rows = []
     for values in found:
         try:
-            rows.append(_listed(values))
+            rows.append(listed_case(values))
         except Damaged as problem:
             unreadable.append(str(problem))
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    ids = [row.id for row in rows]
-    versions = {(row.workflow, row.version) for row in rows}
-    timed = any(_has_deadlines(engine, conn, *version) for version in versions)
-    deadlines = persist.pending_deadlines_by_case(conn, ids) if timed else {}
+    deadlines = pending_deadlines(engine, conn, [(r.id, r.workflow, r.version) for r in rows])
     for row in rows:
         row.deadlines.extend(deadlines.get(row.id, ()))
     next_cursor = None
@@ -407,7 +403,30 @@ def search_page(engine: CaseEngine, conn: Connection, query: SearchQuery, actor:
     return SearchPage(rows, next_cursor, unreadable)
 
 
-def _listed(values: dict[str, Any]) -> Case:
+def page_rows(
+    engine: CaseEngine, conn: Connection, query: SearchQuery, actor: str
+) -> tuple[RawSelect, Sequence[Any], list[str]]:
+    """The page's statement, its rows as the driver returns them (``limit + 1`` at most,
+    columns :data:`CASE_COLUMNS`), and the rows that could not be fetched, named."""
+    check(query)
+    params = _cursor_params(query)
+    prepared = page_statement(engine, query, conn, actor)
+    raws, damaged = raw_rows(conn, prepared, params)
+    return prepared, raws, [str(problem) for _raw, problem in damaged]
+
+
+def pending_deadlines(
+    engine: CaseEngine, conn: Connection, cases: list[tuple[str, str, int]]
+) -> dict[str, list[DeadlineView]]:
+    """The pending deadlines of ``cases`` (id, workflow, version) by case: not asked for
+    when none of their versions has an SLA or a timer."""
+    versions = {(workflow, version) for _id, workflow, version in cases}
+    if not any(_has_deadlines(engine, conn, *version) for version in versions):
+        return {}
+    return persist.pending_deadlines_by_case(conn, [case_id for case_id, _w, _v in cases])
+
+
+def listed_case(values: dict[str, Any]) -> Case:
     """A listed case from its decoded columns (as ``status`` shows it, without events)."""
     data, metrics = values["data"], values["metrics"]
     if not isinstance(data, dict) or not isinstance(metrics, dict):

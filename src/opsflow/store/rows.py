@@ -20,7 +20,7 @@ from sqlalchemy.types import NullType
 
 from opsflow.errors import Damaged
 from opsflow.store import dialects
-from opsflow.store.prepared import column_name, unreadable
+from opsflow.store.prepared import Prepared, column_name, raise_driver_error, unreadable
 
 Unreadable = tuple[dict[str, Any], Damaged]  # the row's raw values by column, and why
 
@@ -39,12 +39,17 @@ class RawSelect:
     names: list[str]
     keys: list[str]
     processors: dict[str, list[Any]] = field(default_factory=dict, compare=False)  # by dialect
+    # Run again and again (kept by the caller): the raw twin is compiled once to run on
+    # the driver's cursor (``drivers``, by dialect; None when Core must run it).
+    reused: bool = False
+    drivers: dict[str, Prepared | None] = field(default_factory=dict, compare=False)
 
     @classmethod
-    def of(cls, query: Select[Any]) -> RawSelect:
+    def of(cls, query: Select[Any], *, reused: bool = False) -> RawSelect:
         columns = list(query.selected_columns)
         raw = query.with_only_columns(*(type_coerce(c, NullType()).label(c.name) for c in columns))
-        return cls(query, raw, [column_name(c) for c in columns], [c.name for c in columns])
+        names, keys = [column_name(c) for c in columns], [c.name for c in columns]
+        return cls(query, raw, names, keys, reused=reused)
 
 
 def readable_rows(
@@ -58,19 +63,47 @@ def readable_rows(
     are the values of its named bound parameters, if any.
     """
     prepared = query if isinstance(query, RawSelect) else RawSelect.of(query)
-    names, keys, raw_query = prepared.names, prepared.keys, prepared.raw
-    processors = prepared.processors.get(conn.dialect.name)
-    if processors is None:
-        processors = [_processor(c.type, conn.dialect) for c in prepared.query.selected_columns]
-        prepared.processors[conn.dialect.name] = processors
+    raws, damaged = raw_rows(conn, prepared, params)
+    found, unconverted = converted_rows(conn, prepared, raws)
+    return found, damaged + unconverted
+
+
+def raw_rows(
+    conn: Connection,
+    prepared: RawSelect,
+    params: Mapping[str, Any] | None = None,
+) -> tuple[Sequence[Any], list[Unreadable]]:
+    """The rows of ``prepared`` with their values as the driver returns them, and those
+    that cannot be fetched at all (a stored text that is not UTF-8).
+
+    A ``reused`` statement runs on the driver's cursor when it can; one made for a single
+    run goes through Core, whose cache finds its compiled SQL.
+    """
     try:
-        raws: Sequence[Any] = conn.execute(raw_query, params).all()
+        if prepared.reused:
+            return _fetch(conn, prepared, params), []
+        return conn.execute(prepared.raw, params).all(), []
     except DBAPIError as exc:
         if not dialects.is_undecodable_text(exc):
             raise
-        raws, found, damaged = _one_by_one(conn, prepared.query, raw_query, names, params)
-    else:
-        found, damaged = [], []
+        raws, _found, damaged = _one_by_one(
+            conn, prepared.query, prepared.raw, prepared.names, params
+        )
+        return raws, damaged
+
+
+def converted_rows(
+    conn: Connection, prepared: RawSelect, raws: Sequence[Any]
+) -> tuple[list[dict[str, Any]], list[Unreadable]]:
+    """Raw rows of ``prepared`` converted as Core converts them, each on its own."""
+    names, keys = prepared.names, prepared.keys
+    processors = prepared.processors.get(conn.dialect.name)
+    if processors is None:
+        columns = prepared.query.selected_columns
+        processors = [column_processor(c.type, conn.dialect) for c in columns]
+        prepared.processors[conn.dialect.name] = processors
+    found: list[dict[str, Any]] = []
+    damaged: list[Unreadable] = []
     for raw in raws:
         try:
             values = [
@@ -85,7 +118,44 @@ def readable_rows(
     return found, damaged
 
 
-def _processor(type_: Any, dialect: Dialect) -> Any:
+def _fetch(conn: Connection, prepared: RawSelect, params: Mapping[str, Any] | None) -> Any:
+    """The raw rows, on the driver's cursor when the statement can run there: Core's
+    execution around a page's query (execution context, result metadata, its own
+    transaction begun and committed) costs more than converting the page's rows."""
+    dialect = conn.dialect
+    driver = prepared.drivers.get(dialect.name, _UNKNOWN)
+    if driver is _UNKNOWN:
+        driver = _on_driver(prepared.raw, dialect)
+        prepared.drivers[dialect.name] = driver
+    if driver is None:
+        return conn.execute(prepared.raw, params).all()
+    values = driver.params(params or {})
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(driver.sql, values)
+        return cursor.fetchall()
+    except dialect.loaded_dbapi.Error as exc:
+        raise_driver_error(conn, driver.sql, values, exc)
+    finally:
+        cursor.close()
+
+
+_UNKNOWN: Any = object()
+
+
+def _on_driver(raw: Any, dialect: Dialect) -> Prepared | None:
+    """``raw`` compiled once for the driver, if its parameters are plain: positional, none
+    expanded per execution (an IN list), none whose name the dialect must escape. Else
+    None, and Core runs it."""
+    if not dialect.positional:
+        return None
+    compiled = raw.compile(dialect=dialect)
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        return None
+    return Prepared(raw, dialect)
+
+
+def column_processor(type_: Any, dialect: Dialect) -> Any:
     """The column's result processor: the type's own fast one if it has one (UTCDateTime
     on SQLite: the same aware datetime, parsed without SQLAlchemy's regex), else Core's."""
     fast = getattr(type_, "fast_result_processor", None)
