@@ -29,6 +29,20 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     media_type: str = "application/json"
 
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The headers :meth:`response` sends, in its order: for sending the answer on the
+        ASGI interface directly (``service/fast.py``), without a Starlette response."""
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+        given = {name for name, _value in raw}
+        if b"content-length" not in given and not (self.status < 200 or self.status in (204, 304)):
+            raw.append((b"content-length", str(len(self.body)).encode("latin-1")))
+        kind = self.media_type
+        if b"content-type" not in given:
+            if kind.startswith("text/") and "charset=" not in kind.lower():
+                kind += "; charset=utf-8"
+            raw.append((b"content-type", kind.encode("latin-1")))
+        return raw
+
     def response(self) -> Response:
         """The answer as a Starlette response (the bytes, headers and status as they are)."""
         return Response(

@@ -10,7 +10,10 @@ write permission and the SAME function the FastAPI route calls (``routes_cases``
 ``fire_answer``, ``case_answer``, ``me_answer``; ``routes_search.search_answer``).
 
 Query parameters and headers are validated by FastAPI's own parameter validation, against
-the route's own declared parameters; the body by the route's model. Anything unusual — an
+the route's own declared parameters (a plain text or integer within its declared bounds is
+taken as that validation takes it, without calling it: ``QueryParameters``); the body by
+the route's model. The answer is sent as the two ASGI messages Starlette's ``Response``
+sends, with its headers (``Answer.raw_headers``). Anything unusual — an
 unknown or repeated parameter, invalid JSON, a validation error, a cookie, another
 authorization scheme, a dependency override — falls through to the FastAPI application,
 so every error answer is FastAPI's. Engine errors answer through ``problems.from_error``,
@@ -26,8 +29,9 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from annotated_types import Ge, Le, MaxLen
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.dependencies.utils import request_params_to_args
@@ -71,6 +75,8 @@ class FastPath:
         self.case = by_endpoint[routes_cases.get_case]
         self.me = by_endpoint[routes_cases.me]
         self.search = by_endpoint[routes_search.search_cases]
+        self.fire_params = QueryParameters(self.fire)
+        self.search_params = QueryParameters(self.search)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -113,7 +119,10 @@ class FastPath:
         except Exception as exc:  # as the application's handler of the unexpected
             await unexpected(scope["method"], scope["path"], exc)(scope, receive, send)
             return
-        await answer.response()(scope, receive, send)
+        # the messages Starlette's Response would send, without making one
+        raw = answer.raw_headers()
+        await send({"type": "http.response.start", "status": answer.status, "headers": raw})
+        await send({"type": "http.response.body", "body": answer.body})
 
     def _plan(self, scope: Scope, headers: dict[bytes, bytes], body: bytes) -> Plan | None:
         """The route and its work for a request the fast path may answer, else None."""
@@ -140,7 +149,7 @@ class FastPath:
         kind = headers.get(b"content-type")
         if kind is not None and kind.split(b";")[0].strip() != b"application/json":
             return None
-        params = _params(self.fire, scope["query_string"])
+        params = self.fire_params(scope["query_string"])
         given: dict[str, Any] = {}
         if b"idempotency-key" in headers or b"if-match" in headers:
             header_params = self.fire.dependant.header_params
@@ -168,7 +177,7 @@ class FastPath:
         return self.fire, work
 
     def _search(self, query: bytes) -> Plan | None:
-        params = _params(self.search, query)
+        params = self.search_params(query)
         if params is None:
             return None
         return self.search, lambda engine, who: routes_search.search_answer(engine, who, **params)
@@ -194,22 +203,77 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
     return found
 
 
-def _params(route: APIRoute, query: bytes) -> dict[str, Any] | None:
-    """The route's query parameters, validated as FastAPI does (None: unusual, or invalid)."""
-    params = QueryParams(query)
-    declared = route.dependant.query_params
-    names = {f.alias for f in declared}
-    repeatable = {f.alias for f in declared if f.name == "state"}
-    for name in params:
-        if name not in names or (name not in repeatable and len(params.getlist(name)) > 1):
-            return None
-    # FastAPI's validation of the parameters given; the others take their defaults, as
-    # FastAPI gives them (none of these routes' defaults is validated or mutable).
-    given = [f for f in declared if f.alias in params]
-    values, errors = request_params_to_args(given, params)
-    if errors:
-        return None
-    return {f.name: f.default for f in declared if f.alias not in params} | values
+class QueryParameters:
+    """A route's query parameters, validated as FastAPI validates them (None: unusual,
+    or invalid: FastAPI answers).
+
+    A text parameter within its ``max_length``, or an integer written plainly (digits, no
+    sign, no leading zero) within its bounds, is taken as FastAPI would take it without
+    calling its validation (~15 µs a request); any other value, and every other type, is
+    validated by FastAPI's own ``request_params_to_args``.
+    """
+
+    def __init__(self, route: APIRoute) -> None:
+        declared = route.dependant.query_params
+        self.fields = {f.alias: f for f in declared}
+        # FastAPI gives the defaults of the parameters not sent (none of these routes'
+        # defaults is validated or mutable)
+        self.defaults = {f.name: f.default for f in declared}
+        self.repeatable = {f.alias for f in declared if f.name == "state"}
+        self.plain = {f.alias: check for f in declared if (check := _plain_check(f)) is not None}
+
+    def __call__(self, query: bytes) -> dict[str, Any] | None:
+        values = dict(self.defaults)
+        if not query:
+            return values
+        params = QueryParams(query)
+        others = []
+        for name in params:
+            field = self.fields.get(name)
+            given = params.getlist(name)
+            if field is None or (len(given) > 1 and name not in self.repeatable):
+                return None
+            check = self.plain.get(name)
+            value = _OTHER if check is None else check(given[0])
+            if value is _OTHER:
+                others.append(field)
+            else:
+                values[field.name] = value
+        if others:
+            validated, errors = request_params_to_args(others, params)
+            if errors:
+                return None
+            values.update(validated)
+        return values
+
+
+_OTHER: Any = object()  # a value FastAPI's validation must look at
+_DIGITS = re.compile(r"0|[1-9][0-9]{0,8}")
+
+
+def _plain_check(field: Any) -> Callable[[str], Any] | None:
+    """How to take a plain value of ``field`` without FastAPI's validation (None: no way)."""
+    annotation = field.field_info.annotation
+    metadata = field.field_info.metadata
+    if annotation in (str, str | None) and all(isinstance(m, MaxLen) for m in metadata):
+        longest = min((m.max_length for m in metadata), default=None)
+        if longest is None:
+            return lambda text: text
+        return lambda text: text if len(text) <= longest else _OTHER
+    if annotation is int and all(isinstance(m, Ge | Le) for m in metadata):
+        low = max((cast(int, m.ge) for m in metadata if isinstance(m, Ge)), default=None)
+        high = min((cast(int, m.le) for m in metadata if isinstance(m, Le)), default=None)
+
+        def number(text: str) -> Any:
+            if not _DIGITS.fullmatch(text):
+                return _OTHER
+            value = int(text)
+            if (low is not None and value < low) or (high is not None and value > high):
+                return _OTHER
+            return value
+
+        return number
+    return None
 
 
 def _replay(message: Message, receive: Receive) -> Receive:
