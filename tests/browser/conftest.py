@@ -13,8 +13,9 @@ Fixtures:
 - ``page``: a fresh browser context and page per test, ``base_url`` set to the site, so
   ``page.goto("/inbox")`` works. Its language is the ``locale`` fixture ("en-US"; override
   with ``@pytest.mark.parametrize("locale", ["zh-CN"])``), its size the ``viewport``
-  fixture (1280x800; override the same way). ``new_context(**options)`` makes more
-  contexts (another person, another device) closed after the test.
+  fixture (1280x800; override the same way), more options in the ``context_options``
+  fixture. ``new_context(**options)`` makes more contexts (another person, another
+  device) closed after the test.
 - ``browsing.logged_in(page, "ann")`` logs in through the real login form.
 
 Every page is watched: an uncaught JavaScript error or a Content-Security-Policy violation
@@ -113,15 +114,24 @@ def viewport() -> dict[str, int]:
 
 
 @pytest.fixture
+def context_options() -> dict[str, Any]:
+    """More options of every new context (override: e.g. a phone's has_touch, is_mobile)."""
+    return {}
+
+
+@pytest.fixture
 def new_context(
-    browser: Browser, site: BoardSite, locale: str, viewport: dict[str, int]
+    browser: Browser,
+    site: BoardSite,
+    locale: str,
+    viewport: dict[str, int],
+    context_options: dict[str, Any],
 ) -> Iterator[Callable[..., BrowserContext]]:
     """Make browser contexts on the site (own cookies each); all closed after the test."""
     made: list[tuple[BrowserContext, Watch]] = []
 
     def make(**options: Any) -> BrowserContext:
-        options.setdefault("locale", locale)
-        options.setdefault("viewport", viewport)
+        options = {"locale": locale, "viewport": viewport, **context_options, **options}
         context = browser.new_context(base_url=site.base, **options)
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
