@@ -49,6 +49,7 @@ class Line:
     before: Any  # the state's title before, or None
     after: Any  # the state's title after, or None
     changes: list[Change] = field(default_factory=list)
+    voters: list[str] = field(default_factory=list)  # who approved, when it took all of them
     broken: bool = False  # the entry the chain check names
 
 
@@ -100,10 +101,11 @@ def _timeline(engine: Any, case_id: str, actor: str, before: int | None) -> Time
         entries = engine.history(full_id, after_seq=after, limit=before - 1 - after, actor=actor)
     view = _view_of(engine, workflow)
     problem = chain.problem if chain else None
-    lines = [_line(view, entry, problem) for entry in reversed(entries)]
+    names = _names(engine, entries)
+    lines = [_line(view, names, entry, problem) for entry in reversed(entries)]
     oldest = entries[0].seq if entries else 1
     older = oldest if oldest > 1 else None
-    return Timeline(full_id, lines, older, engine.clock(), _names(engine, entries), chain)
+    return Timeline(full_id, lines, older, engine.clock(), names, chain)
 
 
 def _names(engine: Any, entries: list[HistoryEntry]) -> dict[str, str]:
@@ -127,13 +129,16 @@ def _view_of(engine: Any, workflow: str) -> dict[str, Any]:
         return {"state_map": {}, "event_map": {}, "fields": []}
 
 
-def _line(view: dict[str, Any], entry: HistoryEntry, problem: AuditProblem | None) -> Line:
+def _line(
+    view: dict[str, Any], names: dict[str, str], entry: HistoryEntry, problem: AuditProblem | None
+) -> Line:
     states, events = view["state_map"], view["event_map"]
     fields = {f["name"]: f for f in view["fields"]}
 
     def state(name: str | None) -> Any:
         return states.get(name, {}).get("title") or name if name else None
 
+    voters = entry.detail.get("approvals")
     changes = [
         Change(name, fields.get(name, {}).get("title") or name, c.get("from"), c.get("to"))
         for name, c in sorted(entry.data_changes.items())
@@ -146,6 +151,7 @@ def _line(view: dict[str, Any], entry: HistoryEntry, problem: AuditProblem | Non
         before=state(entry.from_state),
         after=state(entry.to_state),
         changes=changes,
+        voters=[names.get(str(v), str(v)) for v in voters] if isinstance(voters, list) else [],
         broken=problem is not None and problem.seq == entry.seq,
     )
 
