@@ -24,6 +24,7 @@ from opsflow.service.board.routes_admin_pages import back_to, form_of
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 LIFETIMES: dict[str, int | None] = {"30d": 30, "90d": 90, "365d": 365, "never": None}
 DEFAULT_LIFETIME = "90d"
+PREFIX = r"^opsf_[A-Za-z0-9_-]{7}$"  # what a page says it revoked: a prefix, nothing else
 Name = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 
@@ -32,7 +33,7 @@ async def tokens(
     request: Request,
     me: Looking,
     owner: Name = None,
-    revoked: Annotated[str | None, Query(max_length=40)] = None,
+    revoked: Annotated[str | None, Query(pattern=PREFIX)] = None,
 ) -> Response:
     """My tokens (an admin: everyone's, or ``owner``'s), newest first, by prefix only."""
     engine = request.app.state.engine
