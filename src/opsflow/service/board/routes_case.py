@@ -129,7 +129,7 @@ async def preview(request: Request, case_id: CaseId, me: Looking) -> Response:
     view, outcome = await run_in_threadpool(run)
     if request.headers.get("hx-request"):
         return render(
-            request, "case_preview.html", me, **case_facts.preview_context(view, **outcome)
+            request, "case_preview.html", me, p=case_facts.preview_context(view, **outcome)
         )
     return await _page(request, me, case_id, preview=outcome)
 
@@ -173,10 +173,8 @@ async def assignee(request: Request, case_id: CaseId, me: Looking) -> Response:
                 return {"note": "unassigned"}
             engine.assign(case_id, name, actor=me.actor, expected_version=version)
             return {"note": "assigned"}
-        except NotFound as exc:
-            if f"'{case_id}'" in exc.message:
-                raise
-            return {"error": exc, "where": "assignee"}
+        except NotFound:
+            raise
         except OpsflowError as exc:
             stale = isinstance(exc, PreconditionFailed)
             return {"error": exc, "where": "assignee", "stale": stale}
