@@ -84,6 +84,9 @@ def test_revoking_a_token_ends_it(board: tuple[TestClient, Any]) -> None:
     again = client.post(f"/admin/tokens/{prefix}/revoke", data={"csrf_token": csrf}, headers=EN)
     assert again.status_code == 409
     assert [t.status for t in list_tokens(engine, "ann")] == ["revoked"]
+    forged = client.get("/admin/tokens?revoked=Call+0800+to+restore+it", headers=EN)
+    assert forged.status_code == 422  # the notice names a prefix, never other text
+    assert "0800" not in text_of(forged.text)
 
 
 def test_a_person_sees_and_manages_only_their_own_tokens(board: tuple[TestClient, Any]) -> None:
