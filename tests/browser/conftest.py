@@ -9,6 +9,8 @@ Fixtures:
   ``site.engine().start(...)`` / ``.fire(...)`` or ``site.api(name, "POST", "/v1/...")``.
   A module changes the project by overriding the module-scoped ``site_config`` fixture
   (a dict merged into opsflow.yaml, e.g. ``{"server": {"login": {"oidc": {...}}}}``).
+  The module's tests share it: give cases titles of their own, and mind that the login
+  limits count failed logins per address (127.0.0.1: 20 in 15 minutes) and per name (5).
 - ``browser``: one headless Chromium per session (per xdist worker).
 - ``page``: a fresh browser context and page per test, ``base_url`` set to the site, so
   ``page.goto("/inbox")`` works. Its language is the ``locale`` fixture ("en-US"; override
@@ -17,6 +19,10 @@ Fixtures:
   fixture. ``new_context(**options)`` makes more contexts (another person, another
   device) closed after the test.
 - ``browsing.logged_in(page, "ann")`` logs in through the real login form.
+
+Wait for what a click does before the next step: ``page.wait_for_url(...)`` returns at
+once when the address already matches (a link to the page one is on); then use
+``with page.expect_navigation(): ...click()``.
 
 Every page is watched: an uncaught JavaScript error or a Content-Security-Policy violation
 fails the test (``browsing.Watch``).
