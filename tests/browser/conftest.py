@@ -59,7 +59,11 @@ def browser() -> Iterator[Browser]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as error:
-        pytest.fail(f"Playwright is not installed ({error}).\n{INSTALL}", pytrace=False)
+        missing: ImportError | None = error
+    else:
+        missing = None
+    if missing is not None:
+        pytest.fail(f"Playwright is not installed ({missing}).\n{INSTALL}", pytrace=False)
     if not (os.path.isfile(CHROMIUM) or shutil.which(CHROMIUM)):
         pytest.fail(f"No Chromium at {CHROMIUM}.\n{INSTALL}", pytrace=False)
     with sync_playwright() as playwright:

@@ -12,6 +12,7 @@ a note. For docs/board.md; not part of the test run. Needs what the browser test
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,7 @@ from served import Served
 
 from opsflow_process import clean_env
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("OPSFLOW_TEST_CHROMIUM", "/usr/bin/chromium")
 VIEWER = "bob"  # editor, lead: has cases to act on; made an admin here
 LOCALES = ("zh-CN", "en-US")
 WIDTHS = {1280: 900, 390: 844}  # width: height of the first screen
@@ -93,10 +94,8 @@ def pages(case_id: str) -> list[tuple[str, str]]:
 
 def shoot(site: Served, case_id: str, out: Path) -> list[str]:
     """Every page in every language and width; the notes on pages left out."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        raise SystemExit(INSTALL) from None
+    from playwright.sync_api import sync_playwright
+
     notes: list[str] = []
     saved = 0
     with sync_playwright() as playwright:
@@ -141,6 +140,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     out: Path = args.outdir.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        raise SystemExit(INSTALL) from None
     if not Path(CHROMIUM).exists():
         raise SystemExit(INSTALL)
     with tempfile.TemporaryDirectory(prefix="opsflow-screens-") as work:
