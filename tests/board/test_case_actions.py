@@ -211,6 +211,13 @@ def test_n_of_m_approval_shows_1_of_2_then_moves_on(board: tuple[TestClient, Any
     client, engine = board
     case = in_legal(engine)  # approve in legal: 2 of legal/brand
     token = login(client, "lou")
+    preview = text_of(
+        client.post(
+            f"/cases/{case}/preview", data={"event": "approve", "csrf_token": token}, headers=EN
+        ).text
+    )
+    assert "Your approval would be recorded: 1 of 2." in preview
+    assert "would move to" not in preview  # it stays in legal until the second
     answer = client.post(
         f"/cases/{case}/fire", data={"event": "approve"}, headers={**HTMX, "X-CSRF-Token": token}
     )
@@ -222,8 +229,13 @@ def test_n_of_m_approval_shows_1_of_2_then_moves_on(board: tuple[TestClient, Any
     again = text_of(client.get(f"/cases/{case}", headers=EN).text)
     assert "You have already approved; another approver is needed." in again
     token = login(client, "bea")
+    preview = client.post(
+        f"/cases/{case}/preview", data={"event": "approve", "csrf_token": token}, headers=EN
+    )
+    assert "The case would move to: scheduled" in text_of(preview.text)  # the second of 2
     moved = fire(client, case, "approve", token)
     assert moved.status_code == 303
+    assert moved.headers["location"] == f"/cases/{case}?note=fired"
     assert engine.get(case).state == "scheduled"
     page = client.get(f"/cases/{case}", headers=EN).text
     assert "<progress" not in page  # no approvals pending in scheduled

@@ -28,7 +28,9 @@ from opsflow.service.routes_cases import MAX_COMMENT
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 CaseId = Annotated[str, Path(min_length=1, max_length=64)]
-NOTES = frozenset({"saved", "unchanged", "fired", "assigned", "claimed", "unassigned", "computed"})
+NOTES = frozenset(
+    {"saved", "unchanged", "fired", "approved", "assigned", "claimed", "unassigned", "computed"}
+)
 
 
 @router.get("/cases/{case_id}")
@@ -103,7 +105,8 @@ async def fire(request: Request, case_id: CaseId, me: Looking) -> Response:
         except OpsflowError as exc:
             stale = isinstance(exc, PreconditionFailed)
             return {"error": exc, "where": "events", "event": event, "stale": stale}
-        return {"note": "fired", "fired": result, "event": event}
+        note = "approved" if result.outcome == "approval_recorded" else "fired"
+        return {"note": note, "fired": result, "event": event}
 
     return await _after(request, me, case_id, await run_in_threadpool(run))
 
