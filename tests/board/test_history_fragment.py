@@ -77,6 +77,19 @@ def test_the_timeline_tells_who_did_what_and_when_newest_first(
     assert "<style" not in html
 
 
+def test_the_last_approval_names_every_approver(board: tuple[TestClient, Any]) -> None:
+    client, engine = board
+    engine.settings.people["lou"] = Person(display_name="Lou Legal")
+    case_id = in_legal(engine)
+    engine.fire(case_id, "approve", actor="bea")  # 2 of 2: the case moves on
+    login(client, "ann")
+    page = text_of(client.get(f"/cases/{case_id}/history", headers=EN).text)
+    assert "approve legal → scheduled bea" in page
+    assert "Approved by: bea, Lou Legal" in page
+    zh = text_of(client.get(f"/cases/{case_id}/history", headers=ZH).text)
+    assert "审批人：bea, Lou Legal" in zh
+
+
 def test_titles_and_words_are_chinese_for_a_chinese_reader(
     board: tuple[TestClient, Any], workflows_dir: Path
 ) -> None:
