@@ -20,11 +20,12 @@ from opsflow.errors import OpsflowError
 from opsflow.runners.bulk import MAX_CASES, STATUSES, BulkResult
 from opsflow.service.board.pages import Looking, PageRoute, render
 from opsflow.service.board.routes_search_page import Filter, choices, read_filter
-from opsflow.service.board.views import workflow_view
+from opsflow.service.board.views import case_label, workflow_view
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 MAX_DATA = 10_000  # characters of the data box
 MAX_COMMENT = 2000
+LABELS = 200  # results shown with their case's label (one read each); the rest by id
 MAX_FIELDS = MAX_CASES + 100  # a form may tick more cases than the engine takes: it says so
 
 
@@ -129,7 +130,7 @@ def _page(
     result: BulkResult | None = None,
     refusal: dict[str, Any] | None = None,
 ) -> Response:
-    listed = _items(engine, result) if result is not None else []
+    listed = _items(engine, result, me.actor) if result is not None else []
     return render(
         request,
         "bulk.html",
@@ -149,15 +150,16 @@ def _page(
     )
 
 
-def _items(engine: Any, result: BulkResult) -> list[dict[str, Any]]:
-    """Each case's outcome, with its states' titles when its workflow is the filter's."""
+def _items(engine: Any, result: BulkResult, actor: str) -> list[dict[str, Any]]:
+    """Each case's outcome, with its states' titles and (the first cases') labels."""
     workflows = {wid: workflow_view(engine, wid) for wid in engine.definitions.ids()}
     titles: dict[str, Any] = {}
     for view in workflows.values():
         for state in view["states"]:
             titles.setdefault(state["name"], state["title"])
     out = []
-    for item in result.items:
+    for number, item in enumerate(result.items):
+        label = _label(engine, item.case, actor) if number < LABELS else None
         would = item.would or {}
         to = would.get("to") or item.state
         out.append(
@@ -167,9 +169,19 @@ def _items(engine: Any, result: BulkResult) -> list[dict[str, Any]]:
                 "from_title": titles.get(item.from_state or ""),
                 "to": to,
                 "to_title": titles.get(to or ""),
+                "label": label,
             }
         )
     return out
+
+
+def _label(engine: Any, case_id: str, actor: str) -> str | None:
+    """A case's label as its card shows it, read as ``actor`` (None: not readable)."""
+    try:
+        case = engine.status(case_id, actor=actor)
+    except OpsflowError:
+        return None
+    return case_label(case, workflow_view(engine, case.workflow))
 
 
 __all__ = ["router"]

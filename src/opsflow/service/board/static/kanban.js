@@ -43,10 +43,20 @@
       document.dispatchEvent(new CustomEvent("htmx:afterSettle"));
       var moved = document.getElementById("card-" + card.getAttribute("data-case"));
       var note = found.querySelector(".kanban-refused, .notice");
-      if (note) note.setAttribute("tabindex", "-1");
-      if (moved) moved.querySelector("a").focus();
+      if (note) note.focus();
+      else if (moved) moved.querySelector("a").focus();
     }).catch(function () { window.location.reload(); });
   }
+
+  // After the keyboard's "Move to" form (htmx), the outcome takes the focus: it is read out
+  // and the next Tab goes on from the board.
+  document.addEventListener("htmx:afterSettle", function (e) {
+    var asked = e.detail && e.detail.pathInfo ? e.detail.pathInfo.requestPath || "" : "";
+    var board = region();
+    if (!board || !/\/move$/.test(asked)) return;
+    var note = board.querySelector(".kanban-refused, .notice");
+    if (note) note.focus();
+  });
 
   document.addEventListener("dragstart", function (e) {
     var card = e.target.closest ? e.target.closest(".kcard") : null;
