@@ -33,6 +33,7 @@ LABEL_FONT = 12.5  # px: the event labels
 NODE_H = 40.0
 NODE_PAD = 28.0  # horizontal room around a state's title
 NODE_MIN_W = 84.0
+BOLD = 1.08  # the current state's title is bold: every box has room for that
 LABEL_H = 20.0
 GAP_NODES = 28.0  # between two boxes of a rank
 GAP_SMALL = 14.0  # beside a label or a bend
@@ -283,7 +284,7 @@ def layout(
         if edge.source == edge.target:
             loops.setdefault(edge.source, []).append(edge)
     for state in chart.states:
-        w = max(NODE_MIN_W, text_width(title_of(state), NODE_FONT) + NODE_PAD)
+        w = max(NODE_MIN_W, text_width(title_of(state), NODE_FONT) * BOLD + NODE_PAD)
         box_w[state] = w
         loop_text = " · ".join(label_of(e) for e in loops.get(state, []))
         extra = LOOP_W + 4 + text_width(loop_text, LABEL_FONT) + 12 if loop_text else 0.0
@@ -528,7 +529,7 @@ def _ports(
     for (state, side), others in sides.items():
         box = boxes[state]
         others.sort(key=lambda k: items[k].x + items[k].width / 2)
-        step = min(14.0, box.w * 0.6 / max(len(others) - 1, 1))
+        step = min(16.0, box.w * 0.8 / max(len(others) - 1, 1))
         for n, other in enumerate(others):
             found[(state, side, other)] = box.cx + (n - (len(others) - 1) / 2) * step
     return found
