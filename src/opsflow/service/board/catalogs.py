@@ -88,20 +88,27 @@ def update() -> None:
 def problems() -> list[str]:
     """What is wrong with the catalogs as committed (empty: all is current)."""
     found: list[str] = []
-    wanted = {message.id for message in extracted() if message.id}
+    wanted = {_key(message.id) for message in extracted() if message.id}
     for tag in LOCALES:
         catalog = _read(tag)
-        have = {message.id for message in catalog if message.id}
+        have = {_key(message.id) for message in catalog if message.id}
         for missing in sorted(map(str, wanted - have)):
             found.append(f"{tag}: not in the catalog: {missing!r}")
         if tag in TRANSLATED:
             for message in catalog:
-                if message.id and (not message.string or message.fuzzy):
-                    found.append(f"{tag}: no translation of {message.id!r}")
+                strings = message.string if message.pluralizable else (message.string,)
+                if message.id and (not all(strings) or message.fuzzy):
+                    shown = message.id[0] if message.pluralizable else message.id
+                    found.append(f"{tag}: no translation of {shown!r}")
         mo = _po_path(tag).with_suffix(".mo")
         if not mo.exists() or mo.read_bytes() != _compiled(catalog):
             found.append(f"{tag}: {mo.name} is not the compiled {mo.stem}.po")
     return found
+
+
+def _key(message_id: str | tuple[str, ...]) -> str:
+    """A message's singular text (a plural message's id is a tuple of its forms)."""
+    return message_id if isinstance(message_id, str) else message_id[0]
 
 
 def main(argv: list[str]) -> int:
