@@ -54,6 +54,7 @@ def _probes(case_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
     return [
         ("GET", f"/v1/cases/{case_id}", None),
         ("GET", f"/v1/cases/{case_id}/history", None),
+        ("GET", f"/v1/cases/{case_id}/history/verify", None),
         ("POST", f"/v1/cases/{case_id}/events/approve", {}),
         ("POST", f"/v1/cases/{case_id}/events/approve?dry_run=true", {}),
         ("PATCH", f"/v1/cases/{case_id}/data", {"title": "y"}),

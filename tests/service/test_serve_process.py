@@ -103,6 +103,8 @@ EXCHANGES = [
     Exchange("GET", "/v1/cases/{case}/history", 200),
     Exchange("GET", "/v1/cases/{case}/history?after_seq=1&limit=10", 200, who="ann:ro"),
     Exchange("GET", "/v1/cases/{missing}/history", 404),
+    Exchange("GET", "/v1/cases/{case}/history/verify", 200, who="ann:ro"),
+    Exchange("GET", "/v1/cases/{missing}/history/verify", 404),
     Exchange("POST", "/v1/cases/{case}/compute", 404, body={"metrics": ["nope"]}),
     Exchange("POST", "/v1/cases/{case}/compute", 403, who="ann:ro", body={}),
     # assignment

@@ -28,6 +28,7 @@ from opsflow.service import (
     routes_admin,
     routes_bulk,
     routes_cases,
+    routes_chain,
     routes_inbox,
     routes_login,
     routes_search,
@@ -84,6 +85,7 @@ def create_app(engine: Any, *, close_engine: bool = False, fast_path: bool = Tru
     app.add_middleware(health.Measure, metrics=app.state.metrics)
     app.include_router(health.router)
     app.include_router(routes_cases.router)
+    app.include_router(routes_chain.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_bulk.router)
     app.include_router(routes_login.router)
