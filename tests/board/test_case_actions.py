@@ -78,7 +78,7 @@ def test_a_refused_fire_is_shown_inline_and_changes_nothing(
     assert answer.status_code == 403
     alert = text_of(answer.text.split('role="alert"')[1].split("</div>")[0])
     assert "Not done: approve. Nothing was changed." in alert
-    assert "Four-eyes" in alert
+    assert "Four-eyes rule" in alert
     assert row(engine, case) == before
     token = login(client, "ann")  # the author: no editor
     answer = fire(client, case, "approve", token)
@@ -163,7 +163,7 @@ def test_a_form_error_is_inline_and_nothing_is_saved(board: tuple[TestClient, An
     assert answer.status_code == 422
     assert row(engine, case) == before
     html = answer.text
-    assert 'id="f-title-error">At most 50 characters.</p>' in html
+    assert 'id="f-title-error">Too long: at most 50 characters.</p>' in html
     assert 'id="f-score-error">Enter a whole number.</p>' in html
     assert 'id="f-hits-error">Must be at least 0.</p>' in html
     assert re.search(r'<input id="f-score"[^>]*aria-invalid="true"', html)

@@ -87,7 +87,6 @@ def test_the_submitter_is_told_of_the_four_eyes_rule(board: tuple[TestClient, An
     page = client.get(f"/cases/{case}", headers=EN).text
     assert "disabled" in button(page, "event-approve")
     row = event_item(page, "approve")
-    assert "Four-eyes" in row
     assert "you did “submit” on this case, so someone else must do this" in row
     zh = client.get(f"/cases/{case}", headers=ZH).text
     assert "四眼原则" in event_item(zh, "approve")
@@ -185,6 +184,20 @@ def test_the_form_follows_the_field_types(board: tuple[TestClient, Any]) -> None
     assert re.search(r'<input type="checkbox" id="f-claims"[^>]*>', page)
     assert '<label for="f-title">title <span class="req"' in page  # the required mark
     assert "From 0 to 100." in text_of(page)  # score's bounds, as hints
+
+
+def test_a_closed_case_offers_nothing_to_do(board: tuple[TestClient, Any]) -> None:
+    client, engine = board
+    case = submitted(engine, "Over")
+    engine.fire(case, "cancel", actor="ed")
+    login(client, "ed")
+    page = client.get(f"/cases/{case}", headers=EN).text
+    assert "Closed" in text_of(page)
+    assert "The case is closed: nothing more can happen." in text_of(page)
+    assert 'id="events-form"' not in page
+    assert re.search(r'<input id="f-title"[^>]* disabled', page)
+    assert 'id="claim"' not in page
+    assert 'id="compute"' not in page
 
 
 def test_history_and_diagram_load_lazily(board: tuple[TestClient, Any]) -> None:
