@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
+import pytest
 from boardkit import counted_queries, login, text_of
 from fastapi.testclient import TestClient
 
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 EN = {"Accept-Language": "en"}
 ZH = {"Accept-Language": "zh-CN"}
 
@@ -136,3 +140,27 @@ def test_the_start_page_runs_a_bounded_number_of_queries(board: tuple[TestClient
         for n in range(28):
             engine.start("review", data={"title": f"Case {n}"}, actor="ann")
     assert counts[0] == counts[1] <= 3, counts
+
+
+@pytest.fixture
+def hr(workflows_dir: Path) -> None:
+    """A workflow only the legal role (and who acted) may read: hr."""
+    shutil.copy(FIXTURES / "access" / "hr.yaml", workflows_dir / "hr.yaml")
+
+
+def test_only_the_workflows_i_may_read_are_offered(hr: None, board: tuple[TestClient, Any]) -> None:
+    client, engine = board
+    token = login(client, "ed")  # an editor: no reader of hr
+    page = client.get("/start", headers=EN).text
+    assert 'href="/start?workflow=review"' in page
+    assert "workflow=hr" not in page
+    assert "Staff matter" not in page
+    assert 'aria-current="page">审核 Review' in page  # the only one: chosen already
+    assert client.get("/start?workflow=hr").status_code == 404
+    refused = client.post("/start", data={"csrf_token": token, "workflow": "hr"})
+    assert refused.status_code == 404
+    assert case_count(engine) == 0
+    login(client, "lou")  # legal reads hr
+    both = client.get("/start", headers=EN).text
+    assert 'href="/start?workflow=hr"' in both
+    assert "Choose a workflow" in text_of(both)  # two: lou picks one

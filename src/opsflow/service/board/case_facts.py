@@ -9,6 +9,7 @@ Everything else is the workflow's description (``views.workflow_view``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from opsflow.core.replay import replay
@@ -199,12 +200,22 @@ def _metrics(view: Mapping[str, Any], case: Case) -> list[dict[str, Any]]:
                 "value": detail.get("value"),
                 "numeric": isinstance(detail.get("value"), int | float)
                 and not isinstance(detail.get("value"), bool),
-                "computed_at": detail.get("computed_at"),
+                "computed_at": _moment(detail.get("computed_at")),
                 "params": detail.get("params") or {},
                 "fingerprint": detail.get("fingerprint"),
             }
         )
     return out
+
+
+def _moment(text: Any) -> datetime | None:
+    """A stored ISO 8601 time (a metric's ``computed_at``) as a datetime, to show it."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _assignment(
