@@ -270,3 +270,29 @@ def test_the_page_runs_the_same_queries_whatever_the_history(
             engine.set(case, data={"score": n}, actor="ed")
             engine.start("review", data={"title": f"Other {n}"}, actor="ann")
     assert counts[0] == counts[1] <= 6, counts
+
+
+def test_a_case_pinned_to_an_older_version_shows_its_own_fields(
+    board: tuple[TestClient, Any], make_engine: Any, workflows_dir: Path
+) -> None:
+    client, engine = board
+    older = make_engine()  # another process, on version 1
+    case = older.start("review", data={"title": "Old one", "score": 80}, actor="ann").id
+    text = (workflows_dir / "review.yaml").read_text("utf-8")
+    text = text.replace("version: 1", "version: 2").replace(
+        "score: {type: integer, min: 0, max: 100}", "score: {type: integer, min: 0, max: 10}"
+    )
+    (workflows_dir / "review.yaml").write_text(text, "utf-8")
+    fresh = engine.start("review", data={"title": "New one"}, actor="ann").id
+    assert (engine.get(case).version, engine.get(fresh).version) == (1, 2)
+    token = login(client, "ann")
+    old_page = client.get(f"/cases/{case}", headers=EN).text
+    assert "From 0 to 100." in text_of(old_page)  # version 1's bounds
+    assert "From 0 to 10." in text_of(client.get(f"/cases/{fresh}", headers=EN).text)
+    saved = client.post(
+        f"/cases/{case}/data",
+        data={"csrf_token": token, "field.title": "Old one", "field.score": "90"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303  # 90 is within version 1's bounds
+    assert engine.get(case).data["score"] == 90

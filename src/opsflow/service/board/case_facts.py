@@ -24,7 +24,7 @@ from opsflow.service.board.views import case_label, workflow_view
 def read(engine: Any, case_id: str, me: Viewer) -> dict[str, Any]:
     """The case as ``me`` may see it (NotFound when they may not) and its workflow."""
     case: Case = engine.status(case_id, actor=me.actor)
-    view = workflow_view(engine, case.workflow)
+    view = view_of(engine, case)
     votes: set[tuple[str, str]] = set()
     if not case.closed and _approval_transitions(view, case.state):
         entries = engine.history(case.id, actor=me.actor)
@@ -49,6 +49,16 @@ def read(engine: Any, case_id: str, me: Viewer) -> dict[str, Any]:
         "names": {n: (p.display_name or n) for n, p in people.items()},
         "now": engine.clock(),
     }
+
+
+def view_of(engine: Any, case: Case) -> dict[str, Any]:
+    """The case's workflow as the page shows it: the current version's description, with
+    the fields of the version the case is pinned to (the engine parses by those)."""
+    view = workflow_view(engine, case.workflow)
+    if case.version != view["version"]:
+        pinned = engine.workflow_spec(case.workflow, case.version)
+        view = {**view, "fields": forms.fields_of(pinned), "version": case.version}
+    return view
 
 
 def page_context(
@@ -252,4 +262,4 @@ def _action(action: Mapping[str, Any]) -> dict[str, Any]:
     return {"kind": kind, "spec": action.get(kind), "raw": action}
 
 
-__all__ = ["page_context", "preview_context", "read"]
+__all__ = ["page_context", "preview_context", "read", "view_of"]

@@ -77,6 +77,27 @@ class FormField:
         return "f-" + re.sub(r"[^A-Za-z0-9_-]", "_", self.name)
 
 
+def fields_of(spec: Any) -> list[dict[str, Any]]:
+    """A workflow version's fields (a ``WorkflowSpec``'s) as ``GET /v1/workflows/{id}``
+    describes them: the form of a case pinned to an older version than the current."""
+    return [
+        {
+            "name": name,
+            "type": field.type,
+            "title": field.title,
+            "description": field.description,
+            "required": field.required,
+            "default": field.default,
+            "min": field.min,
+            "max": field.max,
+            "max_length": field.max_length,
+            "pattern": field.pattern,
+            "values": list(field.values) if field.values is not None else None,
+        }
+        for name, field in spec.fields.items()
+    ]
+
+
 def shown(spec: Mapping[str, Any], value: Any) -> str:
     """A stored value as its form control holds it (``""``: not set)."""
     if value is None:
@@ -192,6 +213,7 @@ __all__ = [
     "FormField",
     "Problem",
     "changed_text",
+    "fields_of",
     "form_fields",
     "problem_of",
     "problems_by_field",

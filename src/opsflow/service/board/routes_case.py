@@ -23,7 +23,6 @@ from opsflow.core.results import Case, FireResult
 from opsflow.errors import Invalid, NotFound, OpsflowError, PreconditionFailed
 from opsflow.service.board import case_facts, forms
 from opsflow.service.board.pages import NO_STORE, Looking, PageRoute, Viewer, render
-from opsflow.service.board.views import workflow_view
 from opsflow.service.routes_cases import MAX_COMMENT
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -48,7 +47,7 @@ async def save_data(request: Request, case_id: CaseId, me: Looking) -> Response:
 
     def save() -> dict[str, Any]:
         case = engine.status(case_id, actor=me.actor)
-        view = workflow_view(engine, case.workflow)
+        view = case_facts.view_of(engine, case)
         typed = forms.typed_values(form, view)
         changed = forms.changed_text(view, case.data, typed)
         if not changed:
@@ -127,7 +126,7 @@ async def preview(request: Request, case_id: CaseId, me: Looking) -> Response:
             )
         except OpsflowError as exc:  # an unknown event too: the case was found above
             outcome["error"] = exc
-        return workflow_view(engine, case.workflow), outcome
+        return case_facts.view_of(engine, case), outcome
 
     view, outcome = await run_in_threadpool(run)
     if request.headers.get("hx-request"):
