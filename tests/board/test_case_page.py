@@ -296,3 +296,33 @@ def test_a_case_pinned_to_an_older_version_shows_its_own_fields(
     )
     assert saved.status_code == 303  # 90 is within version 1's bounds
     assert engine.get(case).data["score"] == 90
+
+
+def test_every_kind_of_engine_reason_is_read_back() -> None:
+    from opsflow.service.board.reasons import reason_of, reasons_of
+
+    guard = reason_of("approve → legal: when: 'claims or kind == 'ad'' is false")
+    assert (guard.kind, guard.to, guard.expr) == ("guard", "legal", "claims or kind == 'ad'")
+    missing = reason_of("submit → review: requires: 'title', 'budget' empty")
+    assert (missing.kind, missing.fields) == ("requires", ("title", "budget"))
+    roles = reason_of("cancel → rejected: roles: needs one of director, editor (ann has no roles)")
+    assert (roles.kind, roles.roles, roles.has) == ("roles", ("director", "editor"), ())
+    eyes = reason_of("approve (internal): four-eyes: both fired 'submit' on this case")
+    assert (eyes.kind, eyes.event, eyes.to) == ("four_eyes", "submit", None)
+    assert reason_of("case is closed ('done' is final)").kind == "closed"
+    plugin = reason_of("budget over the limit set by finance")
+    assert (plugin.kind, plugin.text) == ("other", "budget over the limit set by finance")
+    alike = reasons_of(
+        [
+            "approve → legal: roles: needs one of editor (ann has author)",
+            "approve → scheduled: roles: needs one of editor (ann has author)",
+        ]
+    )
+    assert [(r.kind, r.to) for r in alike] == [("roles", None)]  # said once
+    differ = reasons_of(
+        [
+            "approve → legal: when: 'claims' is false",
+            "approve → scheduled: four-eyes: ed fired 'submit' on this case",
+        ]
+    )
+    assert [(r.kind, r.to) for r in differ] == [("guard", "legal"), ("four_eyes", "scheduled")]
