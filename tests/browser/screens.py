@@ -83,6 +83,7 @@ def pages(case_id: str) -> list[tuple[str, str]]:
     """(name, path) of the main pages."""
     return [
         ("inbox", "/inbox"),
+        ("boards", "/board"),
         ("board", f"/board/{WORKFLOW}"),
         ("case", f"/cases/{case_id}"),
         ("history", f"/cases/{case_id}/history"),
