@@ -105,6 +105,26 @@ def _sql_search(dialect: str, url: str) -> tuple[Callable[[int], list[str]], Cal
     return ask, conn.close
 
 
+class _Cpu:
+    """CPU seconds spent by the calls of ``ask`` in this process, and how many there were."""
+
+    def __init__(self, ask: Callable[[int], Any]) -> None:
+        self.ask = ask
+        self.seconds = 0.0
+        self.calls = 0
+
+    def __call__(self, low: int) -> Any:
+        start = time.process_time()
+        try:
+            return self.ask(low)
+        finally:
+            self.seconds += time.process_time() - start
+            self.calls += 1
+
+    def per_call_us(self, extra: float = 0.0) -> int:
+        return round(1e6 * (self.seconds + extra) / max(self.calls, 1))
+
+
 def _search_figure(options: Options, dialect: str, url: str, root: Path, n: int) -> Figure:
     requests = options.pick(20, 10, 2)
     server, token = _serve(root, url)
@@ -115,12 +135,16 @@ def _search_figure(options: Options, dialect: str, url: str, root: Path, n: int)
             for low in STARTS:  # warm up, and both sides answer the same cases
                 if http(low) != sql(low):
                     raise RuntimeError(f"search and the hand-written query differ at {low}")
+            # CPU per request, steadier than wall time on a shared machine: the client's
+            # (httpx, decoding the page) and the server's (its process, every thread)
+            http_cpu, sql_cpu, served = _Cpu(http), _Cpu(sql), server.cpu()
             xs, ys, ratios = interleave(
-                _per_request(http, requests),
-                _per_request(sql, requests),
+                _per_request(http_cpu, requests),
+                _per_request(sql_cpu, requests),
                 options.n_rounds(7),
                 rate=False,
             )
+            server_cpu = server.cpu() - served
     finally:
         server.stop()
         close()
@@ -137,7 +161,16 @@ def _search_figure(options: Options, dialect: str, url: str, root: Path, n: int)
         ratios=ratios,
         target=2,
         better="<=",
-        notes={"cases": n, "matches": n * WIDTH // BUDGETS, "page": PAGE},
+        notes={
+            "cases": n,
+            "matches": n * WIDTH // BUDGETS,
+            "page": PAGE,
+            "cpu_us_per_request": {
+                "http_client": http_cpu.per_call_us(),
+                "http_server": round(1e6 * server_cpu / max(http_cpu.calls, 1)),
+                "sql": sql_cpu.per_call_us(),
+            },
+        },
     )
 
 
