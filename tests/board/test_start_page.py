@@ -55,7 +55,7 @@ def test_starting_a_case_goes_to_its_page(board: tuple[TestClient, Any]) -> None
         follow_redirects=False,
     )
     assert answer.status_code == 303
-    case_id = answer.headers["location"].removeprefix("/cases/")
+    case_id = answer.headers["location"].removeprefix("/cases/").removesuffix("?note=started")
     case = engine.get(case_id)
     assert case.data["title"] == "春季促销"
     assert case.data["kind"] == "ad"
@@ -67,6 +67,7 @@ def test_starting_a_case_goes_to_its_page(board: tuple[TestClient, Any]) -> None
     page = client.get(answer.headers["location"], headers=EN)
     assert page.status_code == 200
     assert "春季促销" in page.text
+    assert "The case was started. It is in: draft" in text_of(page.text)
 
 
 def test_invalid_data_shows_the_form_again_and_starts_nothing(

@@ -28,7 +28,17 @@ from opsflow.service.routes_cases import MAX_COMMENT
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 CaseId = Annotated[str, Path(min_length=1, max_length=64)]
 NOTES = frozenset(
-    {"saved", "unchanged", "fired", "approved", "assigned", "claimed", "unassigned", "computed"}
+    {
+        "started",
+        "saved",
+        "unchanged",
+        "fired",
+        "approved",
+        "assigned",
+        "claimed",
+        "unassigned",
+        "computed",
+    }
 )
 
 

@@ -68,7 +68,7 @@ async def start_case(request: Request, me: Looking) -> Response:
             general = [exc.message]
         status = exc.http_status
         return _form_page(request, me, offered, chosen, typed, by_field, general, comment, status)
-    return RedirectResponse(f"/cases/{case.id}", status_code=303, headers=NO_STORE)
+    return RedirectResponse(f"/cases/{case.id}?note=started", status_code=303, headers=NO_STORE)
 
 
 def _offered(engine: Any, me: Viewer) -> list[dict[str, Any]]:
