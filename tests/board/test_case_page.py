@@ -125,7 +125,7 @@ def test_approval_progress_shows_who_approved(board: tuple[TestClient, Any]) -> 
     assert "已批准 1 / 2" in zh
 
 
-def test_deadlines_count_down(board: tuple[TestClient, Any]) -> None:
+def test_deadlines_count_down(board: tuple[TestClient, Any], clock: Any) -> None:
     client, engine = board
     case = submitted(engine, "Timed")  # review: an SLA of 2 days
     login(client, "ed")
@@ -133,6 +133,15 @@ def test_deadlines_count_down(board: tuple[TestClient, Any]) -> None:
     due = engine.status(case).deadlines[0].due_at
     assert f'<time data-countdown datetime="{due.isoformat()}"' in page
     assert "in 2 days" in text_of(page)
+    assert '<span class="chip ok">SLA</span>' in page
+    clock.advance(hours=40)  # 8 of 48 hours left: amber, as in the inbox
+    login(client, "ed")
+    assert '<span class="chip amber">SLA</span>' in client.get(f"/cases/{case}").text
+    clock.advance(hours=9)
+    login(client, "ed")
+    late = client.get(f"/cases/{case}", headers=EN).text
+    assert '<span class="chip red">SLA</span>' in late
+    assert "Overdue" in text_of(late)
 
 
 def test_metrics_show_their_evidence(board: tuple[TestClient, Any]) -> None:
