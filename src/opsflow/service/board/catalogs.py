@@ -96,7 +96,8 @@ def problems() -> list[str]:
             found.append(f"{tag}: not in the catalog: {missing!r}")
         if tag in TRANSLATED:
             for message in catalog:
-                strings = message.string if message.pluralizable else (message.string,)
+                given = message.string
+                strings = list(given) if isinstance(given, tuple | list) else [given]
                 if message.id and (not all(strings) or message.fuzzy):
                     shown = message.id[0] if message.pluralizable else message.id
                     found.append(f"{tag}: no translation of {shown!r}")
@@ -106,7 +107,7 @@ def problems() -> list[str]:
     return found
 
 
-def _key(message_id: str | tuple[str, ...]) -> str:
+def _key(message_id: str | tuple[str, ...] | list[str]) -> str:
     """A message's singular text (a plural message's id is a tuple of its forms)."""
     return message_id if isinstance(message_id, str) else message_id[0]
 
