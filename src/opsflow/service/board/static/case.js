@@ -27,4 +27,15 @@
     next.focus();
     event.preventDefault();
   });
+  // After a change swaps the case in place, focus would fall back to <body> and a
+  // keyboard user would start again at the top: move it to what the change answered (the
+  // notice or the error), else to the case's heading.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var swapped = event.detail && event.detail.elt;
+    if (!swapped || swapped.id !== "case") return;
+    var answer = swapped.querySelector(".notice, [role=alert]") || swapped.querySelector("h1");
+    if (!answer) return;
+    if (!answer.hasAttribute("tabindex")) answer.setAttribute("tabindex", "-1");
+    answer.focus();
+  });
 })();
