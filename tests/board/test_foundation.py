@@ -132,6 +132,11 @@ def test_an_unknown_page_answers_an_html_404_to_a_browser(client: TestClient) ->
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
     assert "Not found" in page.text
+    assert 'href="/inbox"' in page.text
+    stranger = client.__class__(client.app, base_url=str(client.base_url))
+    logged_out = stranger.get("/no/such/page", headers={"Accept": "text/html"})
+    assert 'href="/login"' in logged_out.text  # nobody's inbox to go back to
+    assert 'href="/inbox"' not in logged_out.text
     api = client.get("/v1/no/such", headers={"Accept": "text/html"})
     assert api.status_code == 404
     assert api.headers["content-type"] == "application/problem+json"

@@ -237,3 +237,19 @@ def test_the_statements_do_not_grow_with_the_history(board: tuple[TestClient, An
     assert counts[0] == counts[1], counts
     assert counts[0][0] <= 8, counts
     assert counts[0][1] <= 5, counts
+
+
+def test_a_datetime_fields_change_is_shown_as_a_time_not_iso_text(
+    board: tuple[TestClient, Any],
+) -> None:
+    client, engine = board
+    moment = engine.clock().replace(microsecond=0)
+    case = engine.start(
+        "review", data={"title": "定时 timed", "publish_at": moment.isoformat()}, actor="ann"
+    )
+    login(client, "ann")
+    page = text_of(client.get(f"/cases/{case.id}/history", headers=EN).text)
+    shown = page.split("publish_at : ", 1)[1]
+    assert not shown.startswith(moment.isoformat()[:10])  # not the stored ISO text
+    assert str(moment.year) in shown.split(" title", 1)[0], shown[:80]
+    assert "AM" in shown[:40] or "PM" in shown[:40], shown[:80]  # en: a 12-hour clock

@@ -173,7 +173,14 @@ def error_page(request: Request, status: int, detail: str, reasons: list[str]) -
         return login_redirect(request, _here(request))
     who: Viewer | None = getattr(request.state, "viewer", None)
     return render(
-        request, "error.html", who, status=status, code=status, detail=detail, reasons=reasons
+        request,
+        "error.html",
+        who,
+        status=status,
+        code=status,
+        detail=detail,
+        reasons=reasons,
+        signed_in=SESSION_COOKIE in request.cookies,  # else the way back is the login page
     )
 
 

@@ -140,7 +140,12 @@ def _line(
 
     voters = entry.detail.get("approvals")
     changes = [
-        Change(name, fields.get(name, {}).get("title") or name, c.get("from"), c.get("to"))
+        Change(
+            name,
+            fields.get(name, {}).get("title") or name,
+            _moment(fields.get(name), c.get("from")),
+            _moment(fields.get(name), c.get("to")),
+        )
         for name, c in sorted(entry.data_changes.items())
         if isinstance(c, dict)
     ]
@@ -154,6 +159,16 @@ def _line(
         voters=[names.get(str(v), str(v)) for v in voters] if isinstance(voters, list) else [],
         broken=problem is not None and problem.seq == entry.seq,
     )
+
+
+def _moment(field: dict[str, Any] | None, value: Any) -> Any:
+    """A datetime field's value as a time (the page shows it in the reader's format)."""
+    if field is None or field.get("type") != "datetime" or not isinstance(value, str):
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return value
 
 
 __all__ = ["router"]
