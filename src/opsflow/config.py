@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from opsflow.calendars import Calendar, calendars_of
 from opsflow.errors import ConfigError
 from opsflow.people import Person, ServerSettings, admins_of, people_of, server_of
 from opsflow.suggest import unknown_keys
@@ -42,6 +43,7 @@ CONFIG_KEYS = (
     "channels",
     "sources",
     "plugins",
+    "calendars",
 )
 
 PLUGINS_KEYS = ("dir", "allow", "strict")
@@ -75,6 +77,7 @@ class Settings:
     people: dict[str, Person] = field(default_factory=dict)
     admins: list[str] = field(default_factory=list)
     server: ServerSettings = field(default_factory=lambda: ServerSettings())
+    calendars: dict[str, Calendar] = field(default_factory=dict)
 
     def redact(self, text: str) -> str:
         """``text`` with every secret (of 4 characters or more) replaced by ``***``."""
@@ -139,6 +142,7 @@ def load_settings(
         server=server_of(raw.get("server"), problems),
         channels=_channels(raw.get("channels"), base_dir, problems),
         sources=_sources(raw.get("sources"), base_dir, problems),
+        calendars=calendars_of(raw.get("calendars"), problems),
         plugins_dir=local_plugins,
         plugins_allow=plugins.get("allow"),
         plugins_strict=bool(plugins.get("strict", False)),
