@@ -18,7 +18,18 @@ Runner = Callable[[Options], list[Figure]]
 
 
 def _runners() -> dict[str, Runner]:
-    from benchmarks import cli, decision, fire, kpi, load, scale, service, service_scale, trees
+    from benchmarks import (
+        calendar,
+        cli,
+        decision,
+        fire,
+        kpi,
+        load,
+        scale,
+        service,
+        service_scale,
+        trees,
+    )
 
     return {
         "fire-sqlite": fire.fire_sqlite,
@@ -28,6 +39,7 @@ def _runners() -> dict[str, Runner]:
         "kpi": kpi.kpi,
         "load": load.load_and_validate,
         "decision": decision.decision,
+        "calendar": calendar.calendar,
         "trees": trees.trees,
         "service": service.service_fire,
         "service-search": service_scale.service_search,
