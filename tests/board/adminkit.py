@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from boardkit import BASE, PASSWORD, PEOPLE
+from boardkit import BASE, give_passwords
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from opsflow.builtins.notifiers import PermanentNotifierError
-from opsflow.engine.identity import set_password
 from opsflow.plugins import Notification
 from opsflow.service import create_app
 from opsflow.store import tables
@@ -35,8 +34,7 @@ def admin_board(make_engine: Any) -> Iterator[tuple[TestClient, Any]]:
     engine.settings.channels = {"chat": {"notifier": "refusing"}}
     engine.settings.secrets = frozenset({SECRET})
     engine.db.ensure_schema()
-    for name in PEOPLE:
-        set_password(engine, name, PASSWORD)
+    give_passwords(engine)
     with TestClient(create_app(engine), base_url=BASE, raise_server_exceptions=False) as client:
         yield client, engine
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -10,9 +11,24 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
+from opsflow.engine import identity
+
 PASSWORD = "correct horse battery staple"
 PEOPLE = ("ann", "ed", "eve", "lou", "bea", "pat", "dir", "both")
 BASE = "http://127.0.0.1:8000"  # as a browser on the served board would send Origin
+
+
+@functools.cache
+def password_hash() -> str:
+    """:data:`PASSWORD` as ``set_password`` hashes it (argon2id), made once per process."""
+    return identity._hasher().hash(identity._normal(PASSWORD))
+
+
+def give_passwords(engine: Any) -> None:
+    """Everyone of :data:`PEOPLE` logs in with :data:`PASSWORD` (set_password's hash, made
+    once: each argon2 hash costs ~0.15 s, eight a test add up)."""
+    for name in PEOPLE:
+        identity._store_hash(engine, name, password_hash())
 
 
 def login(client: TestClient, name: str, password: str = PASSWORD) -> str:

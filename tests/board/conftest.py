@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from boardkit import BASE, PASSWORD, PEOPLE
+from boardkit import BASE, give_passwords
 from fastapi.testclient import TestClient
 
-from opsflow.engine.identity import set_password
 from opsflow.service import create_app
 
 
@@ -22,8 +21,7 @@ def board(make_engine: Any) -> Iterator[tuple[TestClient, Any]]:
     """A TestClient on the real app (no stand-in identity); the team has passwords."""
     engine = make_engine()
     engine.db.ensure_schema()
-    for name in PEOPLE:
-        set_password(engine, name, PASSWORD)
+    give_passwords(engine)
     app = create_app(engine)
     with TestClient(app, base_url=BASE, raise_server_exceptions=False) as client:
         yield client, engine
