@@ -188,6 +188,7 @@ def test_demo_runs_end_to_end(run: Run, tmp_path: Path) -> None:
     assert (target / "opsflow.db").exists()
     name, password = _board_login(out)
     assert "Then open:    http://127.0.0.1:8080/\n" in out
+    assert f"Waiting there: 3 more cases, 2 of them drafts for {name} to submit" in out
     _logs_in_on_the_board(target, name, password)
     again = run("demo", "--dir", str(target))  # a previous demo is replaced
     assert again.exit_code == 0, again.output
@@ -220,6 +221,10 @@ def _logs_in_on_the_board(target: Path, name: str, password: str) -> None:
             answer = browser.post("/login", json={"username": name, "password": password})
             assert answer.status_code == 200, answer.text
             assert answer.json()["name"] == name
+            inbox = browser.get("/inbox", headers={"Accept-Language": "en"})
+            assert inbox.status_code == 200
+            assert "官网首页改版 Home page refresh" in inbox.text  # a draft to submit
+            assert "Nothing needs you now." not in inbox.text
             wrong = browser.post("/login", json={"username": name, "password": password + "x"})
             assert wrong.status_code == 401
     finally:

@@ -244,7 +244,13 @@ def show_board(engine: Engine, directory: Path, person: str) -> None:
     from opsflow.cli import demo_service
 
     password = demo_service.demo_password(engine, person)
+    waiting = leave_work(engine, person)
     out.heading("The web board (opsflow serve)")
+    out.echo(
+        f"Waiting there: {len(waiting)} more cases, "
+        f"{sum(state == 'draft' for state in waiting.values())} of them drafts for {person} to "
+        "submit"
+    )
     out.echo(f"Serve it:     cd {directory} && opsflow serve")
     out.echo(f"Then open:    {SERVED_AT}/")
     out.echo(f"Log in as:    {person}")
@@ -253,6 +259,37 @@ def show_board(engine: Engine, directory: Path, person: str) -> None:
         f"              (new for this demo; change it: opsflow user {person} --password)"
         f"\nAPI docs:     {SERVED_AT}/v1/docs"
     )
+
+
+# Cases the demo leaves on the board, so that its user finds work there: (title, submitted)
+WAITING = (
+    ("官网首页改版 Home page refresh", False),
+    ("小红书种草笔记 Xiaohongshu seeding note", False),
+    ("618 大促主推文案 Summer sale hero copy", True),
+)
+
+
+def leave_work(engine: Engine, author: str) -> dict[str, str]:
+    """Start :data:`WAITING`'s cases as ``author`` at the real time (the story's clock ran
+    two days ahead): drafts to submit, and one awaiting editorial review. Their states."""
+    from opsflow.clock import system_now
+    from opsflow.facade import Engine as RealTime
+
+    fields = engine.workflow_spec(WORKFLOW).fields
+    now = RealTime(settings=engine.settings, clock=system_now)
+    states: dict[str, str] = {}
+    try:
+        for title, submitted in WAITING:
+            publish_at = system_now() + timedelta(days=7)
+            wanted = {"title": title, "kind": "article", "publish_at": publish_at.isoformat()}
+            data = {k: v for k, v in wanted.items() if k in fields}
+            case = now.start(WORKFLOW, data=data, actor=author)
+            if submitted:
+                case = now.fire(case.id, "submit", actor=author).case
+            states[case.id] = case.state
+    finally:
+        now.close()
+    return states
 
 
 COMMANDS = [demo]
