@@ -31,11 +31,9 @@ VIEWER = "bob"  # editor, lead: has cases to act on; made an admin here
 LOCALES = ("zh-CN", "en-US")
 WIDTHS = {1280: 900, 390: 844}  # width: height of the first screen
 WORKFLOW = "content_approval"
-MORE_CASES = [  # (title, events fired in order and by whom)
-    ("618 大促主推文案 Summer sale hero copy", [("submit", "alice")]),
+MORE_CASES = [  # (title, events fired in order and by whom), beside the demo's own cases
+    ("双十一预热海报 Singles' Day teaser poster", [("submit", "alice")]),
     ("新品发布会直播预告 Launch live-stream teaser", [("submit", "frank")]),
-    ("小红书种草笔记 Xiaohongshu seeding note", []),
-    ("官网首页改版 Home page refresh", [("submit", "alice")]),
 ]
 
 
