@@ -43,7 +43,7 @@ def cases(engine: Any, clock: Any) -> list[str]:
     """Cases of every kind a page shows: deadlines (review's SLA), closed, assigned,
     metrics, non-ASCII and nested data, times with and without microseconds."""
     ids = []
-    for n, title in enumerate(["plain", "中文 标题 \"quoted\" \\ slash", "x" * 50, "ad"]):
+    for n, title in enumerate(["plain", '中文 标题 "quoted" \\ slash', "x" * 50, "ad"]):
         data = {"title": title, "budget": 10.5 * n, "kind": "ad" if n % 2 else "article"}
         ids.append(engine.start("review", data, actor="ann").id)
         clock.advance(seconds=1, microseconds=0 if n % 2 else 123456)
