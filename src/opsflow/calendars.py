@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from calendar import monthrange
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -180,6 +180,15 @@ def years_without_data(calendar: Calendar, years: Iterable[int]) -> list[int]:
         if not first <= year <= last or (moves_days and year not in special):
             missing.append(year)
     return missing
+
+
+def calendar_gaps(
+    calendars: Mapping[str, Calendar], year: int
+) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Each calendar's years without official data that a deadline armed now can reach
+    (``year`` and the next), for ``validate``'s warnings; calendars with none left out."""
+    gaps = ((name, years_without_data(c, (year, year + 1))) for name, c in calendars.items())
+    return tuple((name, tuple(years)) for name, years in sorted(gaps) if years)
 
 
 def calendars_of(value: Any, problems: list[str]) -> dict[str, Calendar]:

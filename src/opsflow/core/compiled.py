@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from opsflow.core.machine import CaseMachine
+from opsflow.language.checks_calendar import deadline_calendar
 from opsflow.language.durations import parse_duration
 from opsflow.language.expressions import Expression, compile_expression
 from opsflow.language.loader import LoadedWorkflow
@@ -75,6 +76,8 @@ class DeadlineSpec:
     event: str
     after: timedelta | None
     at_field: str | None
+    calendar: str | None = None  # the business calendar ``after`` counts on (None: wall clock)
+    duration: str | None = None  # ``after`` as written, counted on ``calendar``
 
 
 @dataclass(frozen=True)
@@ -233,12 +236,18 @@ def _compile_deadlines(spec: WorkflowSpec) -> dict[str, tuple[DeadlineSpec, ...]
     for name, state in spec.states.items():
         found = []
         if state.sla is not None:
+            sla = state.sla
+            calendar = deadline_calendar(spec.calendar, sla.calendar)
             found.append(
-                DeadlineSpec("sla", state.sla.fire, parse_duration(state.sla.within), None)
+                DeadlineSpec(
+                    "sla", sla.fire, parse_duration(sla.within), None, calendar, sla.within
+                )
             )
         if state.timer is not None:
-            after = parse_duration(state.timer.after) if state.timer.after else None
-            found.append(DeadlineSpec("timer", state.timer.fire, after, state.timer.at))
+            timer = state.timer
+            after = parse_duration(timer.after) if timer.after else None
+            calendar = deadline_calendar(spec.calendar, timer.calendar) if after else None
+            found.append(DeadlineSpec("timer", timer.fire, after, timer.at, calendar, timer.after))
         if found:
             deadlines[name] = tuple(found)
     return deadlines

@@ -14,6 +14,7 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+from opsflow.calendars import calendar_gaps
 from opsflow.clock import Clock, system_now
 from opsflow.config import load_settings
 from opsflow.core.decide import SYSTEM
@@ -149,6 +150,7 @@ class CaseEngine:
             functions=frozenset(self.plugins.functions),
             sources=frozenset(self.settings.sources),
             team=team_context(self.settings.team),
+            calendars=frozenset(getattr(self.settings, "calendars", ())),
             params_models=tuple(
                 (name, c.params_model)
                 for name, c in sorted(self.plugins.calculators.items())
@@ -555,8 +557,8 @@ class CaseEngine:
         missing = [p for p in targets if not Path(p).exists()]
         if missing:
             raise NotFound(f"no such file or folder: {', '.join(str(p) for p in missing)}")
-        _loaded, diagnostics = load_workflow_paths(targets, self.load_context())
-        return diagnostics
+        gaps = calendar_gaps(getattr(self.settings, "calendars", None) or {}, self.clock().year)
+        return load_workflow_paths(targets, replace(self.load_context(), calendar_gaps=gaps))[1]
 
     def audit_verify(self, against: Digest | None = None) -> tuple[int, list[AuditProblem]]:
         """Check every case's hash chain and replay it against the case row; the first

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from opsflow.clock import iso, later, parse_instant
+from opsflow.core.calendar import add
 from opsflow.core.compiled import CompiledWorkflow, DeadlineSpec
 from opsflow.core.results import DeadlineView, HistoryEntry
 from opsflow.core.working import WorkingCase, Writes
 from opsflow.engine import incidents
-from opsflow.errors import Damaged, NotFound, StaleCase, Usage
+from opsflow.errors import Damaged, NotFound, OpsflowError, StaleCase, Usage
 from opsflow.store import tables
 from opsflow.store.hashing import chain_hash
 from opsflow.store.prepared import Statement, fetch, run, run_many
 from opsflow.store.rows import readable_rows
+
+if TYPE_CHECKING:
+    from opsflow.calendars import Calendar
 
 LOG = logging.getLogger("opsflow.store")
 ID_ALPHABET = set("0123456789abcdef")
@@ -143,8 +148,21 @@ def entry_payload(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _due_at(spec: DeadlineSpec, case: WorkingCase, wf: CompiledWorkflow) -> datetime | None:
+def _due_at(
+    spec: DeadlineSpec,
+    case: WorkingCase,
+    wf: CompiledWorkflow,
+    calendars: Mapping[str, Calendar],
+) -> datetime | None:
     if spec.after is not None:
+        if spec.calendar is not None and spec.duration is not None:
+            calendar = calendars.get(spec.calendar)
+            if calendar is None:  # checked by validate; a config changed since: say so
+                raise OpsflowError(
+                    f"the {spec.kind} of state '{case.state}' counts on calendar "
+                    f"'{spec.calendar}', which opsflow.yaml no longer declares"
+                )
+            return add(calendar, case.entered_at, spec.duration)
         return later(case.entered_at, spec.after)
     assert spec.at_field is not None
     value = case.data.get(spec.at_field)
@@ -158,7 +176,10 @@ def _due_at(spec: DeadlineSpec, case: WorkingCase, wf: CompiledWorkflow) -> date
 
 
 def _deadline_rows(
-    case: WorkingCase, wf: CompiledWorkflow, only_field: str | None = None
+    case: WorkingCase,
+    wf: CompiledWorkflow,
+    only_field: str | None = None,
+    calendars: Mapping[str, Calendar] | None = None,
 ) -> list[dict[str, Any]]:
     """Pending-deadline rows for the case's current visit (those of ``only_field``, if given)."""
     if case.closed:
@@ -167,7 +188,7 @@ def _deadline_rows(
     for spec in wf.deadlines.get(case.state, ()):
         if only_field is not None and spec.at_field != only_field:
             continue
-        due = _due_at(spec, case, wf)
+        due = _due_at(spec, case, wf, calendars or {})
         if due is None:
             continue
         rows.append(
@@ -195,6 +216,7 @@ def flush(
     expected_version: int,
     now: datetime,
     touch: bool = True,
+    calendars: Mapping[str, Calendar] | None = None,
 ) -> list[dict[str, Any]]:
     """Write one step: the case row (version-checked), history, approvals, deadlines, outbox.
 
@@ -219,7 +241,7 @@ def flush(
         if writes.left & wf.deadlines.keys():
             cancel_deadlines(conn, case.id, now, "state left")
             incidents.cancel_left_visits(conn, case.id, case.visit, now)
-        arm_deadlines(conn, case, wf)
+        arm_deadlines(conn, case, wf, calendars)
     elif writes.changed_fields:  # a timer at a field follows it
         _move_field_deadlines(conn, wf, case, writes.changed_fields, now)
     if writes.outbox:
@@ -299,9 +321,15 @@ def cancel_deadlines(conn: Connection, case_id: str, now: datetime, note: str, *
     )
 
 
-def arm_deadlines(conn: Connection, case: WorkingCase, wf: CompiledWorkflow) -> None:
-    """Arm the deadlines of the case's current visit (an ``at:`` timer once per instant)."""
-    rows = _not_fired_yet(conn, _deadline_rows(case, wf))
+def arm_deadlines(
+    conn: Connection,
+    case: WorkingCase,
+    wf: CompiledWorkflow,
+    calendars: Mapping[str, Calendar] | None = None,
+) -> None:
+    """Arm the deadlines of the case's current visit (an ``at:`` timer once per instant);
+    a duration on a business calendar counts its working time from the state's entry."""
+    rows = _not_fired_yet(conn, _deadline_rows(case, wf, calendars=calendars))
     if rows:
         conn.execute(insert(tables.deadlines), rows)
 

@@ -215,6 +215,7 @@ class CaseTransaction:
             expected_version=expected or 0,
             now=self.now,
             touch=touch,
+            calendars=getattr(self.shop.settings, "calendars", None),
         )
         self.flushed.append(step)
         return rows

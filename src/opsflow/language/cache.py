@@ -69,6 +69,7 @@ def context_key(ctx: LoadContext) -> str:
             names(ctx.sources),
             team,
             models,
+            names(ctx.calendars),
         ]
     )
     return hashlib.sha256(raw.encode()).hexdigest()

@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opsflow.errors import FieldError, TemplateProblem
+from opsflow.language.checks_calendar import check_calendars
 from opsflow.language.checks_params import check_metric_params
 from opsflow.language.checks_roles import (
     SYSTEM_ROLE,
@@ -91,6 +92,7 @@ class Checker:
         self.check_states()
         self.check_transitions()
         check_deadline_roles(self)
+        check_calendars(self)
         self.check_metrics()
         self.check_rules()
         self.check_schedule()

@@ -25,6 +25,9 @@ class LoadContext:
     sources: frozenset[str] | None = None  # None: source names are not checked
     team: tuple[tuple[str, frozenset[str]], ...] | None = None  # None: no team configured
     params_models: tuple[tuple[str, Any], ...] = ()
+    calendars: frozenset[str] | None = None  # None: calendar names are not checked
+    # (calendar, years a deadline can reach with no official holiday data): validate warns
+    calendar_gaps: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     def params_model(self, calculator: str) -> Any:
         """The params model ``calculator`` declared, or None."""

@@ -94,6 +94,8 @@ class SlaSpec(_Model):
 
     within: str
     fire: Identifier
+    # A calendar of opsflow.yaml to count working time on; "none": the wall clock.
+    calendar: Identifier | None = None
 
 
 class TimerSpec(_Model):
@@ -102,6 +104,7 @@ class TimerSpec(_Model):
     after: str | None = None
     at: Identifier | None = None
     fire: Identifier
+    calendar: Identifier | None = None  # as SlaSpec.calendar (an ``at:`` timer is not shifted)
 
     @model_validator(mode="after")
     def _after_or_at(self) -> TimerSpec:
@@ -211,6 +214,8 @@ class WorkflowSpec(_Model):
     metrics: dict[Identifier, MetricSpec] = {}
     rules: list[RuleSpec] = []
     schedule: ScheduleSpec | None = None
+    # The calendar every sla/timer of the workflow counts on (one may say calendar: none).
+    calendar: Identifier | None = None
 
     @field_validator("roles", "transitions", "rules", mode="before")
     @classmethod

@@ -266,4 +266,4 @@ def _move(
     tx.conn.execute(delete(tables.approvals).where(tables.approvals.c.case_id == case.id))
     incidents.cancel_left_visits(tx.conn, case.id, case.visit, now, deadlines_only=False)
     tx.flush(step)
-    persist.arm_deadlines(tx.conn, case, target)
+    persist.arm_deadlines(tx.conn, case, target, getattr(tx.shop.settings, "calendars", None))
