@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from opsflow import template_sandbox
 from opsflow.errors import Invalid
 from opsflow.templating import MAX_OUTPUT, render_message, render_params
 
@@ -81,7 +82,13 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize(("template", "words"), HOSTILE)
-def test_hostile_template_is_refused_fast(template: str, words: str) -> None:
+def test_hostile_template_is_refused_fast(
+    template: str, words: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each template is refused by the bound it names, never by the render's time budget:
+    # on a loaded machine 100,000 calls can take over a second, and the time limit would
+    # answer first (it has a test of its own).
+    monkeypatch.setattr(template_sandbox, "MAX_SECONDS", 60.0)
     started = time.perf_counter()
     with pytest.raises(Invalid) as caught:
         render_message(template, VARIABLES)
@@ -113,3 +120,11 @@ def test_output_just_under_the_bound_renders() -> None:
 def test_params_are_bounded_too() -> None:
     with pytest.raises(Invalid, match="param 'p'"):
         render_params({"p": "{{ title|center(20000000) }}"}, VARIABLES)
+
+
+def test_a_render_past_its_time_budget_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(template_sandbox, "MAX_SECONDS", 0.0)  # spent before it begins
+    with pytest.raises(Invalid, match="template takes too long to render"):
+        render_message("{% for i in range(1000) %}{{ i }}{% endfor %}", VARIABLES)
+    monkeypatch.setattr(template_sandbox, "MAX_SECONDS", 60.0)
+    assert render_message("{% for i in range(1000) %}{{ i }}{% endfor %}", VARIABLES)
