@@ -123,3 +123,18 @@ def test_every_builtin_notifier_is_documented() -> None:
     for name in builtin:
         assert name in sections, f"notifier {name} has no section in docs/configuration.md"
         assert "| setting |" in sections[name] or "No settings" in sections[name], name
+
+
+def test_browser_waits_pass_functions_not_bare_expressions() -> None:
+    # Playwright evaluates a bare expression with eval() on every poll, which the
+    # board's Content-Security-Policy forbids once a poll runs outside the first call;
+    # a function is evaluated once and kept. A bare expression fails only when the
+    # condition is not already true, that is, on a slow machine.
+    bare = re.compile(r"wait_for_function\(\s*(?:#[^\n]*\n\s*)?[\"'](?!\(\)\s*=>)")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 1}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for text in [path.read_text(encoding="utf-8")]
+        for m in bare.finditer(text)
+    ]
+    assert offenders == []

@@ -290,7 +290,7 @@ def test_keyboard_only_from_the_inbox_to_firing_an_event(page: Any, site: BoardS
     page.keyboard.press("Space")
     assert notice(page) == "Done. The case is now in: scheduled"
     # focus follows the answer, so the next Tab goes on from the case, not the page's top
-    page.wait_for_function("document.activeElement.matches('#case .notice')")
+    page.wait_for_function("() => document.activeElement.matches('#case .notice')")
     assert site.engine().get(case).state == "scheduled"
     last = site.engine().history(case)[-1]
     assert (last.event, last.actor, last.comment) == ("approve", "ed", "按键 by keys")
