@@ -407,3 +407,29 @@ def test_server_defaults(cwd: Path) -> None:
     )
     assert not server.secure_cookies
     assert server.session_hours == 12
+
+
+# -- timezone ------------------------------------------------------------------------------
+
+
+def test_timezone_defaults_to_utc_and_takes_an_iana_name(cwd: Path) -> None:
+    assert load(cwd).timezone == "UTC"
+    write_config(cwd, "timezone: Asia/Shanghai\n")
+    settings = load(cwd)
+    assert settings.timezone == "Asia/Shanghai"
+    assert settings.zone.key == "Asia/Shanghai"
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("Asia/Shangai", "timezone: 'Asia/Shangai' is not a time zone"),
+        ("''", "timezone: '' is not a time zone"),
+        ("8", "timezone: 8 is not a time zone"),
+    ],
+)
+def test_a_timezone_that_is_not_one_is_a_config_error(cwd: Path, value: str, said: str) -> None:
+    write_config(cwd, f"timezone: {value}\n")
+    with pytest.raises(ConfigError) as caught:
+        load(cwd)
+    assert said in str(caught.value)

@@ -238,12 +238,18 @@ def _timezone(value: Any, where: str, problems: list[str]) -> str | None:
     if value is None:
         problems.append(f"{where}.timezone: is required (for example Asia/Shanghai)")
         return None
+    return zone_name(value, f"{where}.timezone", problems)
+
+
+def zone_name(value: Any, where: str, problems: list[str]) -> str | None:
+    """``value`` if it is an IANA time zone name; else a problem said at ``where``."""
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{where}: {value!r} is not a time zone (an IANA name like Asia/Shanghai)")
+        return None
     try:
         ZoneInfo(str(value))
     except (ZoneInfoNotFoundError, ValueError):
-        problems.append(
-            f"{where}.timezone: {value!r} is not a time zone (an IANA name like Asia/Shanghai)"
-        )
+        problems.append(f"{where}: {value!r} is not a time zone (an IANA name like Asia/Shanghai)")
         return None
     return str(value)
 
@@ -383,4 +389,5 @@ __all__ = [
     "days",
     "official_days",
     "years_without_data",
+    "zone_name",
 ]

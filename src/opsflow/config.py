@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import yaml
 
-from opsflow.calendars import Calendar, calendars_of
+from opsflow.calendars import Calendar, calendars_of, zone_name
 from opsflow.errors import ConfigError
 from opsflow.people import Person, ServerSettings, admins_of, people_of, server_of
 from opsflow.suggest import unknown_keys
@@ -44,6 +45,7 @@ CONFIG_KEYS = (
     "sources",
     "plugins",
     "calendars",
+    "timezone",
 )
 
 PLUGINS_KEYS = ("dir", "allow", "strict")
@@ -78,6 +80,14 @@ class Settings:
     admins: list[str] = field(default_factory=list)
     server: ServerSettings = field(default_factory=lambda: ServerSettings())
     calendars: dict[str, Calendar] = field(default_factory=dict)
+    # How times are shown and naive input is read; what ``today`` means; where a date
+    # timer's midnight is. An IANA name; UTC when opsflow.yaml says nothing.
+    timezone: str = "UTC"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The project's time zone (:attr:`timezone`)."""
+        return ZoneInfo(self.timezone)
 
     def redact(self, text: str) -> str:
         """``text`` with every secret (of 4 characters or more) replaced by ``***``."""
@@ -143,6 +153,7 @@ def load_settings(
         channels=_channels(raw.get("channels"), base_dir, problems),
         sources=_sources(raw.get("sources"), base_dir, problems),
         calendars=calendars_of(raw.get("calendars"), problems),
+        timezone=_project_timezone(raw.get("timezone"), problems),
         plugins_dir=local_plugins,
         plugins_allow=plugins.get("allow"),
         plugins_strict=bool(plugins.get("strict", False)),
@@ -279,6 +290,13 @@ def _expand(raw: Any, env: Mapping[str, str], secrets: set[str], problems: list[
         return env[name]
 
     return walk(raw, "")
+
+
+def _project_timezone(value: Any, problems: list[str]) -> str:
+    """``timezone: Asia/Shanghai``: an IANA name (UTC when not given)."""
+    if value is None:
+        return "UTC"
+    return zone_name(value, "timezone", problems) or "UTC"
 
 
 def _check_keys(
