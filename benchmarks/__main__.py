@@ -40,6 +40,7 @@ def _runners() -> dict[str, Runner]:
         "load": load.load_and_validate,
         "decision": decision.decision,
         "calendar": calendar.calendar,
+        "calendar-arming": calendar.calendar_arming,
         "trees": trees.trees,
         "service": service.service_fire,
         "service-search": service_scale.service_search,

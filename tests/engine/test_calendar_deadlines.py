@@ -30,8 +30,13 @@ workflow: legal
 version: 1
 calendar: office
 roles: [author]
+fields:
+  severity: {type: enum, values: [sev1, sev2]}
+  nags: {type: integer}
 states:
   legal_review: {initial: true, sla: {within: 16h, fire: escalate}}
+  triage: {sla: {within: {by: severity, sev1: 4h, else: 16h}, fire: escalate}}
+  nagging: {timer: {after: 1d, fire: nag, repeat: 1d}}
   waiting: {timer: {after: 3d, fire: remind, calendar: none}}
   cooling: {timer: {after: 1d, fire: remind}}
   done: {final: true}
@@ -40,6 +45,11 @@ transitions:
   - {event: park, from: legal_review, to: waiting, roles: [author]}
   - {event: cool, from: legal_review, to: cooling, roles: [author]}
   - {event: remind, from: [waiting, cooling], to: done, roles: [system]}
+  - {event: triage, from: legal_review, to: triage, roles: [author]}
+  - {event: escalate, from: triage, to: done, roles: [system]}
+  - {event: nag_daily, from: legal_review, to: nagging, roles: [author]}
+  - {event: nag, from: nagging, roles: [system], do: [{set: {nags: "(nags or 0) + 1"}}]}
+  - {event: stop, from: nagging, to: done, roles: [author]}
 """
 
 
@@ -137,3 +147,50 @@ def test_validate_warns_of_years_without_official_data(
     found = engine_at(datetime(2091, 3, 2, tzinfo=UTC)).validate()
     assert [d.severity for d in found] == ["warning"]
     assert "calendar 'office' has no official holiday data for 2091, 2092" in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("severity", "due"),
+    [
+        # Tuesday before National Day 17:00: 1.5 h that day, 2.5 h on Thursday October 9
+        ("sev1", (2025, 10, 9, 11, 30)),
+        # 16 working hours: 1.5 h, then Thursday's 8 h and 6.5 h of Friday
+        ("sev2", (2025, 10, 10, 17, 0)),
+    ],
+)
+def test_an_sla_by_severity_counts_each_duration_on_the_calendar(
+    engine_at: Callable[[datetime], Any], severity: str, due: tuple[int, ...]
+) -> None:
+    engine = engine_at(shanghai(2025, 9, 30, 17, 0))
+    case = engine.start("legal", {"severity": severity}, actor="ann")
+    engine.fire(case.id, "triage", actor="ann")
+    assert due_of(engine, case.id) == shanghai(*due)
+
+
+def test_a_changed_severity_is_counted_again_on_the_calendar(
+    engine_at: Callable[[datetime], Any],
+) -> None:
+    case = engine_at(shanghai(2025, 9, 30, 17, 0)).start("legal", {"severity": "sev2"}, actor="ann")
+    engine_at(shanghai(2025, 9, 30, 17, 0)).fire(case.id, "triage", actor="ann")
+    later = engine_at(shanghai(2025, 10, 9, 9, 30))
+    later.set(case.id, {"severity": "sev1"}, actor="ann")
+    assert due_of(later, case.id) == shanghai(2025, 10, 9, 11, 30)  # from the entry, not now
+
+
+def test_a_daily_reminder_on_the_calendar_skips_the_holidays(
+    engine_at: Callable[[datetime], Any],
+) -> None:
+    case = engine_at(shanghai(2025, 9, 29, 10, 0)).start("legal", {}, actor="ann")
+    engine_at(shanghai(2025, 9, 29, 10, 0)).fire(case.id, "nag_daily", actor="ann")
+    fired = []
+    for moment in [(2025, 9, 30, 10, 0), (2025, 10, 9, 10, 0), (2025, 10, 10, 10, 0)]:
+        engine = engine_at(shanghai(*moment))
+        assert engine.run_due().deadlines_fired == 1
+        fired.append((engine.status(case.id).data["nags"], due_of(engine, case.id)))
+    # the next working day at the same working-clock moment: after Sep 30, October 9
+    assert fired == [
+        (1, shanghai(2025, 10, 9, 10, 0)),
+        (2, shanghai(2025, 10, 10, 10, 0)),
+        (3, shanghai(2025, 10, 11, 10, 0)),
+    ]
+    assert due_of(engine, case.id) == shanghai(2025, 10, 11, 10, 0)  # the make-up Saturday

@@ -74,3 +74,36 @@ def test_years_without_official_data_are_a_warning() -> None:
         "'review' can reach"
     )
     assert diagnostics(ctx, own=", calendar: none") == []  # no deadline counts on it
+
+
+def test_weeks_in_a_by_duration_or_a_repeat_on_a_calendar_are_errors() -> None:
+    text = """\
+workflow: w
+version: 1
+calendar: office
+fields:
+  tier: {type: enum, values: [gold, silver]}
+states:
+  review:
+    initial: true
+    sla: {within: {by: tier, gold: 8h, else: 1w}, fire: nudge, repeat: P1W}
+  done: {final: true}
+transitions:
+  - {event: nudge, from: review, roles: [system]}
+  - {event: finish, from: review, to: done}
+"""
+    _loaded, found = load_workflow_text(text, "w.yaml", OFFICE)
+    assert [(d.line, d.severity, d.message) for d in found] == [
+        (
+            9,
+            "error",
+            "sla of state 'review' counts '1w' on calendar 'office': weeks are not allowed on "
+            "a calendar (count working days: 5d)",
+        ),
+        (
+            9,
+            "error",
+            "sla of state 'review' counts 'P1W' on calendar 'office': weeks are not allowed "
+            "on a calendar (count working days: 5d)",
+        ),
+    ]

@@ -136,10 +136,18 @@ def _state_deadlines(state: StateSpec) -> str:
     """A state's SLA and timer, each with the event it fires."""
     deadline = ""
     if state.sla:
-        deadline = f"sla {state.sla.within} -> {state.sla.fire}"
+        sla = state.sla
+        within = sla.within
+        if sla.by is not None:
+            spans = ", ".join(f"{value} {text}" for value, text in sla.durations().items())
+            within = f"by {sla.by} ({spans})"
+        every = f" every {sla.repeat}" if sla.repeat else ""
+        deadline = f"sla {within}{every} -> {sla.fire}"
     if state.timer:
-        when = state.timer.after or f"at {state.timer.at}"
-        deadline = (deadline + "; " if deadline else "") + f"timer {when} -> {state.timer.fire}"
+        timer = state.timer
+        when = timer.after or f"at {timer.at}"
+        every = f" every {timer.repeat}" if timer.repeat else ""
+        deadline = (deadline + "; " if deadline else "") + f"timer {when}{every} -> {timer.fire}"
     return deadline
 
 

@@ -5,17 +5,19 @@ Every case of a version shares one :class:`CompiledWorkflow`; a fire only looks 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from opsflow.core.calendar import WorkingDuration, working_duration
 from opsflow.core.machine import CaseMachine
 from opsflow.language.checks_calendar import deadline_calendar
 from opsflow.language.durations import parse_duration
 from opsflow.language.expressions import Expression, compile_expression
 from opsflow.language.loader import LoadedWorkflow
 from opsflow.language.models import (
+    ELSE,
     Action,
     ApprovalsSpec,
     FieldSpec,
@@ -69,8 +71,27 @@ class CompiledTransition:
 
 
 @dataclass(frozen=True)
+class Span:
+    """A duration as written, as wall-clock time and, to count on a calendar, as working
+    days and time (parsed once here, not at every arming)."""
+
+    text: str
+    delta: timedelta
+    working: WorkingDuration | None = None
+
+    @classmethod
+    def of(cls, text: str, *, on_calendar: bool = False) -> Span:
+        return cls(text, parse_duration(text), working_duration(text) if on_calendar else None)
+
+
+@dataclass(frozen=True)
 class DeadlineSpec:
-    """An SLA or timer of a state: due ``after`` its entry, or ``at`` a field's value."""
+    """An SLA or timer of a state: due ``after`` its entry, or ``at`` a field's value.
+
+    An SLA's ``within`` may depend on an enum field (``by``): ``spans`` holds a duration
+    per value and ``else``. ``repeat`` fires the event again every span while the visit
+    lasts.
+    """
 
     kind: str  # sla timer
     event: str
@@ -78,6 +99,30 @@ class DeadlineSpec:
     at_field: str | None
     calendar: str | None = None  # the business calendar ``after`` counts on (None: wall clock)
     duration: str | None = None  # ``after`` as written, counted on ``calendar``
+    by: str | None = None  # the enum field that chooses the duration
+    spans: Mapping[str, Span] = field(default_factory=dict)  # by value, and ``else``
+    repeat: Span | None = None
+    plain: Span | None = None  # ``after`` as a Span (set by __post_init__)
+
+    def __post_init__(self) -> None:
+        if self.after is not None and self.plain is None:
+            text = self.duration or ""
+            working = working_duration(text) if self.calendar is not None and text else None
+            object.__setattr__(self, "plain", Span(text, self.after, working))
+
+    def counted(self, data: Mapping[str, Any]) -> Span | None:
+        """The span from the state's entry to the first firing, for a case with ``data``:
+        None for an ``at:`` timer, and for a ``by`` whose value no span covers."""
+        if self.by is not None:
+            value = data.get(self.by)
+            chosen = self.spans.get(str(value)) if value not in (None, "") else None
+            return chosen or self.spans.get(ELSE)
+        return self.plain
+
+    @property
+    def follows(self) -> str | None:
+        """The field whose change moves this deadline (``at:`` or ``by``), if any."""
+        return self.at_field or self.by
 
 
 @dataclass(frozen=True)
@@ -238,16 +283,32 @@ def _compile_deadlines(spec: WorkflowSpec) -> dict[str, tuple[DeadlineSpec, ...]
         if state.sla is not None:
             sla = state.sla
             calendar = deadline_calendar(spec.calendar, sla.calendar)
-            found.append(
-                DeadlineSpec(
-                    "sla", sla.fire, parse_duration(sla.within), None, calendar, sla.within
+            counts = calendar is not None
+            repeat = Span.of(sla.repeat, on_calendar=counts) if sla.repeat else None
+            if isinstance(sla.within, str):
+                within = parse_duration(sla.within)
+                found.append(
+                    DeadlineSpec("sla", sla.fire, within, None, calendar, sla.within, repeat=repeat)
                 )
-            )
+            else:
+                spans = {
+                    key: Span.of(text, on_calendar=counts) for key, text in sla.durations().items()
+                }
+                found.append(
+                    DeadlineSpec("sla", sla.fire, None, None, calendar, None, sla.by, spans, repeat)
+                )
         if state.timer is not None:
             timer = state.timer
             after = parse_duration(timer.after) if timer.after else None
             calendar = deadline_calendar(spec.calendar, timer.calendar) if after else None
-            found.append(DeadlineSpec("timer", timer.fire, after, timer.at, calendar, timer.after))
+            repeat = (
+                Span.of(timer.repeat, on_calendar=calendar is not None) if timer.repeat else None
+            )
+            found.append(
+                DeadlineSpec(
+                    "timer", timer.fire, after, timer.at, calendar, timer.after, repeat=repeat
+                )
+            )
         if found:
             deadlines[name] = tuple(found)
     return deadlines

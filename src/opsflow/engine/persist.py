@@ -5,20 +5,20 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from opsflow.clock import iso, later, parse_instant
-from opsflow.core.calendar import add
-from opsflow.core.compiled import CompiledWorkflow, DeadlineSpec
+from opsflow.clock import iso
+from opsflow.core.compiled import CompiledWorkflow
 from opsflow.core.results import DeadlineView, HistoryEntry
 from opsflow.core.working import WorkingCase, Writes
 from opsflow.engine import incidents
-from opsflow.errors import Damaged, NotFound, OpsflowError, StaleCase, Usage
+from opsflow.engine.arming import flush_deadlines
+from opsflow.errors import Damaged, NotFound, StaleCase, Usage
 from opsflow.store import tables
 from opsflow.store.hashing import chain_hash
 from opsflow.store.prepared import Statement, fetch, run, run_many
@@ -148,64 +148,6 @@ def entry_payload(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _due_at(
-    spec: DeadlineSpec,
-    case: WorkingCase,
-    wf: CompiledWorkflow,
-    calendars: Mapping[str, Calendar],
-) -> datetime | None:
-    if spec.after is not None:
-        if spec.calendar is not None and spec.duration is not None:
-            calendar = calendars.get(spec.calendar)
-            if calendar is None:  # checked by validate; a config changed since: say so
-                raise OpsflowError(
-                    f"the {spec.kind} of state '{case.state}' counts on calendar "
-                    f"'{spec.calendar}', which opsflow.yaml no longer declares"
-                )
-            return add(calendar, case.entered_at, spec.duration)
-        return later(case.entered_at, spec.after)
-    assert spec.at_field is not None
-    value = case.data.get(spec.at_field)
-    if value in (None, ""):
-        return None
-    field = wf.fields.get(spec.at_field)
-    if field is not None and field.type == "date":
-        day = date.fromisoformat(str(value))
-        return datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return parse_instant(str(value))
-
-
-def _deadline_rows(
-    case: WorkingCase,
-    wf: CompiledWorkflow,
-    only_field: str | None = None,
-    calendars: Mapping[str, Calendar] | None = None,
-) -> list[dict[str, Any]]:
-    """Pending-deadline rows for the case's current visit (those of ``only_field``, if given)."""
-    if case.closed:
-        return []
-    rows = []
-    for spec in wf.deadlines.get(case.state, ()):
-        if only_field is not None and spec.at_field != only_field:
-            continue
-        due = _due_at(spec, case, wf, calendars or {})
-        if due is None:
-            continue
-        rows.append(
-            {
-                "case_id": case.id,
-                "state": case.state,
-                "visit": case.visit,
-                "event": spec.event,
-                "kind": spec.kind,
-                "field": spec.at_field,
-                "due_at": due,
-                "status": "pending",
-            }
-        )
-    return rows
-
-
 def flush(
     conn: Connection,
     wf: CompiledWorkflow,
@@ -237,13 +179,7 @@ def flush(
     keep = [a for a in writes.approvals_add if a["visit"] == case.visit]
     if keep:
         conn.execute(insert(tables.approvals), keep)
-    if writes.entered:  # arm the state's deadlines (cancelling the left state's)
-        if writes.left & wf.deadlines.keys():
-            cancel_deadlines(conn, case.id, now, "state left")
-            incidents.cancel_left_visits(conn, case.id, case.visit, now)
-        arm_deadlines(conn, case, wf, calendars)
-    elif writes.changed_fields:  # a timer at a field follows it
-        _move_field_deadlines(conn, wf, case, writes.changed_fields, now)
+    flush_deadlines(conn, wf, case, writes, now, calendars)
     if writes.outbox:
         conn.execute(insert(tables.outbox), writes.outbox)
     if writes.done or writes.computed:
@@ -285,74 +221,6 @@ def _write_case_row(
     values["_id"], values["_expected"] = case.id, expected_version
     if run(conn, statement, values) != 1:
         raise StaleCase(case.id)
-
-
-def _move_field_deadlines(
-    conn: Connection, wf: CompiledWorkflow, case: WorkingCase, changed: set[str], now: datetime
-) -> None:
-    """A timer ``at: FIELD`` follows its field when the field changes during the visit."""
-    d = tables.deadlines
-    for spec in wf.deadlines.get(case.state, ()):
-        if spec.at_field is None or spec.at_field not in changed or case.closed:
-            continue
-        replaced = select(d.c.id).where(
-            d.c.case_id == case.id,
-            d.c.visit == case.visit,
-            d.c.field == spec.at_field,
-            d.c.status.in_(("pending", "failed")),
-        )
-        incidents.cancel_for_deadlines(conn, list(conn.execute(replaced).scalars()), now)
-        note = f"field '{spec.at_field}' changed"
-        cancel_deadlines(
-            conn, case.id, now, note, d.c.visit == case.visit, d.c.field == spec.at_field
-        )
-        rows = _not_fired_yet(conn, _deadline_rows(case, wf, only_field=spec.at_field))
-        if rows:
-            conn.execute(insert(tables.deadlines), rows)
-
-
-def cancel_deadlines(conn: Connection, case_id: str, now: datetime, note: str, *where: Any) -> None:
-    """Cancel a case's pending deadlines (those matching ``where`` too), saying why."""
-    d = tables.deadlines
-    conn.execute(
-        update(d)
-        .where(d.c.case_id == case_id, d.c.status == "pending", *where)
-        .values(status="cancelled", done_at=now, note=note)
-    )
-
-
-def arm_deadlines(
-    conn: Connection,
-    case: WorkingCase,
-    wf: CompiledWorkflow,
-    calendars: Mapping[str, Calendar] | None = None,
-) -> None:
-    """Arm the deadlines of the case's current visit (an ``at:`` timer once per instant);
-    a duration on a business calendar counts its working time from the state's entry."""
-    rows = _not_fired_yet(conn, _deadline_rows(case, wf, calendars=calendars))
-    if rows:
-        conn.execute(insert(tables.deadlines), rows)
-
-
-def _not_fired_yet(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows to arm: an ``at:`` timer fires once per instant, however often its state is
-    entered (a timer whose event re-enters its state would otherwise fire for ever)."""
-    d = tables.deadlines
-    kept = []
-    for row in rows:
-        if row["field"] is not None:
-            fired = select(d.c.id).where(
-                d.c.case_id == row["case_id"],
-                d.c.status == "fired",
-                d.c.state == row["state"],
-                d.c.event == row["event"],
-                d.c.field == row["field"],
-                d.c.due_at == row["due_at"],
-            )
-            if conn.execute(fired.limit(1)).first() is not None:
-                continue
-        kept.append(row)
-    return kept
 
 
 def pending_deadlines(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from opsflow.errors import FieldError, TemplateProblem
 from opsflow.language.checks_calendar import check_calendars
+from opsflow.language.checks_deadlines import check_deadline_durations
 from opsflow.language.checks_params import check_metric_params
 from opsflow.language.checks_roles import (
     SYSTEM_ROLE,
@@ -25,7 +26,6 @@ from opsflow.language.checks_roles import (
 )
 from opsflow.language.cron import check_cron, check_timezone
 from opsflow.language.diagnostics import Diagnostic, Severity
-from opsflow.language.durations import parse_duration
 from opsflow.language.expression_types import type_errors
 from opsflow.language.expressions import ExpressionError, compile_expression
 from opsflow.language.fields import (
@@ -197,18 +197,11 @@ class Checker:
         for name, spec in self.parts.states.items():
             base: YamlPath = ("states", name)
             if spec.sla is not None:
-                self.check_duration(
-                    (*base, "sla", "within"), spec.sla.within, f"sla of state '{name}'"
-                )
                 self.check_event(
                     (*base, "sla", "fire"), spec.sla.fire, f"sla of state '{name}' fires"
                 )
             if spec.timer is not None:
                 timer = spec.timer
-                if timer.after is not None:
-                    self.check_duration(
-                        (*base, "timer", "after"), timer.after, f"timer of state '{name}'"
-                    )
                 if timer.at is not None:
                     self.check_timer_field(name, timer.at)
                 self.check_event(
@@ -216,13 +209,7 @@ class Checker:
                 )
             for hook in ("on_enter", "on_exit"):
                 self.check_actions((*base, hook), getattr(spec, hook), f"{hook} of state '{name}'")
-
-    def check_duration(self, where: YamlPath, text: str, what: str) -> None:
-        """A duration must parse."""
-        try:
-            parse_duration(text)
-        except ValueError as exc:
-            self.report(where, f"{what}: {exc}")
+        check_deadline_durations(self)
 
     def check_event(self, where: YamlPath, event: str, what: str) -> bool:
         """An event fired by a deadline or an action must be one some transition handles."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from opsflow.language.models import SlaSpec
+from opsflow.language.models import SlaSpec, TimerSpec
 from opsflow.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -47,16 +47,16 @@ def check_calendars(checker: CheckSite) -> None:
             if own not in (None, NO_CALENDAR) and not _known(checker, where, own, what):
                 continue
             name = deadline_calendar(default, own)
-            text = deadline.within if isinstance(deadline, SlaSpec) else deadline.after
-            if name is None or text is None:
+            counted = _counted(deadline)
+            if name is None or not counted:
                 continue  # the wall clock, or an at: timer (a field's instant, not shifted)
-            if _has_weeks(text):
-                key = "within" if kind == "sla" else "after"
-                checker.report(
-                    (*base, key),
-                    f"{what} counts '{text}' on calendar '{name}': weeks are not allowed on "
-                    "a calendar (count working days: 5d)",
-                )
+            for key, text in counted:
+                if _has_weeks(text):
+                    checker.report(
+                        (*base, *key),
+                        f"{what} counts '{text}' on calendar '{name}': weeks are not allowed "
+                        "on a calendar (count working days: 5d)",
+                    )
             years = gaps.get(name)
             if years and name not in warned:
                 warned.add(name)
@@ -68,6 +68,23 @@ def check_calendars(checker: CheckSite) -> None:
                     "add_holidays/add_workdays in opsflow.yaml",
                     "warning",
                 )
+
+
+def _counted(deadline: SlaSpec | TimerSpec) -> list[tuple[tuple[str, ...], str]]:
+    """The durations a deadline counts on its calendar, each with its path under it."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    if isinstance(deadline, SlaSpec):
+        found += [
+            (("within",) if isinstance(deadline.within, str) else ("within", key), text)
+            for key, text in deadline.durations().items()
+        ]
+    elif deadline.after is not None:
+        found.append((("after",), deadline.after))
+    else:
+        return []  # an at: timer: the field's instant, and its repeats, are not shifted
+    if deadline.repeat is not None:
+        found.append((("repeat",), deadline.repeat))
+    return found
 
 
 def _known(checker: CheckSite, where: YamlPath, name: str, what: str) -> bool:

@@ -68,6 +68,7 @@ def check_graph(checker: CheckSite) -> None:
         _final_exits(checker, finals)
     _deadlines(checker, sources)
     _timer_re_entries(checker, sources)
+    _idle_repeats(checker, sources)
     _ambiguity(checker, sources)
     _automatic_without_when(checker)
 
@@ -185,25 +186,54 @@ def _deadlines(checker: CheckSite, sources: dict[int, list[str]]) -> None:
 
 
 def _timer_re_entries(checker: CheckSite, sources: dict[int, list[str]]) -> None:
-    """Warn when a timer's event re-enters the timer's own state."""
+    """Warn when a timer's event, or a repeating SLA's, re-enters the deadline's own state."""
     for index, spec in checker.parts.transitions:
         for name in sources[index]:
-            timer = checker.parts.states[name].timer if name in checker.parts.states else None
-            if timer is None or timer.fire != spec.event or spec.to != name:
+            state = checker.parts.states.get(name)
+            if state is None or spec.to != name:
                 continue
-            again = (
-                f"it fires once per moment of '{timer.at}'"
-                if timer.at
-                else f"it is armed again and fires every {timer.after}"
-            )
+            timer, sla = state.timer, state.sla
+            if timer is not None and timer.fire == spec.event:
+                kind = "timer"
+                again = (
+                    f"it fires once per moment of '{timer.at}'"
+                    if timer.at
+                    else f"it is armed again and fires every {timer.after}"
+                )
+            elif sla is not None and sla.repeat is not None and sla.fire == spec.event:
+                kind, again = "repeating sla", "the sla is counted again from the start"
+            else:
+                continue
             checker.report(
                 ("transitions", index, "to"),
-                f"transition '{spec.event}' re-enters state '{name}', whose timer fires it: "
+                f"transition '{spec.event}' re-enters state '{name}', whose {kind} fires it: "
                 f"each firing leaves '{name}' and enters it again (on_exit and on_enter run, "
                 f"approvals are cleared) and {again}; if that is not meant, make it "
                 "internal: remove 'to'",
                 "warning",
             )
+
+
+def _idle_repeats(checker: CheckSite, sources: dict[int, list[str]]) -> None:
+    """Warn of a ``repeat`` whose event always leaves the state: it can never repeat."""
+    for name, state in checker.parts.states.items():
+        for kind, deadline in (("sla", state.sla), ("timer", state.timer)):
+            if deadline is None or deadline.repeat is None:
+                continue
+            targets = [
+                spec.to
+                for index, spec in checker.parts.transitions
+                if spec.event == deadline.fire and name in sources[index]
+            ]
+            if targets and all(to is not None and to != name for to in targets):
+                checker.report(
+                    ("states", name, kind, "repeat"),
+                    f"{kind} of state '{name}' repeats, but every transition on "
+                    f"'{deadline.fire}' from '{name}' leaves it, so it fires once; for a "
+                    "reminder, add an internal transition (no 'to') on "
+                    f"'{deadline.fire}' from '{name}'",
+                    "warning",
+                )
 
 
 def _unguarded(spec: TransitionSpec) -> bool:

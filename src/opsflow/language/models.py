@@ -6,16 +6,20 @@ graph checks and expressions are checked by :mod:`opsflow.language.checks`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from opsflow.language.text import LocalizedText
 
@@ -89,22 +93,83 @@ class Action(_Model):
         raise AssertionError("validated action has a kind")
 
 
-class SlaSpec(_Model):
-    """``sla: {within: DURATION, fire: EVENT}``, counted from entering the state."""
+BY = "by"  # the key of ``within: {by: FIELD, VALUE: DURATION, ..., else: DURATION}``
+ELSE = "else"
+_WITHIN_EXAMPLE = "{by: severity, sev1: 30m, sev2: 4h, else: 2d}"
 
-    within: str
+
+def _check_within(value: Any) -> str | dict[str, str]:
+    """A duration, or ``{by: FIELD, VALUE: DURATION, ..., else: DURATION}``; the durations
+    themselves and the field are checked with the rest of the workflow."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError("string_type", "Input should be a valid string")
+    # YAML reads an enum value such as 1 or yes as a number or a boolean: keys are text.
+    durations = {str(k).lower() if isinstance(k, bool) else str(k): v for k, v in value.items()}
+    field_name = durations.pop(BY, None)
+    if field_name is None:
+        raise ValueError(f"a 'within' that depends on the data names its field: {_WITHIN_EXAMPLE}")
+    if not isinstance(field_name, str) or not re.fullmatch(IDENTIFIER_PATTERN, field_name):
+        raise ValueError(f"'by' names a field, like severity, not {field_name!r}")
+    if not durations:
+        raise ValueError(f"'by: {field_name}' gives no duration: {_WITHIN_EXAMPLE}")
+    for key, text in durations.items():
+        if not isinstance(text, str):
+            raise ValueError(f"the duration for '{key}' is text like 4h, not {text!r}")
+    return {BY: field_name, **durations}
+
+
+_WITHIN_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "minLength": 1, "description": "a duration: 30m, 4h, 2d, P2DT4H"},
+        {
+            "type": "object",
+            "description": f"a duration per value of an enum field: {_WITHIN_EXAMPLE}",
+            "required": [BY],
+            "properties": {BY: {"type": "string", "pattern": IDENTIFIER_PATTERN}},
+            "additionalProperties": {"type": "string", "minLength": 1},
+            "minProperties": 2,
+        },
+    ]
+}
+
+Within = Annotated[
+    str | dict[str, str], PlainValidator(_check_within), WithJsonSchema(_WITHIN_SCHEMA)
+]
+
+
+class SlaSpec(_Model):
+    """``sla: {within: DURATION, fire: EVENT, repeat?: DURATION}``, counted from entering
+    the state; ``within`` may depend on an enum field: ``{by: severity, sev1: 30m, else: 2d}``."""
+
+    within: Within
     fire: Identifier
     # A calendar of opsflow.yaml to count working time on; "none": the wall clock.
     calendar: Identifier | None = None
+    repeat: str | None = None  # fire again every DURATION while the visit lasts
+
+    @property
+    def by(self) -> str | None:
+        """The field ``within`` depends on, if it does."""
+        return self.within.get(BY) if isinstance(self.within, dict) else None
+
+    def durations(self) -> dict[str, str]:
+        """``within``'s durations by the value they apply to (``else`` included); a plain
+        duration is the ``else`` of every value."""
+        if isinstance(self.within, dict):
+            return {k: v for k, v in self.within.items() if k != BY}
+        return {ELSE: self.within}
 
 
 class TimerSpec(_Model):
-    """``timer: {after: DURATION | at: FIELD, fire: EVENT}``."""
+    """``timer: {after: DURATION | at: FIELD, fire: EVENT, repeat?: DURATION}``."""
 
     after: str | None = None
     at: Identifier | None = None
     fire: Identifier
     calendar: Identifier | None = None  # as SlaSpec.calendar (an ``at:`` timer is not shifted)
+    repeat: str | None = None  # as SlaSpec.repeat
 
     @model_validator(mode="after")
     def _after_or_at(self) -> TimerSpec:

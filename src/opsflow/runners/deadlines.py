@@ -25,7 +25,7 @@ from sqlalchemy import or_, select, update
 from opsflow.core.decide import SYSTEM
 from opsflow.core.results import WorkerReport
 from opsflow.core.step import Step, failure_text
-from opsflow.engine import CaseEngine, incidents, persist, unit
+from opsflow.engine import CaseEngine, arming, incidents, persist, unit
 from opsflow.engine.unit import CaseTransaction, UnitOfWork
 from opsflow.errors import Busy, ConfigError, Conflict, Damaged
 from opsflow.runners.items import (
@@ -201,6 +201,8 @@ def _fire_one(
     if deadline.attempts:
         incidents.close_for_deadline(tx.conn, deadline.id, "recovered", tx.now)
     tx.flush(step)
+    calendars = getattr(tx.shop.settings, "calendars", None)
+    arming.arm_repeat(tx.conn, step.wf, step.case, deadline, tx.now, calendars)
     return DeadlineOutcome(deadline, "fired", step=step)
 
 

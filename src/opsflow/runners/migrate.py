@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from opsflow.core.compiled import CompiledWorkflow
 from opsflow.core.working import WorkingCase
-from opsflow.engine import CaseEngine, incidents, persist, unit
+from opsflow.engine import CaseEngine, arming, incidents, unit
 from opsflow.engine.unit import CaseTransaction
 from opsflow.errors import FieldError, MigrationRefused, NotFound, Usage
 from opsflow.language.fields import coerce_value, is_empty
@@ -262,8 +262,8 @@ def _move(
     if plan.to_state != from_state:
         case.entered_at = now
     case.closed = plan.to_state in target.finals
-    persist.cancel_deadlines(tx.conn, case.id, now, f"migrated to version {target.version}")
+    arming.cancel_deadlines(tx.conn, case.id, now, f"migrated to version {target.version}")
     tx.conn.execute(delete(tables.approvals).where(tables.approvals.c.case_id == case.id))
     incidents.cancel_left_visits(tx.conn, case.id, case.visit, now, deadlines_only=False)
     tx.flush(step)
-    persist.arm_deadlines(tx.conn, case, target, getattr(tx.shop.settings, "calendars", None))
+    arming.arm_deadlines(tx.conn, case, target, getattr(tx.shop.settings, "calendars", None), now)
