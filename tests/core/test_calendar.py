@@ -17,6 +17,7 @@ from opsflow.core.calendar import (
     WorkingDuration,
     add,
     is_working,
+    time_left,
     working_duration,
     working_time_between,
 )
@@ -289,3 +290,25 @@ def test_working_time_between_counts_working_minutes(on: Calendar, a: datetime, 
 @given(calendars(), starts, st.integers(1, 4))
 def test_add_counts_working_days(on: Calendar, start: datetime, n: int) -> None:
     assert add(on, start, f"{n}d") == reference_add_days(on, start, n)
+
+
+# -- time left -----------------------------------------------------------------------------
+
+
+def test_time_left_is_working_time_on_a_calendar_and_wall_clock_without() -> None:
+    due_at = sh("2025-10-10T17:00")  # 16 working hours after Tuesday Sep 30 17:00
+    assert time_left(OFFICE, sh("2025-09-30T17:00"), due_at) == timedelta(hours=16)
+    assert time_left(OFFICE, sh("2025-10-09T09:30"), due_at) == timedelta(hours=14)
+    assert time_left(OFFICE, sh("2025-10-10T18:30"), due_at) == -timedelta(hours=1, minutes=30)
+    assert time_left(None, sh("2025-10-09T09:30"), due_at) == timedelta(hours=31, minutes=30)
+
+
+def test_the_cli_writes_time_left_briefly() -> None:
+    from opsflow.cli.output import time_left as shown
+
+    assert shown(timedelta(hours=13, minutes=30), working=True) == "13h 30m working"
+    assert shown(timedelta(hours=50), working=True) == "50h working"
+    assert shown(timedelta(days=2, hours=2, minutes=5), working=False) == "2d 2h"
+    assert shown(timedelta(seconds=59), working=False) == "0m"
+    assert shown(-timedelta(hours=1), working=True) == "overdue 1h working"
+    assert shown(-timedelta(minutes=5), working=False) == "overdue 5m"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -18,7 +19,8 @@ from opsflow.cli.values import (
 )
 
 if TYPE_CHECKING:
-    from opsflow.core.results import Case, FireResult, HistoryEntry
+    from opsflow.calendars import Calendar
+    from opsflow.core.results import Case, DeadlineView, FireResult, HistoryEntry
 
 set_option = click.option(
     "--set",
@@ -190,8 +192,14 @@ def set_data(
         out.echo(f"{case.id} {case.state}")
 
 
-def print_case(case: Case, locale: str | None = None) -> None:
-    """The human view of one case (``status``), its workflow's title in ``locale``."""
+def print_case(
+    case: Case,
+    locale: str | None = None,
+    now: datetime | None = None,
+    calendars: Mapping[str, Calendar] | None = None,
+) -> None:
+    """The human view of one case (``status``), its workflow's title in ``locale``; with
+    ``now``, each deadline's time left (working time when it counts on a calendar)."""
     from opsflow.language.text import localized
 
     title = localized(case.title, locale)
@@ -219,8 +227,11 @@ def print_case(case: Case, locale: str | None = None) -> None:
     if case.deadlines:
         out.heading("Deadlines")
         out.table(
-            ["kind", "fires", "due", "status"],
-            [(d.kind, d.event, out.moment(d.due_at), d.status) for d in case.deadlines],
+            ["kind", "fires", "due", "left", "status"],
+            [
+                (d.kind, d.event, out.moment(d.due_at), _left(d, now, calendars), d.status)
+                for d in case.deadlines
+            ],
         )
     if case.incidents:
         out.heading("Incidents (failed automation)")
@@ -255,7 +266,20 @@ def status(case_id: str, as_json: bool) -> None:
     if as_json:
         out.emit_json(case.to_json())
     else:
-        print_case(case, ctx.settings().server.locale)
+        settings = ctx.settings()
+        print_case(case, settings.server.locale, ctx.engine().clock(), settings.calendars)
+
+
+def _left(
+    deadline: DeadlineView, now: datetime | None, calendars: Mapping[str, Calendar] | None
+) -> str:
+    """How long until ``deadline``: in working time on its calendar, if it counts on one."""
+    from opsflow.core.calendar import time_left
+
+    if now is None or deadline.status != "pending":
+        return ""
+    calendar = (calendars or {}).get(deadline.calendar) if deadline.calendar else None
+    return out.time_left(time_left(calendar, now, deadline.due_at), working=calendar is not None)
 
 
 @click.command()

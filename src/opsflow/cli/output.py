@@ -7,7 +7,7 @@ import json
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -192,3 +192,17 @@ def moment(value: datetime | None) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def time_left(left: timedelta, *, working: bool) -> str:
+    """``2d 4h``, ``35m``, ``overdue 2h``; working time in hours (``14h 30m working``),
+    since a working day's length depends on the calendar."""
+    seconds = int(abs(left).total_seconds()) // 60 * 60
+    days, rest = divmod(seconds, 86_400) if not working else (0, seconds)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
+    text = " ".join(parts[:2]) or "0m"
+    if working:
+        text += " working"
+    return f"overdue {text}" if left < timedelta() else text

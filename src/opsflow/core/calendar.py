@@ -74,6 +74,14 @@ def add(calendar: Calendar, start: datetime, duration: str | WorkingDuration) ->
     return moment
 
 
+def time_left(calendar: Calendar | None, now: datetime, due: datetime) -> timedelta:
+    """What is left until ``due``: working time on ``calendar`` (wall-clock time without
+    one); negative once overdue, by the working time passed since."""
+    if calendar is None:
+        return _utc(due) - _utc(now)
+    return working_time_between(calendar, now, due)
+
+
 def working_time_between(calendar: Calendar, a: datetime, b: datetime) -> timedelta:
     """The working time from ``a`` to ``b``; negative when ``b`` is before ``a``."""
     a, b = _utc(a), _utc(b)

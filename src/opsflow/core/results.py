@@ -42,6 +42,7 @@ class DeadlineView:
     kind: DeadlineKind
     due_at: datetime
     status: DeadlineStatus
+    calendar: str | None = None  # the business calendar its due time counts on
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class DeadlineView:
             "kind": self.kind,
             "due_at": iso(self.due_at),
             "status": self.status,
+            "calendar": self.calendar,
         }
 
 

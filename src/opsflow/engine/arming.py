@@ -205,6 +205,7 @@ def _row(case: WorkingCase, spec: DeadlineSpec, due: datetime) -> dict[str, Any]
         "field": spec.at_field,
         "due_at": due,
         "status": "pending",
+        "calendar": spec.calendar,
     }
 
 

@@ -260,6 +260,7 @@ def _deadline_view(r: Any) -> DeadlineView:
         kind=r["kind"],
         due_at=r["due_at"],
         status=r["status"],
+        calendar=r.get("calendar"),
     )
 
 

@@ -140,6 +140,8 @@ class DeadlineRow(SQLModel, table=True):
     attempts: int = Field(
         default=0, sa_column=Column(Integer, nullable=False, default=0, server_default="0")
     )
+    # the business calendar the due time was counted on (NULL: the wall clock)
+    calendar: str | None = Field(default=None, sa_column=Column(String(100)))
 
 
 class OutboxRecord(SQLModel, table=True):

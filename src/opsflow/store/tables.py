@@ -111,6 +111,7 @@ deadlines = Table(
     Column("done_at", UTCDateTime(timezone=True), nullable=True),
     Column("note", Text(), nullable=True),
     Column("attempts", Integer(), nullable=False, default=0, server_default="0"),
+    Column("calendar", String(length=100), nullable=True),
     Index("ix_deadlines_case", "case_id", "status"),
     Index("ix_deadlines_due", "status", "due_at"),
 )

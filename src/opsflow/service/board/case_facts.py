@@ -18,7 +18,7 @@ from opsflow.errors import OpsflowError
 from opsflow.service.board import forms
 from opsflow.service.board.pages import Viewer
 from opsflow.service.board.reasons import reasons_of
-from opsflow.service.board.views import case_label, sla_chips, workflow_view
+from opsflow.service.board.views import case_label, deadline_chip, workflow_view
 
 
 def read(engine: Any, case_id: str, me: Viewer) -> dict[str, Any]:
@@ -48,6 +48,7 @@ def read(engine: Any, case_id: str, me: Viewer) -> dict[str, Any]:
         "team": team,
         "names": {n: (p.display_name or n) for n, p in people.items()},
         "now": engine.clock(),
+        "calendars": engine.settings.calendars,
     }
 
 
@@ -82,7 +83,7 @@ def page_context(
         "events_elsewhere": [e for e in events if e["name"] not in here],
         "approvals": _approvals(view, case, facts["votes"], facts["names"]),
         "metrics": _metrics(view, case),
-        "deadlines": _deadlines(case, facts["now"]),
+        "deadlines": _deadlines(case, facts["now"], facts.get("calendars")),
         "fields": forms.form_fields(
             view,
             case.data,
@@ -218,18 +219,19 @@ def _metrics(view: Mapping[str, Any], case: Case) -> list[dict[str, Any]]:
     return out
 
 
-def _deadlines(case: Case, now: datetime) -> list[dict[str, Any]]:
-    """The pending deadlines, soonest first; an SLA's tone as the inbox's chips have it."""
-    tones = {(chip.event, chip.due_at): chip.tone for chip in sla_chips(case, now)}
-    return [
-        {
-            "deadline": d,
-            "overdue": d.due_at < now,
-            "tone": tones.get((d.event, d.due_at), "red" if d.due_at < now else "ok"),
-        }
-        for d in sorted(case.deadlines, key=lambda d: d.due_at)
-        if d.status == "pending"
-    ]
+def _deadlines(
+    case: Case, now: datetime, calendars: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The pending deadlines, soonest first; each judged as the inbox's SLA chips are (a
+    timer is never amber), in working time when it counts on a business calendar."""
+    found = []
+    for d in sorted(case.deadlines, key=lambda d: d.due_at):
+        if d.status != "pending":
+            continue
+        chip = deadline_chip(d, case.entered_at, now, calendars)
+        tone = chip.tone if d.kind == "sla" or chip.overdue else "ok"
+        found.append({"deadline": d, "overdue": chip.overdue, "tone": tone, "chip": chip})
+    return found
 
 
 def _moment(text: Any) -> datetime | None:

@@ -102,6 +102,14 @@ class Formats:
         """``3 days``, ``2 hours``: the span's size, without a sign."""
         return format_timedelta(abs(span), threshold=1.1, locale=self.locale)
 
+    def working(self, span: timedelta) -> str:
+        """``15 hours``, ``40 minutes``: working time in hours (a working day's length
+        depends on the calendar, so it is never written in days), without a sign."""
+        size = abs(span)
+        if size >= timedelta(hours=1):
+            return format_timedelta(size, threshold=1e9, granularity="hour", locale=self.locale)
+        return format_timedelta(size, threshold=1e9, granularity="minute", locale=self.locale)
+
     def relative(self, when: datetime, now: datetime) -> str:
         """``in 3 hours``, ``2 days ago``: ``when`` seen from ``now``."""
         return format_timedelta(when - now, threshold=1.5, add_direction=True, locale=self.locale)

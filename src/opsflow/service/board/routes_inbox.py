@@ -49,7 +49,7 @@ def _groups(engine: Any, actor: str, mine: bool, cursor: str | None) -> dict[str
                     for e in case.events
                     if e.allowed
                 ],
-                "chips": sla_chips(case, now),
+                "chips": sla_chips(case, now, engine.settings.calendars),
             }
         )
     return {"groups": list(grouped.values()), "next_cursor": page.next_cursor, "now": now}

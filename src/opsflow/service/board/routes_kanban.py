@@ -76,6 +76,7 @@ def _board(engine: Any, workflow: str, actor: str) -> dict[str, Any]:
     ordered += [s["name"] for s in states if s["final"]]
     ordered += sorted(set(found) - set(ordered))  # states of older versions only
     now = engine.clock()
+    calendars = engine.settings.calendars
     columns = []
     for state in ordered:
         column = found.get(state) or board_columns.Column(state, 0)
@@ -88,19 +89,21 @@ def _board(engine: Any, workflow: str, actor: str) -> dict[str, Any]:
                 "more": column.count - len(column.cards),
                 "search": "/search?"
                 + urlencode({"workflow": workflow, "state": state, "sort": "-updated_at"}),
-                "cards": [_card(c, view, ordered, now) for c in column.cards],
+                "cards": [_card(c, view, ordered, now, calendars) for c in column.cards],
             }
         )
     return {"view": view, "columns": columns, "workflow": workflow, "now": now}
 
 
-def _card(card: board_columns.Card, view: dict[str, Any], order: list[str], now: Any) -> Any:
+def _card(
+    card: board_columns.Card, view: dict[str, Any], order: list[str], now: Any, calendars: Any
+) -> Any:
     case = card.case
     moves = sorted(card.moves.values(), key=lambda m: order.index(m.to) if m.to in order else 99)
     return {
         "case": case,
         "label": case_label(case, view),
-        "chips": sla_chips(case, now),
+        "chips": sla_chips(case, now, calendars),
         "moves": moves,
         "allowed": [m.to for m in moves if m.allowed],
     }

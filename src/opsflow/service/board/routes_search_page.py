@@ -192,7 +192,7 @@ def _results(engine: Any, chosen: Filter, actor: str, cursor: str | None) -> dic
                 "label": case_label(case, view),
                 "view": view,
                 "state": view["state_map"].get(case.state, {"title": None}),
-                "chips": sla_chips(case, now),
+                "chips": sla_chips(case, now, engine.settings.calendars),
             }
         )
     return {"rows": rows, "next_cursor": page.next_cursor, "searched": True, "now": now}

@@ -6,12 +6,17 @@ it, a workflow as ``GET /v1/workflows/{id}`` describes it); nothing here decides
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from opsflow.core.calendar import time_left
 from opsflow.core.results import Case, DeadlineView
 from opsflow.core.workflow_view import describe as describe_workflow
+
+if TYPE_CHECKING:
+    from opsflow.calendars import Calendar
 
 AMBER = 0.25  # an SLA chip turns amber when less than this share of its time is left
 MAX_VIEWS = 256
@@ -52,27 +57,40 @@ class Chip:
     tone: str  # "ok", "amber" (under a quarter of the time left), "red" (overdue)
     overdue: bool
     event: str
+    working_left: timedelta | None = None  # on a business calendar: the working time left
 
 
-def sla_chips(case: Case, now: datetime) -> list[Chip]:
+def sla_chips(
+    case: Case, now: datetime, calendars: Mapping[str, Calendar] | None = None
+) -> list[Chip]:
     """The case's pending SLA deadlines, soonest first, each with its tone."""
     chips = []
     for deadline in sorted(case.deadlines, key=lambda d: d.due_at):
         if deadline.kind == "sla" and deadline.status == "pending":
-            chips.append(_chip(deadline, case.entered_at, now))
+            chips.append(deadline_chip(deadline, case.entered_at, now, calendars))
     return chips
 
 
-def _chip(deadline: DeadlineView, since: datetime, now: datetime) -> Chip:
-    whole = (deadline.due_at - since).total_seconds()
-    left = (deadline.due_at - now).total_seconds()
-    if left < 0:
+def deadline_chip(
+    deadline: DeadlineView,
+    since: datetime,
+    now: datetime,
+    calendars: Mapping[str, Calendar] | None = None,
+) -> Chip:
+    """A deadline's chip; one counted on a business calendar is judged in working time
+    (a Friday-evening SLA due Monday noon has most of its time left over the weekend)."""
+    calendar = (calendars or {}).get(deadline.calendar) if deadline.calendar else None
+    whole = time_left(calendar, since, deadline.due_at).total_seconds()
+    left = time_left(calendar, now, deadline.due_at)
+    seconds = left.total_seconds()
+    overdue = deadline.due_at < now
+    if overdue:
         tone = "red"
-    elif whole > 0 and left / whole < AMBER:
+    elif whole > 0 and seconds / whole < AMBER:
         tone = "amber"
     else:
         tone = "ok"
-    return Chip(deadline.due_at, tone, left < 0, deadline.event)
+    return Chip(deadline.due_at, tone, overdue, deadline.event, left if calendar else None)
 
 
-__all__ = ["Chip", "case_label", "sla_chips", "workflow_view"]
+__all__ = ["Chip", "case_label", "deadline_chip", "sla_chips", "workflow_view"]
