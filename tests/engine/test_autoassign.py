@@ -224,9 +224,9 @@ def test_notify_to_assignee_with_nobody_assigned_is_skipped_with_a_note(
 
 
 def test_concurrent_starts_take_fair_turns(make_engine: Any) -> None:
-    """Starts racing on several engines (hosts) share the editors within one of each other."""
+    """Starts racing on several engines (hosts) share the editors within one of each other;
+    the first turns race to create the (workflow, state)'s row: the loser tries again."""
     engines = [make_engine() for _ in range(4)]
-    engines[0].start("intake", {"title": "warm"}, actor="ed")  # registers the workflow
     per_engine, errors, barrier = 6, [], threading.Barrier(len(engines))
     got: list[str] = []
 
@@ -251,4 +251,4 @@ def test_concurrent_starts_take_fair_turns(make_engine: Any) -> None:
     assert max(shares.values()) - min(shares.values()) <= 1, shares
     with engines[0].db.read() as conn:
         turn = conn.execute(select(tables.assign_turns)).one()
-    assert turn.turns == len(engines) * per_engine + 1
+    assert turn.turns == len(engines) * per_engine
