@@ -76,6 +76,19 @@ def test_entering_an_assigning_state_assigns_the_case(cli: Any) -> None:
     assert [c["id"] for c in json.loads(mine.stdout)] == [first]
 
 
+def test_show_says_who_each_state_assigns(cli: Any) -> None:
+    shown = cli("show", "desk")
+    assert shown.exit_code == 0, shown.output
+    rows: dict[str, str] = {}
+    for line in shown.stdout.splitlines():  # the states' table comes before the transitions'
+        if line.strip():
+            rows.setdefault(line.split()[0], line)
+    assert "ASSIGNS" in shown.stdout
+    assert "editor (round_robin)" in rows["editing"]
+    assert "legal (least_open)" in rows["legal"]
+    assert "field reviewer" in rows["review"]
+
+
 def test_the_delegate_acts_for_the_delegator_between_the_dates(cli: Any) -> None:
     case_id = started(cli, "review", "submit")
     inbox = cli("--as", "lou", "inbox", "--json")

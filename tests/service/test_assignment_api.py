@@ -62,6 +62,20 @@ def test_a_fire_into_an_assigning_state_answers_with_the_assignee(
     assert [c["id"] for c in mine["items"]] == [case["id"]]
 
 
+def test_the_workflow_says_who_each_state_assigns(client: TestClient) -> None:
+    answer = client.get("/v1/workflows/desk", headers=as_("ann"))
+    assert answer.status_code == 200, answer.text
+    states = {s["name"]: s["assign"] for s in answer.json()["states"]}
+    assert states == {
+        "draft": None,
+        "editing": {"role": "editor", "policy": "round_robin"},
+        "legal": {"role": "legal", "policy": "least_open"},
+        "review": {"field": "reviewer"},
+        "parked": None,
+        "done": None,
+    }
+
+
 def test_the_delegate_has_the_delegators_roles_and_acts_on_their_behalf(
     service: tuple[TestClient, Any],
 ) -> None:
