@@ -247,6 +247,17 @@ def test_a_missing_explicit_config_file(cwd: Path) -> None:
             "team: {ann: [a], bo: {delegate: {to: ann, from: 2026-12-20, until: 2026-12-01}}}\n",
             "team.bo.delegate: `until` (2026-12-01) is before `from` (2026-12-20)",
         ),
+        (
+            "team: {ann: {roles: [a], delegate: {to: bo}},"
+            " bo: {roles: [b], delegate: {to: ann}}}\n",
+            "team.ann.delegate: delegations go round in a loop (ann → bo → ann); someone in it "
+            "must delegate to a person outside it",
+        ),
+        (
+            "team: {al: {delegate: {to: bo, from: 2026-12-01}}, bo: {delegate: {to: cy}},"
+            " cy: {delegate: {to: al, until: 2027-01-31}}, di: {delegate: {to: al}}}\n",
+            "team.al.delegate: delegations go round in a loop (al → bo → cy → al)",
+        ),
         ("team: {ann: [a]}\nadmins: [bob]\n", "admins: 'bob' is not in team"),
         ("server: {locale: fr}\n", "server.locale: must be one of zh-CN, en"),
         ("server: {base_url: ftp://x}\n", "server.base_url: must be an http:// or https://"),
@@ -433,3 +444,15 @@ def test_a_timezone_that_is_not_one_is_a_config_error(cwd: Path, value: str, sai
     with pytest.raises(ConfigError) as caught:
         load(cwd)
     assert said in str(caught.value)
+
+
+def test_delegations_that_swap_on_different_days_are_no_loop(cwd: Path) -> None:
+    write_config(
+        cwd,
+        "team:\n"
+        "  ann: {roles: [legal], delegate: {to: bo, from: 2026-12-20, until: 2026-12-31}}\n"
+        "  bo: {roles: [legal], delegate: {to: ann, from: 2027-01-01, until: 2027-01-10}}\n",
+    )
+    settings = load(cwd)
+    assert settings.people["ann"].delegate is not None
+    assert settings.people["bo"].delegate is not None

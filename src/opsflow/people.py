@@ -94,7 +94,41 @@ def people_of(value: Any, problems: list[str]) -> dict[str, Person]:
             locale=texts["locale"],
             delegate=_delegation(entry.get("delegate"), person, value, where, problems),
         )
+    problems.extend(delegation_cycles(people))
     return people
+
+
+def delegation_cycles(people: Mapping[str, Person]) -> list[str]:
+    """A problem for each loop of delegations whose dates overlap (alice → bob → alice).
+
+    Each person delegates to at most one other, so following ``delegate.to`` from anyone
+    either stops or comes back round; a loop is reported once, from its first name. Loops
+    never active on the same day (alice away in December, bob in January) are fine.
+    """
+    found: list[str] = []
+    seen: set[str] = set()
+    for first in sorted(people):
+        path: list[str] = []
+        person: str | None = first
+        while person is not None and person not in seen and person not in path:
+            path.append(person)
+            entry = people.get(person)
+            person = entry.delegate.to if entry and entry.delegate else None
+        seen.update(path)
+        if person is None or person not in path:
+            continue
+        loop = path[path.index(person) :]
+        delegations = [people[p].delegate for p in loop]
+        starts = [d.start for d in delegations if d and d.start]
+        untils = [d.until for d in delegations if d and d.until]
+        if starts and untils and max(starts) > min(untils):
+            continue  # never all active at once
+        shown = " → ".join([*loop, loop[0]])
+        found.append(
+            f"team.{loop[0]}.delegate: delegations go round in a loop ({shown}); "
+            "someone in it must delegate to a person outside it"
+        )
+    return found
 
 
 def _delegation(
@@ -230,6 +264,7 @@ __all__ = [
     "Person",
     "ServerSettings",
     "admins_of",
+    "delegation_cycles",
     "people_of",
     "server_of",
 ]

@@ -28,7 +28,8 @@ ZH = {"Accept-Language": "zh-CN", **HTMX}
 
 
 def in_legal(engine: Any) -> str:
-    """A review case: submitted with a comment, refused once, claimed, approved, 1 of 2."""
+    """A review case: submitted with a comment, refused once, claimed, approved (which
+    clears the assignee), 1 of 2."""
     case = engine.start("review", data={"title": "春季促销", "claims": True}, actor="ann")
     engine.fire(case.id, "submit", actor="ann", comment="请审阅 please look")
     with pytest.raises(Exception, match="not permitted"):
@@ -56,13 +57,14 @@ def test_the_timeline_tells_who_did_what_and_when_newest_first(
     html = answer.text
     assert "<html" not in html
     assert "<body" not in html
-    assert seqs(html) == [6, 5, 4, 3, 2, 1]
+    assert seqs(html) == [7, 6, 5, 4, 3, 2, 1]
     page = text_of(html)
-    assert "Chain verified: 6 entries" in page
+    assert "Chain verified: 7 entries" in page
     assert "Approval recorded: approve 1 of 2" in page
     assert "approve review → legal Ed Editor" in page  # the display name
     assert 'title="ed"' in html  # and the name as recorded
     assert "Claimed Ed Editor" in page
+    assert "Unassigned opsflow (automatic)" in page  # leaving review cleared it
     assert "Refused approve" in page
     assert "approve → legal: roles: needs one of editor (ann has author)" in page
     assert "submit draft → review ann" in page
@@ -71,7 +73,7 @@ def test_the_timeline_tells_who_did_what_and_when_newest_first(
     assert "title : 春季促销" in page
     assert "claims : yes" in page
     assert re.search(r"<time datetime=\"\d{4}-\d\d-\d\dT", html)
-    assert "· 3 hours ago · #6" in page
+    assert "· 3 hours ago · #7" in page
     assert "style=" not in html
     assert "<script" not in html
     assert "<style" not in html
@@ -253,3 +255,30 @@ def test_a_datetime_fields_change_is_shown_as_a_time_not_iso_text(
     assert not shown.startswith(moment.isoformat()[:10])  # not the stored ISO text
     assert str(moment.year) in shown.split(" title", 1)[0], shown[:80]
     assert "AM" in shown[:40] or "PM" in shown[:40], shown[:80]  # en: a 12-hour clock
+
+
+def test_a_delegates_step_says_for_whom_and_an_empty_assignment_says_why(
+    board: tuple[TestClient, Any], workflows_dir: Path
+) -> None:
+    from datetime import date
+
+    from opsflow.people import Delegation
+
+    client, engine = board
+    shutil.copy(FIXTURES / "engine" / "desk.yaml", workflows_dir)
+    engine.settings.people["ed"] = Person(display_name="Ed Editor")
+    engine.settings.people["both"] = Person(delegate=Delegation("lou", date(2026, 1, 1), None))
+    case = engine.start("desk", data={"title": "t"}, actor="ann")
+    engine.fire(case.id, "submit", actor="ann")  # editing: round robin, both
+    engine.fire(case.id, "review", actor="lou")  # editor or legal: lou's own role will do
+    engine.fire(case.id, "park", actor="lou")
+    other = engine.start("desk", data={"title": "u"}, actor="ann")
+    engine.fire(other.id, "submit", actor="ann")  # ed
+    engine.fire(other.id, "redo", actor="lou")  # editor only: lou acts for both
+    login(client, "ann")
+    page = text_of(client.get(f"/cases/{case.id}/history", headers=EN).text)
+    assert "Nobody assigned: field &#39;reviewer&#39; is empty" in page  # escaped
+    other_page = text_of(client.get(f"/cases/{other.id}/history", headers=EN).text)
+    assert "redo stayed in editing lou for both" in other_page
+    zh = text_of(client.get(f"/cases/{other.id}/history", headers=ZH).text)
+    assert "lou 代 both" in zh

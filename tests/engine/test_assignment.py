@@ -154,18 +154,30 @@ def test_a_stale_expected_version_changes_nothing(engine: Any) -> None:
     assert engine.claim(case.id, actor="ed", expected_version=case.row_version).assignee == "ed"
 
 
-def test_leaving_the_state_clears_the_assignee_staying_keeps_it(engine: Any, clock: Any) -> None:
+def test_leaving_the_state_clears_the_assignee_in_an_entry_of_its_own(
+    engine: Any, clock: Any
+) -> None:
     case = submitted(engine)
     engine.assign(case.id, "eve", actor="ed")
     clock.advance(days=3)
-    engine.run_due()  # the SLA fires 'escalate': review -> review, the same state
-    assert engine.history(case.id)[-1].event == "escalate"
-    assert engine.get(case.id).assignee == "eve"
+    engine.run_due()  # the SLA fires 'escalate': review -> review, leaving and re-entering it
+    escalated, cleared = engine.history(case.id)[-2:]
+    assert escalated.event == "escalate"
+    assert "unassigned" not in escalated.detail
+    assert (cleared.kind, cleared.actor, cleared.from_state, cleared.to_state) == (
+        "assignment",
+        "system",
+        "review",
+        "review",
+    )
+    assert cleared.detail == {"from": "eve", "to": None, "left": "review"}
+    assert engine.get(case.id).assignee is None
+    engine.assign(case.id, "eve", actor="ed")
     engine.fire(case.id, "approve", actor="eve")  # review -> scheduled
     assert engine.get(case.id).assignee is None
-    entry = engine.history(case.id)[-1]
-    assert entry.event == "approve"
-    assert entry.detail["unassigned"] == "eve"
+    moved, cleared = engine.history(case.id)[-2:]
+    assert (moved.event, cleared.kind, cleared.to_state) == ("approve", "assignment", "scheduled")
+    assert cleared.detail == {"from": "eve", "to": None, "left": "review"}
     assert engine.audit_verify() == (1, [])
 
 

@@ -49,7 +49,8 @@ def test_a_timer_event_that_re_enters_its_state_is_warned_about(
     assert _warnings(tmp_path, timer, _to("open")) == [
         "9:37: warning: transition 'remind' re-enters state 'open', whose timer fires it: "
         "each firing leaves 'open' and enters it again (on_exit and on_enter run, approvals "
-        f"are cleared) and {how}; if that is not meant, make it internal: remove 'to'"
+        f"and the assignee are cleared) and {how}; if that is not meant, make it internal: "
+        "remove 'to'"
     ]
 
 

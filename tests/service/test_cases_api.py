@@ -565,7 +565,9 @@ def test_leaving_the_state_clears_the_assignee(service: tuple[TestClient, Any]) 
     fired = client.post(f"/v1/cases/{case_id}/events/submit", headers=as_("ann"))
     assert fired.json()["case"]["assignee"] is None
     assert engine.get(case_id).assignee is None
-    assert engine.history(case_id)[-1].detail == {"unassigned": "ann"}
+    cleared = engine.history(case_id)[-1]
+    assert (cleared.kind, cleared.actor) == ("assignment", "system")
+    assert cleared.detail == {"from": "ann", "to": None, "left": "draft"}
 
 
 @pytest.mark.parametrize(

@@ -112,7 +112,7 @@ def test_one_workflow_has_what_a_form_and_a_board_need(service: tuple[TestClient
     assert list(states) == list(engine.workflow_spec("review").states)
     assert states["draft"] == {
         "name": "draft", "title": None, "description": None, "initial": True, "final": False,
-        "sla": None, "timer": None, "events": ["submit", "cancel"],
+        "sla": None, "timer": None, "assign": None, "events": ["submit", "cancel"],
     }  # fmt: skip
     assert states["review"]["sla"] == {"within": "2d", "fire": "escalate"}
     assert states["scheduled"]["timer"] == {"at": "publish_at", "fire": "publish"}

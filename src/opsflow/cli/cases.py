@@ -283,20 +283,21 @@ def _left(
 
 
 @click.command()
+@click.option("--mine", is_flag=True, help="Only the cases assigned to you.")
 @json_option
-def inbox(as_json: bool) -> None:
+def inbox(mine: bool, as_json: bool) -> None:
     """List the cases where you can fire an event now.
 
     Examples:
 
     \b
       opsflow inbox
-      opsflow --as ed inbox
+      opsflow --as ed inbox --mine
       OPSFLOW_ACTOR=bea opsflow inbox --json
     """
     ctx = app()
     actor = ctx.current_actor()
-    found = ctx.engine().inbox(actor=actor)
+    found = ctx.engine().inbox(actor=actor, mine=mine)
     for problem in found.unreadable:
         out.note(out.safe(f"warning: unreadable case left out: {problem}"))
     if as_json:

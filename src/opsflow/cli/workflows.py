@@ -120,7 +120,7 @@ def _field_limits(field: FieldSpec) -> str:
 
 
 def _print_states(spec: WorkflowSpec, locale: str | None) -> None:
-    """One row per state: kind, title, deadlines and on-enter actions."""
+    """One row per state: kind, title, deadlines, who it assigns and on-enter actions."""
     from opsflow.language.text import localized
 
     rows = []
@@ -128,8 +128,18 @@ def _print_states(spec: WorkflowSpec, locale: str | None) -> None:
         actions = [action.kind for action in state.on_enter]
         kind = _flags(initial=state.initial, final=state.final)
         title = localized(state.title, locale)
-        rows.append((name, kind, title, _state_deadlines(state), actions))
-    out.table(["state", "kind", "title", "deadline", "on enter"], rows)
+        rows.append((name, kind, title, _state_deadlines(state), _assigns(state), actions))
+    out.table(["state", "kind", "title", "deadline", "assigns", "on enter"], rows)
+
+
+def _assigns(state: StateSpec) -> str:
+    """Whom a state gives a case to on entry: a role's holder by policy, or a field's person."""
+    assign = state.assign
+    if assign is None:
+        return ""
+    if assign.field is not None:
+        return f"field {assign.field}"
+    return f"{assign.role} ({assign.rotation})"
 
 
 def _state_deadlines(state: StateSpec) -> str:

@@ -7,6 +7,7 @@ on a fire); what it uses of the step is declared in ``core.context.StepParts``.
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
@@ -16,10 +17,13 @@ from opsflow.clock import iso
 from opsflow.core.compiled import CompiledAction
 from opsflow.core.context import StepParts
 from opsflow.core.decide import SYSTEM, Actor
+from opsflow.core.delegation import recipients
 from opsflow.core.metrics import run_metric
 from opsflow.errors import Invalid
 from opsflow.language.expressions import EvaluationError
 from opsflow.templating import render_message
+
+log = logging.getLogger("opsflow.notify")
 
 
 class Actions(StepParts):
@@ -93,6 +97,17 @@ class Actions(StepParts):
         spec = action.spec.notify
         assert spec is not None
         variables = self.template_variables(actor, event)
+        to = recipients(
+            render_message(spec.to, variables), self.case.assignee, self.ctx.team, self.ctx.covering
+        )
+        if to is None:  # ``to: assignee`` and nobody holds the case: no one to tell
+            log.info(
+                "case %s: notify on channel '%s' skipped: it goes to the assignee and the "
+                "case is assigned to nobody",
+                self.case.id,
+                spec.channel,
+            )
+            return
         self.notices += 1
         key_source = f"{self.case.id}:{self.first_seq or self.case.seq}:{self.notices}"
         self.writes.outbox.append(
@@ -100,7 +115,7 @@ class Actions(StepParts):
                 "case_id": self.case.id,
                 "seq": self.case.seq,
                 "channel": spec.channel,
-                "recipient": render_message(spec.to, variables),
+                "recipient": to,
                 "subject": render_message(spec.subject, variables) if spec.subject else None,
                 "message": render_message(spec.message, variables),
                 "event": event,

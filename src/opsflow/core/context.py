@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,11 @@ class StepContext:
     sources: Mapping[str, Mapping[str, Any]]
     base_dir: Any
     before_hooks: bool = True
+    # Who stands in for whom now (delegate -> delegators; see opsflow.core.delegation).
+    covering: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Picks the holder of a role who gets a case entering a state with ``assign: {role}``:
+    # (policy, workflow, state, holders sorted, case id) -> one of the holders.
+    pick_holder: Callable[[str, str, str, Sequence[str], str], str] | None = None
     # Errors that end the whole step (database trouble: the transaction is retried or
     # reported), never kept as a failed piece of automation.
     fatal: tuple[type[BaseException], ...] = ()
@@ -57,13 +62,19 @@ class StepParts:
             kind: str,
             actor: str,
             *,
+            event: str | None = None,
+            from_state: str | None = None,
+            to_state: str | None = None,
             changes: dict[str, Any] | None = None,
+            comment: str | None = None,
             detail: dict[str, Any] | None = None,
         ) -> dict[str, Any]: ...
         def scope_for(self, actor: Actor) -> dict[str, Any]: ...
         def data_changed(self) -> None: ...
         def apply_data(self, data: Mapping[str, Any]) -> dict[str, Any]: ...
-        def remember_actor(self, event: str, actor: Actor) -> None: ...
+        def remember_actor(
+            self, event: str, actor: Actor, on_behalf_of: str | None = None
+        ) -> None: ...
         def fire(self, event: str, actor: Actor, *, settle: bool = True) -> object: ...
         def take(
             self,

@@ -24,14 +24,34 @@ SYSTEM = "system"
 
 @dataclass(frozen=True)
 class Actor:
-    """Who fires: a name and the roles the project's team gives it. ``system`` runs timers."""
+    """Who fires: a name and the roles the project's team gives it. ``system`` runs timers.
+
+    While a delegation to them is active, ``roles`` also holds the roles of each person
+    they stand in for (``stands_in_for``: (delegator, the delegator's roles)), and
+    ``own_roles`` their own (see :mod:`opsflow.core.delegation`).
+    """
 
     name: str
     roles: frozenset[str] = frozenset()
+    stands_in_for: tuple[tuple[str, frozenset[str]], ...] = ()
+    own: frozenset[str] | None = None  # their own roles, when they stand in for someone
 
     @property
     def is_system(self) -> bool:
         return self.name == SYSTEM
+
+    @property
+    def own_roles(self) -> frozenset[str]:
+        return self.roles if self.own is None else self.own
+
+    @property
+    def identities(self) -> frozenset[str]:
+        """Who this actor counts as for four-eyes and approvals: them and whom they cover."""
+        return frozenset((self.name, *(person for person, _ in self.stands_in_for)))
+
+    def on_behalf_of(self, allowed: frozenset[str]) -> str | None:
+        """The first person stood in for whose roles meet ``allowed`` (None: no one's)."""
+        return next((p for p, roles in self.stands_in_for if roles & allowed), None)
 
     def to_scope(self) -> dict[str, Any]:
         return {"name": self.name, "roles": sorted(self.roles)}
@@ -126,6 +146,13 @@ def _roles_reason(allowed: frozenset[str] | None, actor: Actor, what: str) -> st
     return f"{what}: needs one of {', '.join(people)} ({actor.name} has {held})"
 
 
+def _as_whom(actor: Actor, names: frozenset[str]) -> str:
+    """Who of ``names`` a refusal names: the actor, else the person they stand in for."""
+    if actor.name in names:
+        return actor.name
+    return f"{min(names)} (for whom {actor.name} stands in)"
+
+
 def system_only(transition: CompiledTransition) -> bool:
     """``roles: [system]``: no person may fire the transition, a veto included."""
     return transition.roles is not None and transition.roles <= {SYSTEM}
@@ -155,8 +182,9 @@ def check_candidate(
     """The first failing check of one candidate, in SPEC order: roles, requires, not_by, when."""
     if transition.approvals is not None:
         reason = _roles_reason(transition.approver_roles, actor, "approval")
-        if not reason and actor.name in approvals(transition.event):
-            reason = f"approval: {actor.name} has already approved"
+        voted = actor.identities & approvals(transition.event)
+        if not reason and voted:
+            reason = f"approval: {_as_whom(actor, voted)} has already approved"
         if reason:
             return Failure(transition, "approval", reason, permission=True)
     elif system_only(transition) or not vetoes(wf, state, transition.event, actor):
@@ -169,8 +197,9 @@ def check_candidate(
         return Failure(transition, "requires", f"requires: {names} empty", permission=False)
     if transition.not_by and not actor.is_system:
         for event in transition.not_by:
-            if actor.name in actors_by_event.get(event, ()):
-                reason = f"four-eyes: {actor.name} fired '{event}' on this case"
+            fired = actor.identities.intersection(actors_by_event.get(event, ()))
+            if fired:
+                reason = f"four-eyes: {_as_whom(actor, fired)} fired '{event}' on this case"
                 return Failure(transition, "not_by", reason, permission=True)
     guard = _guard(transition, scope, functions)
     if guard:

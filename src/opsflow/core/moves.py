@@ -10,12 +10,13 @@ from typing import Any
 
 from transitions import EventData
 
+from opsflow.core.autoassign import AutoAssign
 from opsflow.core.compiled import CompiledTransition
 from opsflow.core.context import StepParts
 from opsflow.core.machine import Move
 
 
-class Moves(StepParts):
+class Moves(AutoAssign, StepParts):
     """A step as the workflow machine's model: the callbacks of a move (a part of Step).
 
     ``machine_state`` is the state as the machine sees it during a move: the step sets it
@@ -34,8 +35,9 @@ class Moves(StepParts):
         self.run_actions(actions, kwargs["actor"], event, kwargs["seq"], kwargs["entry"])
 
     def arrive(self, event_data: EventData) -> None:
-        """End the visit left, begin one here, run the transition's ``do`` actions, then the
-        state's enter actions. A starting case (no transition) is in its first visit."""
+        """End the visit left, begin one here, run the transition's ``do`` actions, settle the
+        assignee (see :mod:`opsflow.core.autoassign`), then run the state's enter actions.
+        A starting case (no transition) is in its first visit."""
         case = self.case
         move: Move | None = event_data.transition  # type: ignore[assignment]  # None: a start
         event = None
@@ -46,21 +48,14 @@ class Moves(StepParts):
             case.visit += 1
             case.entered_at = self.ctx.now
             case.closed = case.state in self.wf.finals
-            if case.assignee is not None and case.state != move.source:
-                self._unassign_on_leaving(event_data.kwargs.get("entry"))
             self.data_changed()
             event = self._do(move, event_data.kwargs)
+        self.assign_on_entry(None if move is None else move.source)
         self.writes.entered = True
         actions = self.wf.on_enter.get(case.state)
         if actions:
             kwargs = event_data.kwargs
             self.run_actions(actions, kwargs["actor"], event, kwargs["seq"], kwargs["entry"])
-
-    def _unassign_on_leaving(self, entry: dict[str, Any] | None) -> None:
-        """Leaving a state for another clears the assignee; the move's entry says whose."""
-        if entry is not None:
-            entry["detail"] = {**(entry.get("detail") or {}), "unassigned": self.case.assignee}
-        self.case.assignee = None
 
     def run_transition_actions(self, event_data: EventData) -> None:
         """An internal transition's ``do`` actions (the machine's ``after`` callback)."""
@@ -70,7 +65,10 @@ class Moves(StepParts):
         """The transition's ``do`` actions, as the actor who fired it; its event."""
         transition: CompiledTransition = move.compiled  # type: ignore[assignment]
         actor = kwargs["actor"]
-        self.remember_actor(transition.event, actor)
+        entry = kwargs.get("entry") or {}
+        self.remember_actor(
+            transition.event, actor, (entry.get("detail") or {}).get("on_behalf_of")
+        )
         if transition.actions:
             self.run_actions(
                 transition.actions, actor, transition.event, kwargs["seq"], kwargs["entry"]

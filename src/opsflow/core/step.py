@@ -22,7 +22,8 @@ from opsflow.core.actions import Actions
 from opsflow.core.automation import Automation, failure_text
 from opsflow.core.compiled import CompiledTransition, CompiledWorkflow
 from opsflow.core.context import StepContext
-from opsflow.core.decide import SYSTEM, Actor, ApprovalProgress, Decision, decide
+from opsflow.core.decide import Actor, ApprovalProgress, Decision, decide
+from opsflow.core.delegation import actor_for, behalf, on_behalf
 from opsflow.core.hookviews import HookView, actor_view, transition_view
 from opsflow.core.moves import Moves
 from opsflow.core.results import StepOutcome
@@ -75,8 +76,7 @@ class Step(Actions, Automation, Settling, Moves):
     def actor(self, name: str) -> Actor:
         found = self._actors.get(name)
         if found is None:
-            roles = frozenset() if name == SYSTEM else frozenset(self.ctx.team.get(name, ()))
-            found = self._actors[name] = Actor(name, roles)
+            found = self._actors[name] = actor_for(name, self.ctx.team, self.ctx.covering)
         return found
 
     def next_seq(self) -> int:
@@ -304,19 +304,24 @@ class Step(Actions, Automation, Settling, Moves):
             to_state=state,
             changes=changes,
             comment=comment,
-            detail={"approvals": {"have": approval.have, "need": approval.need}},
+            detail={
+                "approvals": {"have": approval.have, "need": approval.need},
+                **on_behalf(self.wf, state, transition, actor),
+            },
         )
-        self.remember_actor(event, actor)
+        self.remember_actor(event, actor, behalf(self.wf, state, transition, actor))
         return FireOutcome("approval_recorded", transition, progress)
 
-    def remember_actor(self, event: str, actor: Actor) -> None:
-        """Keep ``actor`` among those who fired ``event`` on the case (for four-eyes ``not_by``)."""
+    def remember_actor(self, event: str, actor: Actor, on_behalf_of: str | None = None) -> None:
+        """Keep ``actor`` (and whom they acted for) among those who fired ``event`` on the
+        case, for four-eyes ``not_by``."""
         # Copied on write, never changed in place: the case shares the mapping with the row
         # as read (so an unchanged one is not compared or written) and with dry-run forks.
         actors = self.case.actors
-        names = actors.get(event)
-        if names is None or actor.name not in names:
-            self.case.actors = {**actors, event: [*(names or ()), actor.name]}
+        names = actors.get(event) or []
+        new = [n for n in dict.fromkeys((actor.name, on_behalf_of)) if n and n not in names]
+        if new:
+            self.case.actors = {**actors, event: [*names, *new]}
 
     def take(
         self,
@@ -346,7 +351,11 @@ class Step(Actions, Automation, Settling, Moves):
             changes=changes,
             comment=comment,
             # Marked, so that a replay of the history keeps the visit (from == to either way).
-            detail={**(detail or {}), "internal": True} if internal else detail,
+            detail={
+                **(detail or {}),
+                **({"internal": True} if internal else {}),
+                **on_behalf(self.wf, source, transition, actor),
+            },
         )
         self.machine_state = self.case.state
         self.wf.machine.execute(transition, self, actor=actor, seq=entry["seq"], entry=entry)

@@ -10,7 +10,7 @@ from typing import Any
 
 from opsflow.core.compiled import CompiledTransition, CompiledWorkflow
 from opsflow.core.decide import SYSTEM, system_only
-from opsflow.language.models import FieldSpec, StateSpec
+from opsflow.language.models import AssignSpec, FieldSpec, StateSpec
 
 
 def person_may_fire(transition: CompiledTransition) -> bool:
@@ -44,8 +44,18 @@ def _state(wf: CompiledWorkflow, name: str, spec: StateSpec) -> dict[str, Any]:
         "final": spec.final,
         "sla": spec.sla.model_dump(exclude_none=True) if spec.sla else None,
         "timer": spec.timer.model_dump(exclude_none=True) if spec.timer else None,
+        "assign": _assign(spec.assign),
         "events": events,  # events a person may fire out of this state, in file order
     }
+
+
+def _assign(spec: AssignSpec | None) -> dict[str, str] | None:
+    """Who the state gives a case to on entry: a field, or a role and its policy."""
+    if spec is None:
+        return None
+    if spec.field is not None:
+        return {"field": spec.field}
+    return {"role": str(spec.role), "policy": spec.rotation}
 
 
 def _transition(wf: CompiledWorkflow, t: CompiledTransition) -> dict[str, Any]:

@@ -11,7 +11,8 @@ The rules:
   included (a workflow that names no roles accepts any team member);
 - **who may assign or unassign**: the current assignee, admins, and anyone holding a role
   named by an event of the case's current state (events that name no roles, such as those
-  only a deadline fires, do not count); without a team, anyone;
+  only a deadline fires, do not count); without a team, anyone. Roles are a person's own
+  and, while a delegation to them is active, those of whom they stand in for;
 - **claim** assigns the actor, who must be allowed to assign; when someone else holds the
   case it is a conflict, unless ``force`` is given by an admin (a non-admin ``force`` is
   not permitted);
@@ -21,11 +22,13 @@ The rules:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from opsflow.core.compiled import CompiledWorkflow
 from opsflow.core.decide import SYSTEM
+from opsflow.core.delegation import roles_at
 from opsflow.core.results import Case
 from opsflow.engine.unit import CaseTransaction, check_version
 from opsflow.errors import Conflict, Invalid, NotPermitted, Refused
@@ -67,8 +70,15 @@ def workflow_roles(wf: CompiledWorkflow) -> frozenset[str]:
     return frozenset(roles)
 
 
-def check_assignee(wf: CompiledWorkflow, team: Mapping[str, Sequence[str]], name: str) -> None:
-    """Refuse an assignee who is not a team member able to act in ``wf`` (Invalid)."""
+def check_assignee(
+    wf: CompiledWorkflow,
+    team: Mapping[str, Sequence[str]],
+    name: str,
+    roles_of: Callable[[str], frozenset[str]],
+) -> None:
+    """Refuse an assignee who is not a team member able to act in ``wf`` (Invalid).
+
+    ``roles_of``: a person's roles now (their own and those of whom they stand in for)."""
     if not name or len(name) > MAX_NAME or not name.isprintable() or name == SYSTEM:
         raise Invalid(f"{name[:40]!r} cannot be assigned", ["name a team member"])
     if not team:
@@ -78,7 +88,7 @@ def check_assignee(wf: CompiledWorkflow, team: Mapping[str, Sequence[str]], name
             f"'{name}' is not in this project's team", ["only team members can be assigned"]
         )
     needed = workflow_roles(wf)
-    if needed and not needed & frozenset(team[name]):
+    if needed and not needed & roles_of(name):
         raise Invalid(
             f"'{name}' holds no role that acts in workflow '{wf.id}'",
             [f"roles that act in it: {', '.join(sorted(needed))}"],
@@ -91,13 +101,14 @@ def check_may_assign(
     state: str,
     request: AssignRequest,
     holder: str | None,
+    roles_of: Callable[[str], frozenset[str]],
 ) -> None:
     """Refuse an actor who may not change the assignee of a case in ``state`` (NotPermitted)."""
     actor = request.actor
     if not team or request.admin or actor == holder:
         return
     roles = state_roles(wf, state)
-    if roles & frozenset(team.get(actor, ())):
+    if roles & roles_of(actor):
         return
     who = ", ".join(sorted(roles)) or "no role"
     raise NotPermitted(
@@ -130,9 +141,10 @@ def change_assignee(tx: CaseTransaction, request: AssignRequest) -> Case:
             forced = True
     else:
         target = request.name
-    check_may_assign(wf, team, case.state, request, holder)
+    roles_of = partial(roles_at, tx.shop.settings, now=tx.now)
+    check_may_assign(wf, team, case.state, request, holder, roles_of)
     if target is not None:
-        check_assignee(wf, team, target)
+        check_assignee(wf, team, target, roles_of)
     if target == holder:
         return tx.view(step, request.actor)  # already so: nothing to write
     extra = {"forced": True} if forced else {}

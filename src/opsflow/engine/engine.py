@@ -18,6 +18,7 @@ from opsflow.calendars import calendar_gaps
 from opsflow.clock import Clock, system_now
 from opsflow.config import load_settings
 from opsflow.core.decide import SYSTEM
+from opsflow.core.delegation import roles_at
 from opsflow.core.diagram import FORMATS as DIAGRAM_FORMATS
 from opsflow.core.diagram import Diagram
 from opsflow.core.diagram import render as render_diagram
@@ -167,11 +168,8 @@ class CaseEngine:
         )
 
     def _built_once(self, name: str, build: Callable[[], T]) -> T:
-        """A part built by one thread, however many ask for it first at the same time.
-
-        ``cached_property`` keeps no lock of its own (Python 3.12+): without this, two
-        threads could each load the plugins or open a database pool.
-        """
+        """A part built by one thread, however many ask for it first at the same time
+        (``cached_property`` keeps no lock of its own: two could load the plugins twice)."""
         with self._parts_lock:
             found: T | None = self.__dict__.get(name)
             if found is None:
@@ -179,8 +177,8 @@ class CaseEngine:
             return found
 
     def roles_of(self, name: str) -> frozenset[str]:
-        """A person's roles, as the team lists them (none for a stranger)."""
-        return frozenset(self.settings.team.get(name, ()))
+        """A person's roles now: the team's, and those of whom they stand in for."""
+        return roles_at(self.settings, name, self.clock())
 
     def is_admin(self, name: str) -> bool:
         """Whether ``admins:`` lists ``name`` (retry notifications, verify the audit, tokens)."""

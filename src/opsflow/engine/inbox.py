@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from opsflow.core.actionable import inbox_events, states_for
 from opsflow.core.compiled import CompiledWorkflow
 from opsflow.core.decide import Actor
+from opsflow.core.delegation import actor_at
 from opsflow.core.results import Case, CaseList, EventStatus
 from opsflow.core.step import Step
 from opsflow.core.working import WorkingCase
@@ -192,8 +193,7 @@ def page(
     ``cases`` for the cases ``actor`` may read (None: every case).
     """
     after = decode_cursor(cursor) if cursor else None
-    roles = frozenset(tx.shop.settings.team.get(actor, ()))
-    targets, unreadable = _targets(tx, Actor(actor, roles))
+    targets, unreadable = _targets(tx, actor_at(tx.shop.settings, actor, tx.now))
     chosen: list[Chosen] = []
     if not targets:
         return _finish(tx.conn, chosen, None, unreadable)

@@ -33,7 +33,7 @@ from opsflow.core.hookviews import HookView, actor_view, transition_view
 from opsflow.core.results import Case, FireResult, Notice
 from opsflow.core.step import Step
 from opsflow.core.working import WorkingCase
-from opsflow.engine import access, idempotency, persist
+from opsflow.engine import access, autoassign, idempotency, persist
 from opsflow.engine.definitions import Definitions
 from opsflow.errors import (
     Conflict,
@@ -165,13 +165,13 @@ class CaseTransaction:
         return step
 
     def context(self) -> StepContext:
-        """What a step on this transaction needs: roles, plugins, sources, approvals."""
-        conn, settings, plugins = self.conn, self.shop.settings, self.shop.plugins
+        """What a step on this transaction needs: roles, plugins, sources, approvals, turns."""
+        settings, plugins = self.shop.settings, self.shop.plugins
         return StepContext(
             now=self.now,
             team=settings.team,
             functions=plugins.functions,
-            approvals_of=lambda case, visit, event: persist.approvals_of(conn, case, visit, event),
+            **autoassign.step_parts(self),
             plugins=plugins,
             sources=settings.sources,
             base_dir=settings.base_dir,

@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opsflow.errors import FieldError, TemplateProblem
+from opsflow.language.checks_assign import check_assignments
 from opsflow.language.checks_calendar import check_calendars
 from opsflow.language.checks_deadlines import check_deadline_durations
 from opsflow.language.checks_params import check_metric_params
@@ -90,6 +91,7 @@ class Checker:
         check_roles(self)
         check_readers(self)
         self.check_states()
+        check_assignments(self)
         self.check_transitions()
         check_deadline_roles(self)
         check_calendars(self)

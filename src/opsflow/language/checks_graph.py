@@ -208,8 +208,8 @@ def _timer_re_entries(checker: CheckSite, sources: dict[int, list[str]]) -> None
                 ("transitions", index, "to"),
                 f"transition '{spec.event}' re-enters state '{name}', whose {kind} fires it: "
                 f"each firing leaves '{name}' and enters it again (on_exit and on_enter run, "
-                f"approvals are cleared) and {again}; if that is not meant, make it "
-                "internal: remove 'to'",
+                f"approvals and the assignee are cleared) and {again}; if that is not "
+                "meant, make it internal: remove 'to'",
                 "warning",
             )
 

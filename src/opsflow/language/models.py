@@ -178,6 +178,34 @@ class TimerSpec(_Model):
         return self
 
 
+AssignPolicy = Literal["round_robin", "least_open"]
+
+
+class AssignSpec(_Model):
+    """``assign:`` of a state: who gets the case on entry (SPEC §2.10).
+
+    Either ``role`` (with a ``policy``: ``round_robin``, the default, or ``least_open``)
+    or ``field`` (the team member a field names), never both.
+    """
+
+    role: Identifier | None = None
+    policy: AssignPolicy | None = None
+    field: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AssignSpec:
+        if (self.role is None) == (self.field is None):
+            raise ValueError("give exactly one of 'role' (with a policy) or 'field'")
+        if self.field is not None and self.policy is not None:
+            raise ValueError("'policy' goes with 'role'; with 'field' the field names the person")
+        return self
+
+    @property
+    def rotation(self) -> AssignPolicy:
+        """The policy among a role's holders (``round_robin`` when none is given)."""
+        return self.policy or "round_robin"
+
+
 class StateSpec(_Model):
     """One state (SPEC §2.2)."""
 
@@ -189,6 +217,7 @@ class StateSpec(_Model):
     on_exit: list[Action] = []
     sla: SlaSpec | None = None
     timer: TimerSpec | None = None
+    assign: AssignSpec | None = None
 
 
 class ApprovalsSpec(_Model):

@@ -28,7 +28,10 @@ from opsflow.store import tables
 
 # Every revision this opsflow ships, oldest first; the last is the one the code needs.
 # (tests/store/test_migrations.py checks this against the Alembic scripts.)
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0008", "0009")
+REVISIONS: tuple[str, ...] = (
+    *("0001", "0002", "0003", "0004", "0005", "0006"),
+    *("0008", "0009", "0010"),
+)
 HEAD = REVISIONS[-1]
 # Not Alembic's default name: a PostgreSQL schema may be shared with another Alembic app.
 VERSION_TABLE = "opsflow_schema_version"

@@ -323,6 +323,22 @@ class OidcLoginRow(SQLModel, table=True):
     expires_at: datetime = _when()
 
 
+class AssignTurnRow(SQLModel, table=True):
+    """Whose turn it is: the last automatic ``round_robin`` assignment of a (workflow, state).
+
+    The row is locked while a step picks the next role holder, so concurrent starts on
+    several hosts take turns one after another.
+    """
+
+    __tablename__ = "assign_turns"
+
+    workflow: str = Field(sa_column=Column(String(100), primary_key=True))
+    state: str = Field(sa_column=Column(String(100), primary_key=True))
+    last_assignee: str = Field(sa_column=Column(String(200), nullable=False))
+    turns: int = Field(sa_column=Column(Integer, nullable=False))
+    updated_at: datetime = _when()
+
+
 ROW_MODELS: tuple[type[SQLModel], ...] = (
     DefinitionRow,
     CaseRow,
@@ -338,4 +354,5 @@ ROW_MODELS: tuple[type[SQLModel], ...] = (
     SessionRow,
     LoginFailureRow,
     OidcLoginRow,
+    AssignTurnRow,
 )

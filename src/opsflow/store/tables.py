@@ -255,3 +255,13 @@ oidc_logins = Table(
     Column("expires_at", UTCDateTime(timezone=True), nullable=False),
     Index("ix_oidc_logins_expires_at", "expires_at"),
 )
+
+assign_turns = Table(
+    "assign_turns",
+    metadata,
+    Column("workflow", String(length=100), primary_key=True),
+    Column("state", String(length=100), primary_key=True),
+    Column("last_assignee", String(length=200), nullable=False),
+    Column("turns", Integer(), nullable=False),
+    Column("updated_at", UTCDateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,84 @@
+"""Who holds a case when it enters a state: ``assign:`` on entry, the assignee cleared on leaving.
+
+A case that leaves its state for another, or goes back into the same one (re-entering
+it), loses its assignee unless the state it enters assigns again; an internal transition
+never leaves and keeps it. A state with ``assign:`` picks on entry (a start too):
+
+- ``{role: R, policy: round_robin}``: the holder of R (team members sorted by name) after
+  the one who got this (workflow, state)'s previous automatic assignment;
+- ``{role: R, policy: least_open}``: the holder of R with the fewest open cases, of any
+  workflow, assigned to them (ties: by name);
+- ``{field: F}``: the team member named in F; an empty field or a name outside the team
+  assigns nobody, and the entry says why (``reason``).
+
+The change is one ``assignment`` entry by ``system`` (``detail: {from, to}`` and how it
+was decided): leaving a state for one that assigns writes that one entry, not a clearing
+and then an assignment. Nothing changing writes nothing. The turns of ``round_robin`` and
+the counts of ``least_open`` are the engine's (``StepContext.pick_holder``): they read the
+database, in the step's transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opsflow.core.context import StepParts
+from opsflow.core.decide import SYSTEM
+from opsflow.language.fields import is_empty
+from opsflow.language.models import AssignSpec
+
+
+class AutoAssign(StepParts):
+    """The assignee on entering a state (a part of :class:`opsflow.core.step.Step`)."""
+
+    def assign_on_entry(self, left: str | None) -> None:
+        """Settle the assignee as the case enters its state (``left``: the state it left,
+        None for a start)."""
+        case = self.case
+        spec = self.wf.spec.states[case.state].assign
+        if spec is None:
+            if case.assignee is not None and left is not None:
+                self._reassign(None, {"left": left})
+            return
+        chosen, how = self._choose(spec)
+        if left is not None:
+            how = {"left": left, **how}
+        if chosen != case.assignee or "reason" in how:
+            self._reassign(chosen, how)
+
+    def _reassign(self, name: str | None, how: dict[str, Any]) -> None:
+        state, previous = self.case.state, self.case.assignee
+        self.case.assignee = name
+        self.data_changed()  # ``assignee`` is in the expressions' scope
+        self.record_entry(
+            self.next_seq(),
+            "assignment",
+            SYSTEM,
+            from_state=state,
+            to_state=state,
+            detail={"from": previous, "to": name, **how},
+        )
+
+    def _choose(self, spec: AssignSpec) -> tuple[str | None, dict[str, Any]]:
+        """The person ``spec`` gives the case to (None: nobody) and how it was decided."""
+        team = self.ctx.team
+        if spec.field is not None:
+            how: dict[str, Any] = {"field": spec.field}
+            value = self.case.data.get(spec.field)
+            if is_empty(value):
+                return None, {**how, "reason": f"field '{spec.field}' is empty"}
+            name = str(value)
+            if team and name not in team:
+                return None, {**how, "reason": f"'{name}' is not in the team"}
+            return name, how
+        role = spec.role
+        assert role is not None  # AssignSpec: a role or a field
+        how = {"role": role, "policy": spec.rotation}
+        holders = sorted(person for person, roles in team.items() if role in roles)
+        if not holders:
+            return None, {**how, "reason": f"no one in the team holds role '{role}'"}
+        pick = self.ctx.pick_holder
+        if pick is None:  # a step without a database (a preview): the first in line
+            return holders[0], how
+        chosen = pick(spec.rotation, self.wf.id, self.case.state, holders, self.case.id)
+        return chosen, how

@@ -1,0 +1,254 @@
+"""Automatic assignment on entering a state: round_robin, least_open, a field's person; the
+assignee cleared on leaving, in one entry; notifications to the assignee."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from opsflow.store import tables
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine"
+EDITORS = ["both", "ed", "eve"]  # the fixtures' team holders of editor, sorted
+
+
+@pytest.fixture
+def workflows_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "workflows"
+    target.mkdir()
+    for name in ("review", "desk", "intake"):
+        shutil.copy(FIXTURES / f"{name}.yaml", target / f"{name}.yaml")
+    return target
+
+
+def submitted(engine: Any, title: str = "t", **data: Any) -> Any:
+    case = engine.start("desk", {"title": title, **data}, actor="ann")
+    engine.fire(case.id, "submit", actor="ann")
+    return engine.get(case.id)
+
+
+def assignments(engine: Any, case_id: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(e.actor, e.detail) for e in engine.history(case_id) if e.kind == "assignment"]
+
+
+def test_round_robin_gives_each_case_to_the_next_holder_with_its_own_entry(engine: Any) -> None:
+    cases = [submitted(engine, f"post {n}") for n in range(4)]
+    assert [c.assignee for c in cases] == [*EDITORS, "both"]
+    moved, assigned = engine.history(cases[0].id)[-2:]
+    assert (moved.kind, moved.event) == ("transition", "submit")
+    assert (assigned.kind, assigned.actor, assigned.from_state, assigned.to_state) == (
+        "assignment",
+        "system",
+        "editing",
+        "editing",
+    )
+    assert assigned.detail == {
+        "from": None,
+        "to": "both",
+        "left": "draft",
+        "role": "editor",
+        "policy": "round_robin",
+    }
+    assert assigned.seq == moved.seq + 1
+    assert cases[0].row_version == 2  # the start, then one step: the fire and its assignment
+    with engine.db.read() as conn:
+        turn = conn.execute(select(tables.assign_turns)).one()
+    assert (turn.workflow, turn.state, turn.last_assignee, turn.turns) == (
+        "desk",
+        "editing",
+        "both",
+        4,
+    )
+    assert engine.audit_verify() == (4, [])
+
+
+def test_a_start_into_an_assigning_state_is_assigned(engine: Any) -> None:
+    first = engine.start("intake", {"title": "a"}, actor="ed")
+    second = engine.start("intake", {"title": "b"}, actor="ed")
+    assert (first.assignee, second.assignee) == ("both", "ed")
+    start, assigned = engine.history(first.id)
+    assert start.kind == "start"
+    assert (assigned.kind, assigned.detail) == (
+        "assignment",
+        {"from": None, "to": "both", "role": "editor", "policy": "round_robin"},
+    )
+
+
+def test_round_robin_follows_the_last_assignee_when_the_team_changes(make_engine: Any) -> None:
+    team = {"ann": ["author"], "cy": ["editor"], "di": ["editor"]}
+    engine = make_engine(team=team)
+    assert submitted(engine).assignee == "cy"
+    grown = make_engine(team={**team, "bo": ["editor"], "ed": ["editor"]})
+    assert [submitted(grown).assignee for _ in range(3)] == ["di", "ed", "bo"]
+
+
+def test_leaving_for_an_assigning_state_writes_one_entry(engine: Any) -> None:
+    case = submitted(engine)  # both
+    engine.fire(case.id, "check", actor="both")  # editing -> legal: least_open among legal
+    assert engine.get(case.id).assignee == "lou"
+    history = engine.history(case.id)
+    assert [e.kind for e in history[-2:]] == ["transition", "assignment"]
+    assert history[-1].detail == {
+        "from": "both",
+        "to": "lou",
+        "left": "editing",
+        "role": "legal",
+        "policy": "least_open",
+    }
+    assert len(assignments(engine, case.id)) == 2  # on entering editing, then legal
+
+
+def test_re_entering_takes_the_next_turn_and_an_internal_transition_keeps_it(
+    engine: Any,
+) -> None:
+    case = submitted(engine)  # both
+    engine.fire(case.id, "remind", actor="ed")  # internal: stays in the visit
+    assert engine.get(case.id).assignee == "both"
+    assert len(assignments(engine, case.id)) == 1
+    engine.fire(case.id, "redo", actor="ed")  # editing -> editing: leaves and re-enters
+    assert engine.get(case.id).assignee == "ed"
+    assert assignments(engine, case.id)[-1][1] == {
+        "from": "both",
+        "to": "ed",
+        "left": "editing",
+        "role": "editor",
+        "policy": "round_robin",
+    }
+
+
+def test_leaving_for_a_state_that_does_not_assign_clears_the_assignee(engine: Any) -> None:
+    case = submitted(engine)
+    engine.fire(case.id, "park", actor="both")
+    assert engine.get(case.id).assignee is None
+    assert assignments(engine, case.id)[-1] == (
+        "system",
+        {"from": "both", "to": None, "left": "editing"},
+    )
+
+
+def test_least_open_picks_the_holder_with_fewest_open_cases_of_any_workflow(
+    make_engine: Any,
+) -> None:
+    team = {"ann": ["author"], "ed": ["editor"], "lea": ["legal"], "lou": ["legal"]}
+    engine = make_engine(team=team)
+    engine.settings.admins = ["ed"]
+    # lea holds two open cases (another workflow), lou one open and one closed
+    for holder in ("lea", "lea", "lou"):
+        other = engine.start("review", {"title": "x"}, actor="ann")
+        engine.assign(other.id, holder, actor="ed")
+    closed = submitted(engine)
+    engine.fire(closed.id, "check", actor="ed")  # a tie at (lea 2, lou 1)? no: lou has fewer
+    assert engine.get(closed.id).assignee == "lou"
+    engine.fire(closed.id, "finish", actor="lou")  # closed: counts for no one any more
+    case = submitted(engine)
+    engine.fire(case.id, "check", actor="ed")
+    assert engine.get(case.id).assignee == "lou"  # lea 2, lou 1
+    third = submitted(engine)
+    engine.fire(third.id, "check", actor="ed")
+    assert engine.get(third.id).assignee == "lea"  # a tie at 2: by name
+
+
+def test_least_open_counts_with_the_assignee_index(engine: Any) -> None:
+    from opsflow.engine.autoassign import open_counts
+
+    with engine.db.read() as conn:
+        compiled = str(
+            open_counts(["lea", "lou"], "0" * 32).compile(
+                conn, compile_kwargs={"literal_binds": True}
+            )
+        )
+        if conn.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + compiled)
+            plan = " ".join(str(r[-1]) for r in rows)
+        else:
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = " ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + compiled))
+    assert "ix_cases_assignee" in plan, plan
+
+
+@pytest.mark.parametrize(
+    ("reviewer", "expected", "reason"),
+    [
+        ("eve", "eve", None),
+        (None, None, "field 'reviewer' is empty"),
+        ("zed", None, "'zed' is not in the team"),
+    ],
+)
+def test_a_field_names_the_assignee(
+    engine: Any, reviewer: str | None, expected: str | None, reason: str | None
+) -> None:
+    case = submitted(engine, reviewer=reviewer)
+    engine.fire(case.id, "review", actor="both")
+    assert engine.get(case.id).assignee == expected
+    actor, detail = assignments(engine, case.id)[-1]
+    wanted: dict[str, Any] = {"from": "both", "to": expected, "left": "editing"}
+    wanted["field"] = "reviewer"
+    if reason is not None:
+        wanted["reason"] = reason
+    assert (actor, detail) == ("system", wanted)
+
+
+def test_a_field_naming_the_holder_again_writes_nothing(engine: Any) -> None:
+    case = submitted(engine, reviewer="both")  # editing: both (round robin), review: both
+    engine.fire(case.id, "review", actor="ed")
+    assert engine.get(case.id).assignee == "both"
+    assert len(assignments(engine, case.id)) == 1
+
+
+def test_notify_to_assignee_reaches_the_assignee(engine: Any) -> None:
+    case = submitted(engine, "双十一")
+    [row] = engine.outbox(case_id=case.id)
+    assert (row.to, row.message) == ("both", "「双十一」 is yours")  # assigned before on_enter
+    engine.fire(case.id, "remind", actor="ed")
+    assert [o.to for o in engine.outbox(case_id=case.id)] == ["both", "both"]
+
+
+def test_notify_to_assignee_with_nobody_assigned_is_skipped_with_a_note(
+    engine: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    case = submitted(engine)
+    before = len(engine.outbox(case_id=case.id))
+    with caplog.at_level(logging.INFO, logger="opsflow.notify"):
+        result = engine.fire(case.id, "park", actor="both")  # parked: nobody; notify assignee
+    assert result.case.state == "parked"
+    assert len(engine.outbox(case_id=case.id)) == before
+    assert f"case {case.id}: notify on channel 'chat' skipped" in caplog.text
+    assert "assigned to nobody" in caplog.text
+
+
+def test_concurrent_starts_take_fair_turns(make_engine: Any) -> None:
+    """Starts racing on several engines (hosts) share the editors within one of each other;
+    the first turns race to create the (workflow, state)'s row: the loser tries again."""
+    engines = [make_engine() for _ in range(4)]
+    per_engine, errors, barrier = 6, [], threading.Barrier(len(engines))
+    got: list[str] = []
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            for n in range(per_engine):
+                case = engines[index].start("intake", {"title": f"{index}-{n}"}, actor="ed")
+                got.append(case.assignee)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(engines))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    shares = Counter(got)
+    assert sum(shares.values()) == len(engines) * per_engine
+    assert set(shares) == set(EDITORS)
+    assert max(shares.values()) - min(shares.values()) <= 1, shares
+    with engines[0].db.read() as conn:
+        turn = conn.execute(select(tables.assign_turns)).one()
+    assert turn.turns == len(engines) * per_engine
