@@ -291,6 +291,9 @@ class CaseRunner:
         for key in ("expect", "expect_state"):
             if key in raw and case.state != raw[key]:
                 failures.append(f"expected state {raw[key]}, got {case.state}")
+        if "expect_assignee" in raw and case.assignee != raw["expect_assignee"]:
+            wanted = raw["expect_assignee"] or "nobody"
+            failures.append(f"expected assignee {wanted}, got {case.assignee or 'nobody'}")
         if "expect_outcome" in raw and outcome != raw["expect_outcome"]:
             failures.append(f"expected outcome {raw['expect_outcome']}, got {outcome}")
         failures += self._check_data(raw.get("expect_data"), case.workflow, case.version, case.data)

@@ -19,6 +19,7 @@ START_KEYS = ("as", "data")
 ACTIONS = ("fire", "set", "compute", "advance")
 EXPECTATIONS = (
     "expect_state",
+    "expect_assignee",
     "expect_data",
     "expect_metrics",
     "expect_notified",
@@ -113,6 +114,8 @@ class Step:
                         out.append(f"expect_notified: unknown key '{key}'{hint}")
         if "expect_incident" in raw and not isinstance(raw["expect_incident"], str):
             out.append("expect_incident takes text the failed automation's error contains")
+        if "expect_assignee" in raw and not isinstance(raw["expect_assignee"], str | None):
+            out.append("expect_assignee names one person (null: nobody)")
         if "as" in raw and not isinstance(raw["as"], str):
             out.append("'as' names one person")
         return out

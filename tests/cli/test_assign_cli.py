@@ -45,6 +45,12 @@ def test_assign_prints_the_assignee_and_json_is_the_case(cli: Any) -> None:
     assert [e["kind"] for e in entries] == ["start", "assignment", "assignment"]
     assert entries[1]["detail"] == {"from": None, "to": "ed"}
     assert entries[2]["actor"] == "ed"
+    table = cli("history", cli.case_id)
+    lines = [line.split() for line in table.stdout.splitlines()]
+    assert [line[-3:] for line in lines if "assignment" in line] == [
+        ["nobody", "->", "ed"],
+        ["ed", "->", "nobody"],
+    ]
 
 
 def test_status_cases_and_inbox_show_the_assignee(cli: Any) -> None:

@@ -85,6 +85,8 @@ def run_steps(run: Run, root: Path, steps: str) -> dict[str, Any]:
             "expect_notified: unknown key 'chanel' (did you mean 'channel'?)",
         ),
         ("- {expect: draft}\n", "'expect' belongs to a fire, set or compute step"),
+        ("- {expect_assignee: mia}\n", "expected assignee mia, got nobody"),
+        ("- {expect_assignee: [mia]}\n", "expect_assignee names one person (null: nobody)"),
     ],
 )
 def test_failures_say_what_was_expected(

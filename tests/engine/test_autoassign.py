@@ -252,3 +252,43 @@ def test_concurrent_starts_take_fair_turns(make_engine: Any) -> None:
     with engines[0].db.read() as conn:
         turn = conn.execute(select(tables.assign_turns)).one()
     assert turn.turns == len(engines) * per_engine
+
+
+PIECE = """\
+workflow: piece
+version: 1
+roles: [author, editor]
+fields:
+  title: {type: string}
+states:
+  draft: {initial: true}
+  review:
+    assign: {role: POLICY_ROLE, policy: POLICY}
+  done: {final: true}
+transitions:
+  - {event: submit, from: draft, to: review, roles: [author, editor]}
+  - {event: approve, from: review, to: done, roles: [editor], not_by: [submit]}
+  - {event: send_back, from: review, to: draft, roles: [editor]}
+"""
+
+
+@pytest.mark.parametrize("policy", ["round_robin", "least_open"])
+def test_four_eyes_keeps_an_author_from_being_given_her_own_piece(
+    make_engine: Any, tmp_path: Path, policy: str
+) -> None:
+    folder = tmp_path / "piece_workflows"
+    folder.mkdir()
+    text = PIECE.replace("POLICY_ROLE", "editor").replace("POLICY", policy)
+    (folder / "piece.yaml").write_text(text, encoding="utf-8")
+    engine = make_engine(workflows=folder)
+    given = []
+    for author in ("both", "both", "ed"):  # "both" writes and edits; ed and eve edit
+        case = engine.start("piece", {"title": "t"}, actor=author)
+        engine.fire(case.id, "submit", actor=author)
+        found = engine.get(case.id)
+        assert found.assignee != author
+        given.append(found.assignee)
+        (entry,) = [e for e in engine.history(case.id) if e.kind == "assignment"]
+        assert entry.detail["skipped"] == [author]
+    if policy == "round_robin":
+        assert given == ["ed", "eve", "both"]  # after a skip the turn goes on from the one chosen

@@ -331,6 +331,9 @@ def _changes(entry: HistoryEntry) -> str:
         return str(detail.get("reason", ""))
     if entry.kind == "migration":
         return f"version {detail.get('from_version')} -> {detail.get('to_version')}"
+    if entry.kind == "assignment":
+        moved = f"assignee {detail.get('from') or 'nobody'} -> {detail.get('to') or 'nobody'}"
+        return moved + (f" ({detail['reason']})" if detail.get("reason") else "")
     parts = []
     for name, change in entry.data_changes.items():
         value = change["to"] if isinstance(change, dict) and "to" in change else change

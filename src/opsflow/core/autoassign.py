@@ -5,7 +5,9 @@ it), loses its assignee unless the state it enters assigns again; an internal tr
 never leaves and keeps it. A state with ``assign:`` picks on entry (a start too):
 
 - ``{role: R, policy: round_robin}``: the holder of R (team members sorted by name) after
-  the one who got this (workflow, state)'s previous automatic assignment;
+  the one who got this (workflow, state)'s previous automatic assignment; a holder whom
+  four-eyes (``not_by``) stops from firing an event of the state open to R is skipped
+  (an author is not given her own piece to review), unless nobody else holds R;
 - ``{role: R, policy: least_open}``: the holder of R with the fewest open cases, of any
   workflow, assigned to them (ties: by name);
 - ``{field: F}``: the team member named in F; an empty field or a name outside the team
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from opsflow.core.compiled import CompiledTransition
 from opsflow.core.context import StepParts
 from opsflow.core.decide import SYSTEM
 from opsflow.language.fields import is_empty
@@ -59,6 +62,20 @@ class AutoAssign(StepParts):
             detail={"from": previous, "to": name, **how},
         )
 
+    def _barred(self, role: str) -> set[str]:
+        """Who four-eyes stops from firing some event of this state that ``role`` may fire
+        (the author of a piece, say, who may not approve it): they are not given the case."""
+        case, wf = self.case, self.wf
+        return {
+            name
+            for (state, _event), found in wf.table.items()
+            if state == case.state
+            for t in found
+            if _open_to(t, role)
+            for event in t.not_by
+            for name in case.actors.get(event) or ()
+        }
+
     def _choose(self, spec: AssignSpec) -> tuple[str | None, dict[str, Any]]:
         """The person ``spec`` gives the case to (None: nobody) and how it was decided."""
         team = self.ctx.team
@@ -77,8 +94,18 @@ class AutoAssign(StepParts):
         holders = sorted(person for person, roles in team.items() if role in roles)
         if not holders:
             return None, {**how, "reason": f"no one in the team holds role '{role}'"}
+        able = [person for person in holders if person not in self._barred(role)]
+        if able != holders and able:  # nobody else: the case goes round as before
+            how["skipped"] = [person for person in holders if person not in able]
+            holders = able
         pick = self.ctx.pick_holder
         if pick is None:  # a step without a database (a preview): the first in line
             return holders[0], how
         chosen = pick(spec.rotation, self.wf.id, self.case.state, holders, self.case.id)
         return chosen, how
+
+
+def _open_to(transition: CompiledTransition, role: str) -> bool:
+    """Whether ``role`` may fire (or approve) ``transition``; no roles named: anyone may."""
+    roles = transition.approver_roles if transition.approvals is not None else transition.roles
+    return roles is None or role in roles
