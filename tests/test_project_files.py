@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import json
 import re
 from pathlib import Path
 
@@ -138,3 +139,23 @@ def test_browser_waits_pass_functions_not_bare_expressions() -> None:
         for m in bare.finditer(text)
     ]
     assert offenders == []
+
+
+def test_the_incident_example_validates_and_its_scenarios_pass(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from opsflow.cli import cli
+
+    examples = ROOT / "docs" / "examples"
+    base = ["--config", str(ROOT / "opsflow.yaml"), "--workflows", str(examples)]
+    base += ["--db", f"sqlite:///{tmp_path / 'x.db'}"]
+    checked = CliRunner().invoke(cli, [*base, "validate", "--json"])
+    assert checked.exit_code == 0, checked.output
+    found = json.loads(checked.stdout)
+    errors = [d for d in found["diagnostics"] if d["severity"] == "error"]
+    assert errors == []
+    tested = CliRunner().invoke(
+        cli, [*base, "test", str(examples / "tests" / "incident_response.test.yaml")]
+    )
+    assert tested.exit_code == 0, tested.output
+    assert tested.stdout.strip().endswith("3 passed, 0 failed")
