@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,6 +27,9 @@ class StepContext:
     sources: Mapping[str, Mapping[str, Any]]
     base_dir: Any
     before_hooks: bool = True
+    # The project's time zone: naive datetimes typed by a person are read in it, and
+    # expressions see ``now`` in it (so ``today`` is the date there).
+    zone: tzinfo = UTC
     # Errors that end the whole step (database trouble: the transaction is retried or
     # reported), never kept as a failed piece of automation.
     fatal: tuple[type[BaseException], ...] = ()

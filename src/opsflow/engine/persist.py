@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
@@ -153,6 +153,7 @@ def _due_at(
     case: WorkingCase,
     wf: CompiledWorkflow,
     calendars: Mapping[str, Calendar],
+    zone: tzinfo = UTC,
 ) -> datetime | None:
     if spec.after is not None:
         if spec.calendar is not None and spec.duration is not None:
@@ -169,9 +170,12 @@ def _due_at(
     if value in (None, ""):
         return None
     field = wf.fields.get(spec.at_field)
-    if field is not None and field.type == "date":
+    if field is not None and field.type == "date":  # midnight in the project's time zone
         day = date.fromisoformat(str(value))
-        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        try:
+            return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+        except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west: past years 1..9999
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
     return parse_instant(str(value))
 
 
@@ -180,6 +184,7 @@ def _deadline_rows(
     wf: CompiledWorkflow,
     only_field: str | None = None,
     calendars: Mapping[str, Calendar] | None = None,
+    zone: tzinfo = UTC,
 ) -> list[dict[str, Any]]:
     """Pending-deadline rows for the case's current visit (those of ``only_field``, if given)."""
     if case.closed:
@@ -188,7 +193,7 @@ def _deadline_rows(
     for spec in wf.deadlines.get(case.state, ()):
         if only_field is not None and spec.at_field != only_field:
             continue
-        due = _due_at(spec, case, wf, calendars or {})
+        due = _due_at(spec, case, wf, calendars or {}, zone)
         if due is None:
             continue
         rows.append(
@@ -217,6 +222,7 @@ def flush(
     now: datetime,
     touch: bool = True,
     calendars: Mapping[str, Calendar] | None = None,
+    zone: tzinfo = UTC,
 ) -> list[dict[str, Any]]:
     """Write one step: the case row (version-checked), history, approvals, deadlines, outbox.
 
@@ -241,9 +247,9 @@ def flush(
         if writes.left & wf.deadlines.keys():
             cancel_deadlines(conn, case.id, now, "state left")
             incidents.cancel_left_visits(conn, case.id, case.visit, now)
-        arm_deadlines(conn, case, wf, calendars)
+        arm_deadlines(conn, case, wf, calendars, zone)
     elif writes.changed_fields:  # a timer at a field follows it
-        _move_field_deadlines(conn, wf, case, writes.changed_fields, now)
+        _move_field_deadlines(conn, wf, case, writes.changed_fields, now, zone)
     if writes.outbox:
         conn.execute(insert(tables.outbox), writes.outbox)
     if writes.done or writes.computed:
@@ -288,7 +294,12 @@ def _write_case_row(
 
 
 def _move_field_deadlines(
-    conn: Connection, wf: CompiledWorkflow, case: WorkingCase, changed: set[str], now: datetime
+    conn: Connection,
+    wf: CompiledWorkflow,
+    case: WorkingCase,
+    changed: set[str],
+    now: datetime,
+    zone: tzinfo = UTC,
 ) -> None:
     """A timer ``at: FIELD`` follows its field when the field changes during the visit."""
     d = tables.deadlines
@@ -306,7 +317,8 @@ def _move_field_deadlines(
         cancel_deadlines(
             conn, case.id, now, note, d.c.visit == case.visit, d.c.field == spec.at_field
         )
-        rows = _not_fired_yet(conn, _deadline_rows(case, wf, only_field=spec.at_field))
+        rows = _deadline_rows(case, wf, only_field=spec.at_field, zone=zone)
+        rows = _not_fired_yet(conn, rows)
         if rows:
             conn.execute(insert(tables.deadlines), rows)
 
@@ -326,10 +338,12 @@ def arm_deadlines(
     case: WorkingCase,
     wf: CompiledWorkflow,
     calendars: Mapping[str, Calendar] | None = None,
+    zone: tzinfo = UTC,
 ) -> None:
     """Arm the deadlines of the case's current visit (an ``at:`` timer once per instant);
-    a duration on a business calendar counts its working time from the state's entry."""
-    rows = _not_fired_yet(conn, _deadline_rows(case, wf, calendars=calendars))
+    a duration on a business calendar counts its working time from the state's entry; a
+    date timer is due at midnight in ``zone``, the project's time zone."""
+    rows = _not_fired_yet(conn, _deadline_rows(case, wf, calendars=calendars, zone=zone))
     if rows:
         conn.execute(insert(tables.deadlines), rows)
 
