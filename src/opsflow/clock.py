@@ -28,6 +28,24 @@ def local(moment: datetime, zone: tzinfo) -> datetime:
         return moment.astimezone(UTC)
 
 
+def is_utc(zone: tzinfo) -> bool:
+    """Whether ``zone`` is UTC itself (not merely a zone at offset 0 part of the year)."""
+    return zone is UTC or getattr(zone, "key", None) in ("UTC", "Etc/UTC")
+
+
+def shown(moment: datetime, zone: tzinfo) -> str:
+    """How a person reads an instant: on ``zone``'s clocks, to the minute, with the offset
+    (``2026-12-05 18:30 +08:00``), or ``2026-12-05 10:30 UTC`` in UTC. Naive is UTC."""
+    here = local(moment if moment.tzinfo else moment.replace(tzinfo=UTC), zone)
+    clock_time = here.isoformat(sep=" ", timespec="minutes")[:16]  # years < 1000 too
+    if is_utc(zone):
+        return f"{clock_time} UTC"
+    minutes = int((here.utcoffset() or timedelta()).total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, minutes = divmod(abs(minutes), 60)
+    return f"{clock_time} {sign}{hours:02d}:{minutes:02d}"
+
+
 def parse_instant(text: str, zone: tzinfo = UTC) -> datetime:
     """Parse an ISO 8601 timestamp, in UTC; a naive one is read in ``zone``. Raises ValueError."""
     value = text.strip()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -190,8 +190,9 @@ def set_data(
         out.echo(f"{case.id} {case.state}")
 
 
-def print_case(case: Case, locale: str | None = None) -> None:
-    """The human view of one case (``status``), its workflow's title in ``locale``."""
+def print_case(case: Case, locale: str | None = None, times: Collection[str] = ()) -> None:
+    """The human view of one case (``status``), its workflow's title in ``locale``; the
+    values of the ``times`` fields (datetime fields) on the project's clocks."""
     from opsflow.language.text import localized
 
     title = localized(case.title, locale)
@@ -208,13 +209,17 @@ def print_case(case: Case, locale: str | None = None) -> None:
     )
     if case.data:
         out.heading("Data")
-        out.table(["field", "value"], sorted(case.data.items()))
+        out.table(
+            ["field", "value"],
+            [(k, shown_value(k, v, times)) for k, v in sorted(case.data.items())],
+        )
     if case.metrics:
         out.heading("Metrics")
         rows = []
         for name, value in sorted(case.metrics.items()):
             detail = case.metric_details.get(name) or {}
-            rows.append((name, value, detail.get("computed_at"), detail.get("calculator")))
+            computed = out.moment(detail.get("computed_at"))
+            rows.append((name, value, computed, detail.get("calculator")))
         out.table(["metric", "value", "computed at", "calculator"], rows)
     if case.deadlines:
         out.heading("Deadlines")
@@ -255,7 +260,7 @@ def status(case_id: str, as_json: bool) -> None:
     if as_json:
         out.emit_json(case.to_json())
     else:
-        print_case(case, ctx.settings().server.locale)
+        print_case(case, ctx.settings().server.locale, datetime_fields(case))
 
 
 @click.command()
@@ -297,7 +302,18 @@ def inbox(as_json: bool) -> None:
     )
 
 
-def _changes(entry: HistoryEntry) -> str:
+def datetime_fields(case: Case) -> frozenset[str]:
+    """The names of the datetime fields of ``case``'s workflow version."""
+    fields = app().engine().workflow_spec(case.workflow, case.version).fields
+    return frozenset(name for name, spec in fields.items() if spec.type == "datetime")
+
+
+def shown_value(name: str, value: Any, times: Collection[str]) -> Any:
+    """A field's value for a person: a datetime field's on the project's clocks."""
+    return out.moment(value) if name in times and isinstance(value, str) else value
+
+
+def _changes(entry: HistoryEntry, times: Collection[str] = ()) -> str:
     """What an entry changed, in a line: new field values, a metric's value, a refusal."""
     detail = entry.detail or {}
     if entry.kind == "metric" and "metric" in detail:
@@ -309,7 +325,7 @@ def _changes(entry: HistoryEntry) -> str:
     parts = []
     for name, change in entry.data_changes.items():
         value = change["to"] if isinstance(change, dict) and "to" in change else change
-        parts.append(f"{name}={out.show(value)}")
+        parts.append(f"{name}={out.show(shown_value(name, value, times))}")
     if entry.kind == "approval" and "approvals" in detail:
         have, need = detail["approvals"].get("have"), detail["approvals"].get("need")
         parts.insert(0, f"approval {have}/{need}")
@@ -319,8 +335,10 @@ def _changes(entry: HistoryEntry) -> str:
 HISTORY_HEADERS = ["seq", "at", "actor", "kind", "event", "state", "changes", "comment"]
 
 
-def history_rows(entries: Sequence[HistoryEntry]) -> list[tuple[Any, ...]]:
-    """The rows of the history table."""
+def history_rows(
+    entries: Sequence[HistoryEntry], times: Collection[str] = ()
+) -> list[tuple[Any, ...]]:
+    """The rows of the history table (the ``times`` fields' values on the project's clocks)."""
     rows = []
     for e in entries:
         move = e.to_state or ""
@@ -334,7 +352,7 @@ def history_rows(entries: Sequence[HistoryEntry]) -> list[tuple[Any, ...]]:
                 e.kind,
                 e.event,
                 move,
-                _changes(e),
+                _changes(e, times),
                 e.comment,
             )
         )
@@ -353,11 +371,12 @@ def history(case_id: str, as_json: bool) -> None:
       opsflow history 3f2a9c
       opsflow history 3f2a9c --json > 3f2a9c-history.json
     """
-    entries = app().engine().history(case_id)
+    engine = app().engine()
+    entries = engine.history(case_id)
     if as_json:
         out.emit_json([e.to_json() for e in entries])
-    else:
-        out.table(HISTORY_HEADERS, history_rows(entries))
+    else:  # the case is readable: its history was
+        out.table(HISTORY_HEADERS, history_rows(entries, datetime_fields(engine.get(case_id))))
 
 
 @click.command()
