@@ -131,9 +131,7 @@ def engine_factory(settings: Settings, plugins: Plugins | None) -> Callable[...,
     return build
 
 
-def run_files(
-    paths: Iterable[Path], build: Callable[..., Engine], zone: tzinfo = UTC
-) -> RunReport:
+def run_files(paths: Iterable[Path], build: Callable[..., Engine], zone: tzinfo = UTC) -> RunReport:
     """Load every file first (any load error is Invalid, exit 65), then run every case.
 
     ``zone``: the project's time zone, where a ``now`` written without an offset is read.
