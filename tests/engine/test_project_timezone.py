@@ -25,7 +25,14 @@ fields:
   publish_at: {type: datetime}
   stamped: {type: date}
 states:
-  planned: {initial: true, timer: {at: launch_day, fire: go}}
+  planned:
+    initial: true
+    timer: {at: launch_day, fire: go}
+    on_enter:
+      - notify:
+          channel: chat
+          to: author
+          message: "{{ title | local }} goes live {{ publish_at | local }}"
   live: {}
   done: {final: true}
 transitions:
@@ -56,6 +63,7 @@ def engine_at(db_url: str, tmp_path: Path) -> Iterator[Make]:
             base_dir=tmp_path,
             actor="ann",
             team={"ann": ["author"]},
+            channels={"chat": {"notifier": "file", "path": str(tmp_path / "chat.jsonl")}},
             timezone=timezone,
         )
         engine = Engine(settings=settings, clock=lambda: now)
@@ -193,3 +201,37 @@ def test_search_reads_naive_times_in_the_project_zone(engine_at: Make) -> None:
     assert ids(where="created_at >= '2026-03-01T16:00:00Z'") == {early.id}
     # a date field compares with the day as written, whatever the zone
     assert ids(where="launch_day == '2026-12-05'") == {late.id}
+
+
+# -- | local in a notification --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("timezone", "data", "message"),
+    [
+        (
+            "Asia/Shanghai",
+            {"title": "Gala", "publish_at": "2026-12-05T10:30:00Z"},
+            "Gala goes live 2026-12-05 18:30 +08:00",
+        ),
+        (
+            "Asia/Shanghai",
+            {"title": "Gala", "publish_at": "2026-12-05T18:30"},
+            "Gala goes live 2026-12-05 18:30 +08:00",
+        ),
+        (
+            "UTC",
+            {"title": "Gala", "publish_at": "2026-12-05T10:30:00Z"},
+            "Gala goes live 2026-12-05 10:30 UTC",
+        ),
+        # unset: empty text; not a time (the title): as given; the case starts either way
+        ("Asia/Shanghai", {}, " goes live "),
+    ],
+)
+def test_local_renders_a_notification_time_on_the_project_clocks(
+    engine_at: Make, timezone: str, data: dict[str, str], message: str
+) -> None:
+    engine = engine_at(utc(2026, 12, 1, 9), timezone=timezone)
+    case = engine.start("launch", data)
+    assert case.state == "planned"
+    assert [row.message for row in engine.outbox(case_id=case.id)] == [message]

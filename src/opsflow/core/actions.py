@@ -19,6 +19,7 @@ from opsflow.core.decide import SYSTEM, Actor
 from opsflow.core.metrics import run_metric
 from opsflow.errors import Invalid
 from opsflow.language.expressions import EvaluationError
+from opsflow.template_filters import ZONE_VARIABLE
 from opsflow.templating import render_message
 
 
@@ -87,6 +88,7 @@ class Actions(StepParts):
             metrics=self.case.metric_values(),
             data=dict(self.case.data),
         )
+        variables[ZONE_VARIABLE] = self.ctx.zone  # for ``| local``
         return variables
 
     def _notify(self, action: CompiledAction, actor: Actor, event: str | None) -> None:
