@@ -164,3 +164,21 @@ def test_the_same_scenario_in_utc_fails_at_midnight(run: Run, project: Project) 
     result = run("test", str(path))
     assert result.exit_code == 1, result.output
     assert "expected publish_at = '2026-03-02T01:00:00+00:00'" in result.output
+
+
+def test_times_stay_on_one_line_in_a_100_column_terminal(
+    run: Run, shanghai: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsflow.cli import output
+
+    case = start(run, "title=春季发布会 Spring launch", "publish_at=2026-01-06 18:30")
+    monkeypatch.setattr(output, "is_terminal", lambda: True)
+    for command in (("history", case), ("outbox",), ("cases",), ("status", case)):
+        result = run(*command, env={"COLUMNS": "100"})
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        assert all(output.display_width(line) <= 100 for line in lines), result.stdout
+        assert "2026-01-06 01:00 +08:00" in result.stdout, command  # not split in two
+    # nothing is cut short to make room: the outbox's case id folds, whole
+    outbox = run("outbox", env={"COLUMNS": "100"}).stdout
+    assert "…" not in outbox

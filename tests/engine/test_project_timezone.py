@@ -199,8 +199,10 @@ def test_search_reads_naive_times_in_the_project_zone(engine_at: Make) -> None:
     assert ids(where="created_at >= '2026-03-02'") == {early.id}
     assert ids(where="created_at < '2026-03-02T00:00'") == {late.id}
     assert ids(where="created_at >= '2026-03-01T16:00:00Z'") == {early.id}
-    # a date field compares with the day as written, whatever the zone
+    # a date field meets a date as written, and a time as its day in Shanghai
     assert ids(where="launch_day == '2026-12-05'") == {late.id}
+    assert ids(where="launch_day == '2026-12-04T16:30:00Z'") == {late.id}
+    assert ids(where="launch_day == '2026-12-05T12:00'") == {late.id}
 
 
 # -- | local in a notification --------------------------------------------------------------

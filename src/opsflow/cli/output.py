@@ -146,8 +146,12 @@ def table(
         from rich.text import Text
 
         rich_table = Table(title=title, title_justify="left", header_style="bold")
-        for h in headers:
-            rich_table.add_column(h)
+        for i, h in enumerate(headers):
+            # A time stays on one line (not split between its minutes and its offset); the
+            # other columns make room by folding long words, never by cutting them short.
+            times = [display_width(c) for row in rows if isinstance(c := row[i], Moment)]
+            width = max(times, default=None)
+            rich_table.add_column(h, min_width=width, no_wrap=bool(times), overflow="fold")
         for row in rows:  # Text, not markup: "[...]" in a value is data, not a style
             rich_table.add_row(*(Text(show(c)) for c in row))
         Console().print(rich_table)
@@ -183,6 +187,12 @@ def print_error(message: str, reasons: Sequence[str] = ()) -> None:
         click.echo(f"  - {safe(reason)}", err=True)
 
 
+class Moment(str):
+    """A time as :func:`moment` shows it: a terminal table keeps it on one line."""
+
+    __slots__ = ()
+
+
 def moment(value: datetime | str | None) -> str:
     """An instant as a person reads it, on the project's clocks (``timezone:`` in
     opsflow.yaml): ``2026-01-05 17:00 +08:00``, or ``2026-01-05 09:00 UTC`` in a UTC
@@ -197,8 +207,8 @@ def moment(value: datetime | str | None) -> str:
             instant = parse_instant(value)
         except ValueError:
             return safe(value)
-        return shown(instant, display_zone())
-    return shown(value, display_zone())
+        return Moment(shown(instant, display_zone()))
+    return Moment(shown(value, display_zone()))
 
 
 def display_zone() -> tzinfo:

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, literal_column, or_, true
 from sqlalchemy.sql.elements import ColumnClause
 
-from opsflow.clock import in_zone
+from opsflow.clock import in_zone, local
 from opsflow.errors import ExpressionError, InvalidQuery
 from opsflow.language.expressions import parse_tree
 from opsflow.language.models import FieldSpec
@@ -365,8 +365,8 @@ class _Where:
             if not isinstance(value, str):
                 return None  # a number is never a time: false, as a string meeting a number
             moment = _moment(value, name, self.zone)
-            if kind == "date":  # the day as written: '2026-10-01' is that day, in any zone
-                return (moment.date().isoformat(),)
+            if kind == "date":  # the time's day on the project's clocks ('2026-10-01': itself)
+                return (local(moment, self.zone).date().isoformat(),)
             moment = _utc(moment, value, name)
             return (moment.isoformat(),) if kind == "datetime" else (moment,)
         if kind in ("text", "column:state", "column:assignee"):
