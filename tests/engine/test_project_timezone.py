@@ -237,3 +237,19 @@ def test_local_renders_a_notification_time_on_the_project_clocks(
     case = engine.start("launch", data)
     assert case.state == "planned"
     assert [row.message for row in engine.outbox(case_id=case.id)] == [message]
+
+
+def test_a_migrated_case_arms_its_date_timer_at_midnight_there(
+    engine_at: Make, tmp_path: Path
+) -> None:
+    engine = engine_at(utc(2026, 12, 1, 9))
+    case = engine.start("launch", {"launch_day": "2026-12-05"})
+    version_2 = WORKFLOW.replace("version: 1", "version: 2").replace(
+        "live: {}", "live: {title: Live}"
+    )
+    (tmp_path / "workflows" / "launch.yaml").write_text(version_2, encoding="utf-8")
+    moved = engine_at(utc(2026, 12, 1, 10))
+    report = moved.migrate("launch", 2, actor="ann")
+    assert (len(report.moved), report.refused) == (1, [])
+    assert moved.status(case.id).version == 2
+    assert pending_due(moved, case.id) == [utc(2026, 12, 4, 16)]
