@@ -292,6 +292,12 @@ def _expand(raw: Any, env: Mapping[str, str], secrets: set[str], problems: list[
     return walk(raw, "")
 
 
+def project_zone(settings: Any) -> ZoneInfo:
+    """The time zone of ``settings`` (UTC for settings made without one, as a test's)."""
+    zone = getattr(settings, "zone", None)
+    return zone if isinstance(zone, ZoneInfo) else ZoneInfo("UTC")
+
+
 def _project_timezone(value: Any, problems: list[str]) -> str:
     """``timezone: Asia/Shanghai``: an IANA name (UTC when not given)."""
     if value is None:

@@ -10,7 +10,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,12 +131,15 @@ def engine_factory(settings: Settings, plugins: Plugins | None) -> Callable[...,
     return build
 
 
-def run_files(paths: Iterable[Path], build: Callable[..., Engine]) -> RunReport:
-    """Load every file first (any load error is Invalid, exit 65), then run every case."""
+def run_files(paths: Iterable[Path], build: Callable[..., Engine], zone: tzinfo = UTC) -> RunReport:
+    """Load every file first (any load error is Invalid, exit 65), then run every case.
+
+    ``zone``: the project's time zone, where a ``now`` written without an offset is read.
+    """
     loaded: list[ScenarioFile] = []
     problems: list[str] = []
     for path in paths:
-        scenario, diagnostics = load_scenario_file(path)
+        scenario, diagnostics = load_scenario_file(path, zone)
         problems += [d.format() for d in diagnostics if d.severity == "error"]
         if scenario is not None:
             loaded.append(scenario)
@@ -220,6 +223,13 @@ class CaseRunner:
     def _engine(self) -> Engine:
         assert self.engine is not None
         return self.engine
+
+    @property
+    def _zone(self) -> tzinfo:
+        """The project's time zone: an expected datetime without an offset is read there."""
+        from opsflow.config import project_zone
+
+        return project_zone(self._engine.settings)
 
     def _actor(self, step: Step | None = None) -> str:
         if step is not None and isinstance(step.raw.get("as"), str):
@@ -339,7 +349,7 @@ class CaseRunner:
             want = value
             if name in fields:
                 try:
-                    want = coerce_value(name, fields[name], value)
+                    want = coerce_value(name, fields[name], value, self._zone)
                 except ValueError:
                     want = value
             got = data.get(name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -144,9 +144,10 @@ class ScenarioFile:
 
 
 class _Reader:
-    def __init__(self, doc: YamlDocument, path: str) -> None:
+    def __init__(self, doc: YamlDocument, path: str, zone: tzinfo = UTC) -> None:
         self.doc = doc
         self.path = path
+        self.zone = zone  # where a ``now`` without an offset is read
         self.diagnostics: list[Diagnostic] = []
 
     def error(self, where: YamlPath, message: str, *, key: bool = False) -> None:
@@ -179,7 +180,7 @@ class _Reader:
 
     def now(self, value: Any) -> datetime:
         try:
-            return parse_instant(str(value if value is not None else DEFAULT_NOW))
+            return parse_instant(str(value if value is not None else DEFAULT_NOW), self.zone)
         except ValueError:
             self.error(("now",), f"now is an ISO 8601 timestamp, got {value!r}")
             return parse_instant(DEFAULT_NOW)
@@ -221,12 +222,14 @@ class _Reader:
         return ScenarioCase(name, self.line(where), actor, data, steps)
 
 
-def load_scenario_text(text: str, path: Path) -> tuple[ScenarioFile | None, list[Diagnostic]]:
+def load_scenario_text(
+    text: str, path: Path, zone: tzinfo = UTC
+) -> tuple[ScenarioFile | None, list[Diagnostic]]:
     """Parse one scenario file; None when it has errors (all are reported)."""
     doc, diagnostics = load_yaml(text, str(path))
     if doc is None:
         return None, diagnostics
-    reader = _Reader(doc, str(path))
+    reader = _Reader(doc, str(path), zone)
     reader.diagnostics.extend(diagnostics)
     data = doc.data
     if not isinstance(data, dict):
@@ -249,12 +252,14 @@ def load_scenario_text(text: str, path: Path) -> tuple[ScenarioFile | None, list
     return ScenarioFile(path, workflow, team, now, cases), reader.diagnostics
 
 
-def load_scenario_file(path: Path) -> tuple[ScenarioFile | None, list[Diagnostic]]:
-    """Read and parse a scenario file."""
+def load_scenario_file(
+    path: Path, zone: tzinfo = UTC
+) -> tuple[ScenarioFile | None, list[Diagnostic]]:
+    """Read and parse a scenario file (a ``now`` without an offset is a time in ``zone``)."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         return None, [Diagnostic(str(path), 1, 1, "error", "not UTF-8 text")]
     except OSError as exc:
         return None, [Diagnostic(str(path), 1, 1, "error", f"cannot read: {exc.strerror}")]
-    return load_scenario_text(text, path)
+    return load_scenario_text(text, path, zone)

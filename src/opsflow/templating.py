@@ -1,9 +1,10 @@
 """Jinja2 templates for notification messages and calculator params, rendered in a sandbox.
 
 One immutable sandboxed environment: no autoescaping (the output is plain text), a missing
-or unset field renders as empty text, templates are compiled once per source text and cached, and
-the rendered text is at most ``MAX_OUTPUT`` characters; the sandbox (opsflow.template_sandbox)
-bounds what a template builds, its loops and calls, and its time.
+or unset field renders as empty text, opsflow's own filters (``| local``, in
+opsflow.template_filters) sit beside Jinja's, templates are compiled once per source text
+and cached, and the rendered text is at most ``MAX_OUTPUT`` characters; the sandbox
+(opsflow.template_sandbox) bounds what a template builds, its loops and calls, and its time.
 Every template error is :class:`~opsflow.errors.Invalid`.
 """
 
@@ -27,11 +28,14 @@ def _environment() -> jinja2.Environment:
     """The bounded sandbox (opsflow.template_sandbox), built on first use."""
     import jinja2
 
+    from opsflow.template_filters import FILTERS
     from opsflow.template_sandbox import BoundedEnvironment
 
-    return BoundedEnvironment(
+    environment = BoundedEnvironment(
         autoescape=False, undefined=jinja2.ChainableUndefined, finalize=_unset_is_empty
     )
+    environment.filters.update({n: jinja2.pass_context(f) for n, f in FILTERS.items()})
+    return environment
 
 
 def _unset_is_empty(value: Any) -> Any:

@@ -152,3 +152,13 @@ def test_the_search_runs_the_same_queries_whatever_the_cases(
     assert page.status_code == 200
     assert len(found_ids(page.text)) == cases
     assert len(statements) <= 6, statements
+
+
+def test_dates_are_days_on_the_project_clocks(board: tuple[TestClient, Any], clock: Any) -> None:
+    client, engine = board
+    engine.settings.timezone = "Asia/Shanghai"
+    clock.advance(hours=7, minutes=30)  # 16:30 UTC on January 5: 00:30 on January 6 there
+    late = submitted(engine, "Late")
+    login(client, "ed")
+    assert found_ids(client.get("/search?created_after=2026-01-06").text) == [late]
+    assert found_ids(client.get("/search?created_before=2026-01-06").text) == []

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -490,3 +491,56 @@ def test_missing_scope_names_read_as_null() -> None:
     expression = compile_expression("budget == null and data.budget == null", names=FIELDS)
     assert expression.evaluate({"data": {}}) is True
     assert expression.evaluate({}) is True
+
+
+# The engine gives ``now`` on the project's clocks: 2026-03-01T23:30+08:00 is 15:30 UTC,
+# and half an hour later it is March 2 in Shanghai while still March 1 in UTC.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+BEFORE_MIDNIGHT = datetime(2026, 3, 1, 23, 30, tzinfo=SHANGHAI)
+AFTER_MIDNIGHT = datetime(2026, 3, 2, 0, 30, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "values", "expected"),
+    [
+        ("today()", BEFORE_MIDNIGHT, {}, date(2026, 3, 1)),
+        ("today()", AFTER_MIDNIGHT, {}, date(2026, 3, 2)),
+        ("today()", AFTER_MIDNIGHT.astimezone(UTC), {}, date(2026, 3, 1)),  # a UTC project
+        ("days_since(due)", AFTER_MIDNIGHT, {"due": date(2026, 3, 1)}, 1),
+        ("days_since(due)", BEFORE_MIDNIGHT, {"due": date(2026, 3, 1)}, 0),
+        # a date's midnight is Shanghai's: 00:30 there is half an hour into March 2
+        ("hours_since(due)", AFTER_MIDNIGHT, {"due": date(2026, 3, 2)}, 0.5),
+        # the day an instant falls on, there
+        ("date(now)", AFTER_MIDNIGHT, {}, date(2026, 3, 2)),
+        (
+            "date(publish_at)",
+            BEFORE_MIDNIGHT,
+            {"publish_at": AFTER_MIDNIGHT.astimezone(UTC)},
+            date(2026, 3, 2),
+        ),
+        # instants compare as instants whatever the zone
+        (
+            "publish_at < now",
+            AFTER_MIDNIGHT,
+            {"publish_at": datetime(2026, 3, 1, 16, tzinfo=UTC)},
+            True,
+        ),
+        (
+            "days_since(publish_at)",
+            AFTER_MIDNIGHT,
+            {"publish_at": datetime(2026, 2, 28, 16, 30, tzinfo=UTC)},
+            1.0,
+        ),
+    ],
+)
+def test_day_functions_use_the_project_zone_of_now(
+    text: str, now: datetime, values: dict[str, Any], expected: Any
+) -> None:
+    result = run(text, now=now, **values)
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+def test_date_of_an_instant_at_the_end_of_time_stays_in_range() -> None:
+    last = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    assert run("date(publish_at)", now=BEFORE_MIDNIGHT, publish_at=last) == date(9999, 12, 31)

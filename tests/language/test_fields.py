@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -121,7 +122,8 @@ def test_bad_values_are_refused_with_a_reason(field: FieldSpec, value: Any, reas
         (spec(type="boolean"), "1", True),
         (spec(type="boolean"), "off", False),
         (spec(type="date"), "2026-12-01", "2026-12-01"),
-        (spec(type="datetime"), "2026-12-01 09:30", "2026-12-01T09:30:00+00:00"),
+        # checked, and kept as typed: the step reads it in the project's time zone
+        (spec(type="datetime"), " 2026-12-01 09:30 ", "2026-12-01 09:30"),
         (spec(type="list"), "a,b", ["a", "b"]),
         (spec(type="list"), " a , b ,", ["a", "b"]),
         (spec(type="list"), '["a", 2]', ["a", 2]),
@@ -146,11 +148,48 @@ def test_cli_text_is_parsed_by_the_declared_type(field: FieldSpec, text: str, va
         (spec(type="list"), "[1,"),
         (spec(type="list"), "[[1]]"),
         (spec(type="date"), "2026-02-30"),
+        (spec(type="datetime"), "2026-02-30 09:00"),
+        (spec(type="datetime"), "tomorrow"),
     ],
 )
 def test_bad_cli_text_is_refused(field: FieldSpec, text: str) -> None:
     with pytest.raises(FieldError):
         parse_text("f", field, text)
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize(
+    ("value", "normal"),
+    [
+        ("2026-12-05T18:30", "2026-12-05T10:30:00+00:00"),  # a wall-clock time in Shanghai
+        ("2026-12-05 18:30:00", "2026-12-05T10:30:00+00:00"),
+        (datetime(2026, 12, 5, 18, 30), "2026-12-05T10:30:00+00:00"),
+        (date(2026, 12, 5), "2026-12-04T16:00:00+00:00"),  # midnight there
+        ("2026-12-05T18:30:00Z", "2026-12-05T18:30:00+00:00"),  # an offset stays as given
+        ("2026-12-05T18:30:00+01:00", "2026-12-05T17:30:00+00:00"),
+        (datetime(2026, 12, 5, 18, 30, tzinfo=UTC), "2026-12-05T18:30:00+00:00"),
+    ],
+)
+def test_a_naive_datetime_is_read_in_the_zone_given(value: Any, normal: str) -> None:
+    assert coerce_value("publish_at", spec(type="datetime"), value, SHANGHAI) == normal
+    assert coerce_value("publish_at", spec(type="datetime"), normal, SHANGHAI) == normal
+
+
+def test_a_naive_datetime_is_read_across_a_daylight_saving_change() -> None:
+    new_york = ZoneInfo("America/New_York")
+    field = spec(type="datetime")
+    assert coerce_value("f", field, "2026-07-01T09:00", new_york) == "2026-07-01T13:00:00+00:00"
+    assert coerce_value("f", field, "2026-12-01T09:00", new_york) == "2026-12-01T14:00:00+00:00"
+
+
+def test_a_naive_datetime_out_of_range_in_the_zone_is_refused() -> None:
+    with pytest.raises(FieldError) as caught:
+        coerce_value("f", spec(type="datetime"), "0001-01-01T03:00", SHANGHAI)
+    assert caught.value.reason == (
+        "is out of range ('0001-01-01T03:00' is not in years 1 to 9999 in UTC)"
+    )
 
 
 def test_to_python_gives_rich_values() -> None:

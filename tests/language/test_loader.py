@@ -63,6 +63,21 @@ def test_an_unknown_filter_or_test_in_a_template_is_a_diagnostic() -> None:
         assert message in problem.message
 
 
+def test_the_local_filter_is_known_to_validate() -> None:
+    text = TEXT.replace("{{ title }}", "{{ title | local }} {{ data.title|local }}")
+    loaded, diagnostics = load_workflow_text(text, "w.yaml", CHANNELS)
+    assert loaded is not None
+    assert diagnostics == []
+
+
+def test_the_time_zone_variable_is_not_a_name_templates_may_read() -> None:
+    text = TEXT.replace("{{ title }}", "{{ opsflow_time_zone }}")
+    loaded, diagnostics = load_workflow_text(text, "w.yaml", CHANNELS)
+    assert loaded is None
+    [problem] = diagnostics
+    assert "opsflow_time_zone" in problem.message
+
+
 def test_lipsum_is_an_unknown_name_in_a_template() -> None:
     # opsflow refuses lipsum() when rendering (unbounded text): validate says so first
     text = TEXT.replace("{{ title }}", "{{ lipsum(n=100000) }}")

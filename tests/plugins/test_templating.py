@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from opsflow.errors import Invalid
+from opsflow.template_filters import ZONE_VARIABLE
 from opsflow.templating import compile_template, render_message, render_params
 
 VARIABLES = {
@@ -86,3 +89,65 @@ def test_the_sandbox_keeps_the_case_read_only() -> None:
     with pytest.raises(Invalid):
         render_message("{{ tags.append('b') }}", data)
     assert data == {"tags": ["a"]}
+
+
+# -- | local: a time on the project's clocks ----------------------------------------------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def render_local(template: str, zone: Any = SHANGHAI, **values: Any) -> str:
+    return render_message(template, {**values, ZONE_VARIABLE: zone})
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("2026-12-05T10:30:00+00:00", "2026-12-05 18:30 +08:00"),  # a stored datetime value
+        (datetime(2026, 12, 5, 10, 30, tzinfo=UTC), "2026-12-05 18:30 +08:00"),
+        ("2026-12-05T18:30", "2026-12-05 18:30 +08:00"),  # naive text: already local
+        ("2026-12-05T18:30:00Z", "2026-12-06 02:30 +08:00"),
+        ("2026-12-05", "2026-12-05"),  # a date has no time of day: as it is
+        (date(2026, 12, 5), "2026-12-05"),
+        (None, ""),  # unset: empty, as any unset field
+        ("next Tuesday", "next Tuesday"),  # not a time: as given
+        ("2026-13-45T99:00", "2026-13-45T99:00"),
+        (42, "42"),
+        (["2026-12-05T10:30:00+00:00"], "['2026-12-05T10:30:00+00:00']"),
+    ],
+)
+def test_local_shows_a_time_on_the_project_clocks(value: Any, shown: str) -> None:
+    assert render_local("{{ publish_at | local }}", publish_at=value) == shown
+
+
+def test_local_of_an_unknown_name_renders_empty() -> None:
+    assert render_local("[{{ nope | local }}][{{ metrics.nope | local }}]", metrics={}) == "[][]"
+
+
+def test_local_in_a_utc_project_says_utc() -> None:
+    text = "{{ publish_at | local }}"
+    assert render_local(text, UTC, publish_at="2026-12-05T10:30:00+00:00") == (
+        "2026-12-05 10:30 UTC"
+    )
+    # no zone among the variables (a calculator param of a schedule): UTC
+    assert render_message(text, {"publish_at": "2026-12-05T10:30:00+00:00"}) == (
+        "2026-12-05 10:30 UTC"
+    )
+
+
+def test_local_follows_daylight_saving() -> None:
+    new_york = ZoneInfo("America/New_York")
+    text = "{{ a | local }} / {{ b | local }}"
+    assert render_local(
+        text, new_york, a="2026-07-01T13:00:00+00:00", b="2026-12-01T14:00:00+00:00"
+    ) == ("2026-07-01 09:00 -04:00 / 2026-12-01 09:00 -05:00")
+
+
+def test_local_at_the_end_of_time_stays_in_range() -> None:
+    text = "{{ publish_at | local }}"
+    assert render_local(text, publish_at="9999-12-31T23:00:00+00:00") == "9999-12-31 23:00 +00:00"
+
+
+def test_local_does_not_parse_long_text() -> None:
+    long = "2026-12-05T10:30:00+00:00" + " " * 100
+    assert render_local("{{ note | local }}", note=long) == long

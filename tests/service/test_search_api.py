@@ -232,3 +232,16 @@ def test_q_finds_wildcards_literally(api: tuple[TestClient, Any]) -> None:
 def test_search_needs_authentication(api: tuple[TestClient, Any]) -> None:
     client, _engine = api
     assert client.get("/v1/cases").status_code == 401
+
+
+def test_a_time_without_an_offset_is_on_the_project_clocks(api: tuple[TestClient, Any]) -> None:
+    client, engine = api
+    engine.settings.timezone = "Asia/Shanghai"  # the first deal: 09:00 UTC, 17:00 there
+    assert titles(client, created_before="2026-01-05T17:01") == {"deal 0"}
+    assert titles(client, created_before="2026-01-05T09:01") == set()
+    assert titles(client, created_before="2026-01-05T09:01:00Z") == {"deal 0"}  # as given
+    assert titles(client, where="created_at < '2026-01-05T17:01'") == {"deal 0"}
+    assert titles(client, created_after="2026-01-06", where="budget >= 0") == set()
+    # the answer's times are ISO 8601 with an offset (UTC), whatever the project's zone
+    (case,) = search(client, where="budget == 5000").json()["items"]
+    assert case["created_at"] == "2026-01-05T09:01:00+00:00"

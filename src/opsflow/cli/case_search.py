@@ -10,7 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -29,7 +29,8 @@ SHORT_ID = 12  # characters of an id in a terminal table (any unique prefix of 6
 
 
 class Moment(click.ParamType):
-    """A date (``2026-10-01``, midnight UTC) or an ISO 8601 time (naive is UTC)."""
+    """A date (``2026-10-01``, midnight) or an ISO 8601 time; without an offset it is read
+    in the project's time zone (by the engine's search)."""
 
     name = "TIME"
 
@@ -44,7 +45,7 @@ class Moment(click.ParamType):
                 moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             self.fail(f"'{text[:40]}' is not a date or time (2026-10-01, 2026-10-01T09:00Z)")
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        return moment
 
 
 def _json_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

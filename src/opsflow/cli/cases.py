@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -195,11 +195,13 @@ def set_data(
 def print_case(
     case: Case,
     locale: str | None = None,
+    times: Collection[str] = (),
     now: datetime | None = None,
     calendars: Mapping[str, Calendar] | None = None,
 ) -> None:
-    """The human view of one case (``status``), its workflow's title in ``locale``; with
-    ``now``, each deadline's time left (working time when it counts on a calendar)."""
+    """The human view of one case (``status``), its workflow's title in ``locale``; the
+    values of the ``times`` fields (datetime fields) on the project's clocks; with ``now``,
+    each deadline's time left (working time when it counts on a calendar)."""
     from opsflow.language.text import localized
 
     title = localized(case.title, locale)
@@ -216,13 +218,17 @@ def print_case(
     )
     if case.data:
         out.heading("Data")
-        out.table(["field", "value"], sorted(case.data.items()))
+        out.table(
+            ["field", "value"],
+            [(k, shown_value(k, v, times)) for k, v in sorted(case.data.items())],
+        )
     if case.metrics:
         out.heading("Metrics")
         rows = []
         for name, value in sorted(case.metrics.items()):
             detail = case.metric_details.get(name) or {}
-            rows.append((name, value, detail.get("computed_at"), detail.get("calculator")))
+            computed = out.moment(detail.get("computed_at"))
+            rows.append((name, value, computed, detail.get("calculator")))
         out.table(["metric", "value", "computed at", "calculator"], rows)
     if case.deadlines:
         out.heading("Deadlines")
@@ -267,7 +273,8 @@ def status(case_id: str, as_json: bool) -> None:
         out.emit_json(case.to_json())
     else:
         settings = ctx.settings()
-        print_case(case, settings.server.locale, ctx.engine().clock(), settings.calendars)
+        now = ctx.engine().clock()
+        print_case(case, settings.server.locale, datetime_fields(case), now, settings.calendars)
 
 
 def _left(
@@ -322,7 +329,18 @@ def inbox(mine: bool, as_json: bool) -> None:
     )
 
 
-def _changes(entry: HistoryEntry) -> str:
+def datetime_fields(case: Case) -> frozenset[str]:
+    """The names of the datetime fields of ``case``'s workflow version."""
+    fields = app().engine().workflow_spec(case.workflow, case.version).fields
+    return frozenset(name for name, spec in fields.items() if spec.type == "datetime")
+
+
+def shown_value(name: str, value: Any, times: Collection[str]) -> Any:
+    """A field's value for a person: a datetime field's on the project's clocks."""
+    return out.moment(value) if name in times and isinstance(value, str) else value
+
+
+def _changes(entry: HistoryEntry, times: Collection[str] = ()) -> str:
     """What an entry changed, in a line: new field values, a metric's value, a refusal."""
     detail = entry.detail or {}
     if entry.kind == "metric" and "metric" in detail:
@@ -337,7 +355,7 @@ def _changes(entry: HistoryEntry) -> str:
     parts = []
     for name, change in entry.data_changes.items():
         value = change["to"] if isinstance(change, dict) and "to" in change else change
-        parts.append(f"{name}={out.show(value)}")
+        parts.append(f"{name}={out.show(shown_value(name, value, times))}")
     if entry.kind == "approval" and "approvals" in detail:
         have, need = detail["approvals"].get("have"), detail["approvals"].get("need")
         parts.insert(0, f"approval {have}/{need}")
@@ -347,8 +365,10 @@ def _changes(entry: HistoryEntry) -> str:
 HISTORY_HEADERS = ["seq", "at", "actor", "kind", "event", "state", "changes", "comment"]
 
 
-def history_rows(entries: Sequence[HistoryEntry]) -> list[tuple[Any, ...]]:
-    """The rows of the history table."""
+def history_rows(
+    entries: Sequence[HistoryEntry], times: Collection[str] = ()
+) -> list[tuple[Any, ...]]:
+    """The rows of the history table (the ``times`` fields' values on the project's clocks)."""
     rows = []
     for e in entries:
         move = e.to_state or ""
@@ -362,7 +382,7 @@ def history_rows(entries: Sequence[HistoryEntry]) -> list[tuple[Any, ...]]:
                 e.kind,
                 e.event,
                 move,
-                _changes(e),
+                _changes(e, times),
                 e.comment,
             )
         )
@@ -381,11 +401,12 @@ def history(case_id: str, as_json: bool) -> None:
       opsflow history 3f2a9c
       opsflow history 3f2a9c --json > 3f2a9c-history.json
     """
-    entries = app().engine().history(case_id)
+    engine = app().engine()
+    entries = engine.history(case_id)
     if as_json:
         out.emit_json([e.to_json() for e in entries])
-    else:
-        out.table(HISTORY_HEADERS, history_rows(entries))
+    else:  # the case is readable: its history was
+        out.table(HISTORY_HEADERS, history_rows(entries, datetime_fields(engine.get(case_id))))
 
 
 @click.command()

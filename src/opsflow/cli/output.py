@@ -7,7 +7,7 @@ import json
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -146,8 +146,12 @@ def table(
         from rich.text import Text
 
         rich_table = Table(title=title, title_justify="left", header_style="bold")
-        for h in headers:
-            rich_table.add_column(h)
+        for i, h in enumerate(headers):
+            # A time stays on one line (not split between its minutes and its offset); the
+            # other columns make room by folding long words, never by cutting them short.
+            times = [display_width(c) for row in rows if isinstance(c := row[i], Moment)]
+            width = max(times, default=None)
+            rich_table.add_column(h, min_width=width, no_wrap=bool(times), overflow="fold")
         for row in rows:  # Text, not markup: "[...]" in a value is data, not a style
             rich_table.add_row(*(Text(show(c)) for c in row))
         Console().print(rich_table)
@@ -183,15 +187,38 @@ def print_error(message: str, reasons: Sequence[str] = ()) -> None:
         click.echo(f"  - {safe(reason)}", err=True)
 
 
-def moment(value: datetime | None) -> str:
-    """A short human form of an instant: ``2026-01-05 09:00 UTC``."""
-    if value is None:
-        return ""
-    from datetime import UTC
+class Moment(str):
+    """A time as :func:`moment` shows it: a terminal table keeps it on one line."""
 
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    __slots__ = ()
+
+
+def moment(value: datetime | str | None) -> str:
+    """An instant as a person reads it, on the project's clocks (``timezone:`` in
+    opsflow.yaml): ``2026-01-05 17:00 +08:00``, or ``2026-01-05 09:00 UTC`` in a UTC
+    project. ISO 8601 text (a stored datetime value) is read first; other text is shown
+    as it is. Every time the CLI shows a person goes through here."""
+    from opsflow.clock import parse_instant, shown
+
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            instant = parse_instant(value)
+        except ValueError:
+            return safe(value)
+        return Moment(shown(instant, display_zone()))
+    return Moment(shown(value, display_zone()))
+
+
+def display_zone() -> tzinfo:
+    """The project's time zone of the running command (UTC before its settings are read)."""
+    from opsflow.cli.context import AppContext
+
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(AppContext) if ctx is not None else None
+    settings = found.loaded_settings if found is not None else None
+    return settings.zone if settings is not None else UTC
 
 
 def time_left(left: timedelta, *, working: bool) -> str:

@@ -44,7 +44,7 @@ def test_command(files: tuple[Path, ...], as_json: bool) -> None:
     ctx = app()
     settings = ctx.settings()
     paths = scenario_files(list(files), settings.workflows_dir)
-    report = run_files(paths, engine_factory(settings, ctx.plugins()))
+    report = run_files(paths, engine_factory(settings, ctx.plugins()), settings.zone)
     if as_json:
         out.emit_json(report.to_json())
     else:

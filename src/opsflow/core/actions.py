@@ -21,6 +21,7 @@ from opsflow.core.delegation import recipients
 from opsflow.core.metrics import run_metric
 from opsflow.errors import Invalid
 from opsflow.language.expressions import EvaluationError
+from opsflow.template_filters import ZONE_VARIABLE
 from opsflow.templating import render_message
 
 log = logging.getLogger("opsflow.notify")
@@ -91,6 +92,7 @@ class Actions(StepParts):
             metrics=self.case.metric_values(),
             data=dict(self.case.data),
         )
+        variables[ZONE_VARIABLE] = self.ctx.zone  # for ``| local``
         return variables
 
     def _notify(self, action: CompiledAction, actor: Actor, event: str | None) -> None:

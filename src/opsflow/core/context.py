@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,6 +32,9 @@ class StepContext:
     # Picks the holder of a role who gets a case entering a state with ``assign: {role}``:
     # (policy, workflow, state, holders sorted, case id) -> one of the holders.
     pick_holder: Callable[[str, str, str, Sequence[str], str], str] | None = None
+    # The project's time zone: naive datetimes typed by a person are read in it, and
+    # expressions see ``now`` in it (so ``today`` is the date there).
+    zone: tzinfo = UTC
     # Errors that end the whole step (database trouble: the transaction is retried or
     # reported), never kept as a failed piece of automation.
     fatal: tuple[type[BaseException], ...] = ()

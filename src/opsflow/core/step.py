@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from opsflow.clock import local
 from opsflow.core.actions import Actions
 from opsflow.core.automation import Automation, failure_text
 from opsflow.core.compiled import CompiledTransition, CompiledWorkflow
@@ -120,7 +121,8 @@ class Step(Actions, Automation, Settling, Moves):
         # Keyed by name: an actor's roles are fixed for the step (see ``actor``).
         scope = self._scopes.get(actor.name)
         if scope is None:
-            scope = self.case.scope(self.wf, actor.to_scope(), self.ctx.now)
+            now = local(self.ctx.now, self.ctx.zone)  # ``today`` is the date there
+            scope = self.case.scope(self.wf, actor.to_scope(), now)
             self._scopes[actor.name] = scope
         return scope
 
@@ -142,7 +144,7 @@ class Step(Actions, Automation, Settling, Moves):
                 problems.append(_unknown_field(name, self.wf.fields))
                 continue
             try:
-                coerced[name] = coerce_value(name, spec, value)
+                coerced[name] = coerce_value(name, spec, value, self.ctx.zone)
             except FieldError as exc:
                 problems.append(str(exc))
         if problems:

@@ -19,7 +19,7 @@ Due times are computed here, once, and stored; workers only compare them with th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select, update
@@ -49,6 +49,7 @@ def flush_deadlines(
     writes: Writes,
     now: datetime,
     calendars: Mapping[str, Calendar] | None,
+    zone: tzinfo = UTC,
 ) -> None:
     """A step's effect on deadlines: arm the entered state's (cancelling the left state's),
     or move those that follow a field the step changed."""
@@ -56,9 +57,9 @@ def flush_deadlines(
         if writes.left & wf.deadlines.keys():
             cancel_deadlines(conn, case.id, now, "state left")
             incidents.cancel_left_visits(conn, case.id, case.visit, now)
-        arm_deadlines(conn, case, wf, calendars, now)
+        arm_deadlines(conn, case, wf, calendars, now, zone)
     elif writes.changed_fields:
-        _follow_fields(conn, wf, case, writes.changed_fields, now, calendars or {})
+        _follow_fields(conn, wf, case, writes.changed_fields, now, calendars or {}, zone)
 
 
 def arm_deadlines(
@@ -67,12 +68,14 @@ def arm_deadlines(
     wf: CompiledWorkflow,
     calendars: Mapping[str, Calendar] | None = None,
     now: datetime | None = None,
+    zone: tzinfo = UTC,
 ) -> None:
     """Arm the deadlines of the case's current visit (an ``at:`` timer once per instant);
-    a duration on a business calendar counts its working time from the state's entry."""
+    a duration on a business calendar counts its working time from the state's entry; a
+    date timer is due at midnight in ``zone``, the project's time zone."""
     rows = []
     for spec in wf.deadlines.get(case.state, ()):
-        row = _first_row(conn, case, wf, spec, calendars or {}, now)
+        row = _first_row(conn, case, wf, spec, calendars or {}, now, zone)
         if row is not None:
             rows.append(row)
     if rows:
@@ -137,9 +140,11 @@ def first_due(
     case: WorkingCase,
     wf: CompiledWorkflow,
     calendars: Mapping[str, Calendar],
+    zone: tzinfo = UTC,
 ) -> datetime | None:
     """When the deadline first falls due in the case's current visit; None when the field
-    it reads is unset (or a ``by`` value no duration covers)."""
+    it reads is unset (or a ``by`` value no duration covers). A date field's day begins at
+    midnight in ``zone``."""
     if spec.at_field is None:
         span = spec.counted(case.data)
         return None if span is None else _after(spec, case.entered_at, span, calendars, case.state)
@@ -147,9 +152,12 @@ def first_due(
     if value in (None, ""):
         return None
     field = wf.fields.get(spec.at_field)
-    if field is not None and field.type == "date":
+    if field is not None and field.type == "date":  # midnight in the project's time zone
         day = date.fromisoformat(str(value))
-        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        try:
+            return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+        except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west: past years 1..9999
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
     return parse_instant(str(value))
 
 
@@ -179,13 +187,14 @@ def _first_row(
     spec: DeadlineSpec,
     calendars: Mapping[str, Calendar],
     now: datetime | None,
+    zone: tzinfo = UTC,
 ) -> dict[str, Any] | None:
     """The row arming ``spec`` for the visit; an ``at:`` timer already fired at its instant
     is not armed again (a timer whose event re-enters its state would fire for ever), though
     a repeating one goes on with its next occurrence."""
     if case.closed:
         return None
-    due = first_due(spec, case, wf, calendars)
+    due = first_due(spec, case, wf, calendars, zone)
     if due is None:
         return None
     if spec.at_field is not None and _fired_at(conn, case, spec, due):
@@ -232,6 +241,7 @@ def _follow_fields(
     changed: set[str],
     now: datetime,
     calendars: Mapping[str, Calendar],
+    zone: tzinfo = UTC,
 ) -> None:
     """Move the deadlines of the visit that follow a changed field (``at:`` or ``by``)."""
     if case.closed:
@@ -247,6 +257,6 @@ def _follow_fields(
         replaced = select(_D.c.id).where(*ours, _D.c.status.in_(("pending", "failed")))
         incidents.cancel_for_deadlines(conn, list(conn.execute(replaced).scalars()), now)
         cancel_deadlines(conn, case.id, now, f"field '{spec.follows}' changed", *ours[1:])
-        row = _first_row(conn, case, wf, spec, calendars, now)
+        row = _first_row(conn, case, wf, spec, calendars, now, zone)
         if row is not None:
             conn.execute(insert(_D), [row])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
@@ -159,6 +159,7 @@ def flush(
     now: datetime,
     touch: bool = True,
     calendars: Mapping[str, Calendar] | None = None,
+    zone: tzinfo = UTC,
 ) -> list[dict[str, Any]]:
     """Write one step: the case row (version-checked), history, approvals, deadlines, outbox.
 
@@ -179,7 +180,7 @@ def flush(
     keep = [a for a in writes.approvals_add if a["visit"] == case.visit]
     if keep:
         conn.execute(insert(tables.approvals), keep)
-    flush_deadlines(conn, wf, case, writes, now, calendars)
+    flush_deadlines(conn, wf, case, writes, now, calendars, zone)
     if writes.outbox:
         conn.execute(insert(tables.outbox), writes.outbox)
     if writes.done or writes.computed:

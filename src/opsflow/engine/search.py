@@ -16,12 +16,14 @@ import re
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.engine import Connection
 
+from opsflow.clock import in_zone
+from opsflow.config import project_zone
 from opsflow.core.results import Case, DeadlineView
 from opsflow.engine import access, persist
 from opsflow.engine.where_sql import FieldKinds, compile_where, raw_text_sql
@@ -97,7 +99,8 @@ def filters(
     if (query.where and query.where.strip()) or query.q:
         workflows, kinds = _fields(engine, query.workflow)
         if query.where and query.where.strip():
-            clause, by_index = _where(engine, query.workflow, query.where, kinds, dialect)
+            where = (query.where, project_zone(engine.settings))
+            clause, by_index = _where(engine, query.workflow, where, kinds, dialect)
             found.append(clause)
             if by_index:
                 # SQLite plans without statistics: it takes an equality on an indexed column
@@ -120,10 +123,11 @@ def filters(
         found.append(plain("closed").is_(not query.open))
     if query.assignee is not None:
         found.append(plain("assignee") == query.assignee)
+    zone = project_zone(engine.settings)  # a time typed without an offset is read there
     if query.created_after is not None:
-        found.append(plain("created_at") >= _utc(query.created_after))
+        found.append(plain("created_at") >= _utc(query.created_after, zone))
     if query.created_before is not None:
-        found.append(plain("created_at") < _utc(query.created_before))
+        found.append(plain("created_at") < _utc(query.created_before, zone))
     readable = access.readable_clause(engine, actor, conn)
     if readable is not None:
         found.append(readable)
@@ -167,12 +171,16 @@ def _fields(
 
 
 def _where(
-    engine: CaseEngine, workflow: str | None, where: str, kinds: FieldKinds, dialect: str
+    engine: CaseEngine,
+    workflow: str | None,
+    where: tuple[str, tzinfo],
+    kinds: FieldKinds,
+    dialect: str,
 ) -> tuple[ColumnElement[bool], bool]:
     """The clause of ``where``, and whether SQLite must go by a field's index (it reads one)."""
 
     def make() -> tuple[ColumnElement[bool], bool]:
-        clause, by_index = compile_where(where, kinds, dialect)
+        clause, by_index = compile_where(where[0], kinds, dialect, where[1])
         return clause, dialect == "sqlite" and by_index
 
     found: tuple[ColumnElement[bool], bool] = _memo(
@@ -488,8 +496,12 @@ def search_count(engine: CaseEngine, conn: Connection, query: SearchQuery, actor
     return int(conn.execute(sql).scalar_one())
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+def _utc(moment: datetime, zone: tzinfo) -> datetime:
+    """``moment`` in UTC; a naive one is a time in ``zone`` (the project's time zone)."""
+    try:
+        return in_zone(moment, zone).astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 on the zone's clocks: the end of time either way
+        return moment.replace(tzinfo=UTC)
 
 
 __all__ = [

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from opsflow.clock import Clock
+from opsflow.config import project_zone
 from opsflow.core import preview
 from opsflow.core import text as typed_text
 from opsflow.core.compiled import CompiledWorkflow
@@ -177,6 +178,7 @@ class CaseTransaction:
             base_dir=settings.base_dir,
             before_hooks=self.before_hooks,
             fatal=DATABASE_ERRORS,
+            zone=project_zone(settings),
         )
 
     # -- writing ----------------------------------------------------------------------
@@ -216,6 +218,7 @@ class CaseTransaction:
             now=self.now,
             touch=touch,
             calendars=getattr(self.shop.settings, "calendars", None),
+            zone=project_zone(self.shop.settings),
         )
         self.flushed.append(step)
         return rows

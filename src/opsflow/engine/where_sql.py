@@ -20,13 +20,14 @@ import ast
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, literal_column, or_, true
 from sqlalchemy.sql.elements import ColumnClause
 
+from opsflow.clock import in_zone, local
 from opsflow.errors import ExpressionError, InvalidQuery
 from opsflow.language.expressions import parse_tree
 from opsflow.language.models import FieldSpec
@@ -137,9 +138,13 @@ class FieldKinds:
         return cls(kinds, unsearchable, frozenset(indexed))
 
 
-def compile_where(text: str, fields: FieldKinds, dialect: str) -> tuple[ColumnElement[bool], bool]:
+def compile_where(
+    text: str, fields: FieldKinds, dialect: str, zone: tzinfo = UTC
+) -> tuple[ColumnElement[bool], bool]:
     """The SQL clause of a search's ``where`` over ``tables.cases``, and whether an
-    ``index: true`` field's index can find its matches; InvalidQuery if refused."""
+    ``index: true`` field's index can find its matches; InvalidQuery if refused.
+
+    A time literal without an offset is read in ``zone`` (the project's time zone)."""
     if len(text) > MAX_WHERE_LENGTH:
         raise InvalidQuery(
             f"where is too long ({len(text):,} characters, limit {MAX_WHERE_LENGTH:,})"
@@ -148,7 +153,7 @@ def compile_where(text: str, fields: FieldKinds, dialect: str) -> tuple[ColumnEl
         tree = parse_tree(text)
     except ExpressionError as exc:
         raise InvalidQuery(f"where: {exc.message} (at column {exc.col})") from None
-    compiler = _Where(fields, dialect)
+    compiler = _Where(fields, dialect, zone)
     clause = compiler.clause(tree, negate=False)
     return clause, _by_index(tree, fields, negate=False)
 
@@ -187,9 +192,10 @@ _Literal = str | int | float | bool | None
 class _Where:
     """Turns one checked syntax tree into SQL, pushing ``not`` down to the comparisons."""
 
-    def __init__(self, fields: FieldKinds, dialect: str) -> None:
+    def __init__(self, fields: FieldKinds, dialect: str, zone: tzinfo = UTC) -> None:
         self.fields = fields
         self.dialect = dialect
+        self.zone = zone
 
     def clause(self, node: ast.expr, negate: bool) -> ColumnElement[bool]:
         if isinstance(node, ast.BoolOp):
@@ -358,9 +364,10 @@ class _Where:
         if kind in _TIME_KINDS:
             if not isinstance(value, str):
                 return None  # a number is never a time: false, as a string meeting a number
-            moment = _moment(value, name)
-            if kind == "date":
-                return (moment.date().isoformat(),)
+            moment = _moment(value, name, self.zone)
+            if kind == "date":  # the time's day on the project's clocks ('2026-10-01': itself)
+                return (local(moment, self.zone).date().isoformat(),)
+            moment = _utc(moment, value, name)
             return (moment.isoformat(),) if kind == "datetime" else (moment,)
         if kind in ("text", "column:state", "column:assignee"):
             return (value,) if isinstance(value, str) else None
@@ -418,8 +425,8 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _moment(value: str, name: str) -> datetime:
-    """A time literal: '2026-10-01' (midnight UTC) or ISO 8601; naive is UTC."""
+def _moment(value: str, name: str, zone: tzinfo) -> datetime:
+    """A time literal: '2026-10-01' (midnight in ``zone``) or ISO 8601 (naive: in ``zone``)."""
     text = value.strip()
     try:
         moment = (
@@ -432,12 +439,14 @@ def _moment(value: str, name: str) -> datetime:
             f"where: {name}: '{text[:40]}' is not a date or time (like 2026-10-01 or "
             "2026-10-01T09:00:00Z)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    return in_zone(moment, zone)
+
+
+def _utc(moment: datetime, value: str, name: str) -> datetime:
     try:
         return moment.astimezone(UTC)
     except OverflowError:
-        raise InvalidQuery(f"where: {name}: '{text[:40]}' is out of range") from None
+        raise InvalidQuery(f"where: {name}: '{value.strip()[:40]}' is out of range") from None
 
 
 def _refuse(node: ast.AST, message: str) -> InvalidQuery:

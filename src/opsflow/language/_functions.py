@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from opsflow.clock import local
 from opsflow.errors import EvaluationError
 from opsflow.language._evaluator import (
     Run,
@@ -102,10 +103,16 @@ def _round(run: Run, value: Any, digits: Any = None) -> Any:
 
 
 def _now(run: Run) -> datetime:
+    return as_utc(_local_now(run))
+
+
+def _local_now(run: Run) -> datetime:
+    """``now`` on the project's clocks: the engine gives it in the project's time zone, so
+    that ``today``, and a date's midnight, are those of the project, not of UTC."""
     now = run.scope.get("now")
     if not isinstance(now, datetime):
         raise EvaluationError("the current time ('now') is not available")
-    return as_utc(now)
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
 def _moment(name: str, value: Any) -> date | datetime | None:
@@ -135,9 +142,9 @@ def _days_since(run: Run, value: Any) -> Any:
     moment = _moment("days_since", value)
     if moment is None:
         return None
-    now = _now(run)
+    now = _local_now(run)
     if isinstance(moment, datetime):
-        return (now - moment).total_seconds() / 86_400
+        return (as_utc(now) - moment).total_seconds() / 86_400
     return (now.date() - moment).days
 
 
@@ -145,20 +152,23 @@ def _hours_since(run: Run, value: Any) -> Any:
     moment = _moment("hours_since", value)
     if moment is None:
         return None
-    if not isinstance(moment, datetime):
-        moment = datetime.combine(moment, time(), UTC)
-    return (_now(run) - moment).total_seconds() / 3_600
+    now = _local_now(run)
+    if not isinstance(moment, datetime):  # the day's midnight in the project's time zone
+        moment = utc_moment(datetime.combine(moment, time(), now.tzinfo))
+    return (as_utc(now) - moment).total_seconds() / 3_600
 
 
 def _today(run: Run) -> date:
-    return _now(run).date()
+    return _local_now(run).date()
 
 
 def _date(run: Run, value: Any) -> date | None:
     if value is None:
         return None
-    if isinstance(value, datetime):
-        return utc_moment(value).date()
+    if isinstance(value, datetime):  # the day it is in the project's time zone
+        now = run.scope.get("now")
+        zone = (now.tzinfo if isinstance(now, datetime) else None) or UTC
+        return local(utc_moment(value), zone).date()
     if isinstance(value, date):
         return value
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):

@@ -2,7 +2,8 @@
 
 Normal forms: ``string``/``text`` str; ``integer`` int; ``number`` int or float; ``boolean``
 bool; ``date`` ``"YYYY-MM-DD"``; ``datetime`` ISO 8601 in UTC
-(``"2026-01-05T09:00:00+00:00"``, naive input is taken as UTC); ``enum`` one of ``values``;
+(``"2026-01-05T09:00:00+00:00"``; naive input is a wall-clock time in the project's time
+zone, UTC unless given); ``enum`` one of ``values``;
 ``list`` a list of strings, numbers or booleans; ``money`` a string with two decimals
 (``"1234.50"``). ``None`` means unset and is always accepted here (``required`` is the
 engine's business). ``coerce_value`` is strict about Python types (no ``"3"`` for an integer:
@@ -23,10 +24,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from opsflow.clock import in_zone
 from opsflow.errors import FieldError
 from opsflow.language._evaluator import MAX_INT_BITS, MAX_LENGTH
 from opsflow.language.models import FieldSpec
@@ -158,7 +160,7 @@ def _coerce_date(name: str, value: Any) -> str:
         raise FieldError(name, f"must be a date that exists ('{shown}' does not)") from None
 
 
-def _coerce_datetime(name: str, value: Any) -> str:
+def _coerce_datetime(name: str, value: Any, zone: tzinfo) -> str:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
@@ -176,10 +178,8 @@ def _coerce_datetime(name: str, value: Any) -> str:
             ) from None
     else:
         raise FieldError(name, "must be a date and time in ISO 8601 (2026-01-05T09:00:00Z)")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(UTC).isoformat()
+        return in_zone(moment, zone).astimezone(UTC).isoformat()
     except OverflowError:
         # 0001-01-01T00:30:00+01:00 is in year 0 in UTC, 9999-12-31T23:59:59-01:00 in 10000
         reason = f"is out of range ('{_clip(str(value))}' is not in years 1 to 9999 in UTC)"
@@ -220,8 +220,11 @@ def _coerce_list(name: str, spec: FieldSpec, value: Any) -> list[Any]:
     return items
 
 
-def coerce_value(name: str, spec: FieldSpec, value: Any) -> Any:
-    """Check ``value`` for field ``name`` and return its JSON-storable normal form."""
+def coerce_value(name: str, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+    """Check ``value`` for field ``name`` and return its JSON-storable normal form.
+
+    ``zone``: where a datetime typed without an offset (or a bare date) is read.
+    """
     if value is None:
         return None
     kind = spec.type
@@ -240,7 +243,7 @@ def coerce_value(name: str, spec: FieldSpec, value: Any) -> Any:
     if kind == "date":
         return _coerce_date(name, value)
     if kind == "datetime":
-        return _coerce_datetime(name, value)
+        return _coerce_datetime(name, value, zone)
     if kind == "enum":
         return _coerce_enum(name, spec, value)
     if kind == "list":
@@ -249,7 +252,11 @@ def coerce_value(name: str, spec: FieldSpec, value: Any) -> Any:
 
 
 def parse_text(name: str, spec: FieldSpec, text: str) -> Any:
-    """Parse CLI text (``--set K=V``) by the field's type; empty text unsets the field."""
+    """Parse CLI text (``--set K=V``) by the field's type; empty text unsets the field.
+
+    A ``datetime`` is checked and returned as typed: the step that writes it reads a
+    naive one in the project's time zone (``coerce_value``'s ``zone``).
+    """
     stripped = text.strip()
     if stripped == "":
         return None
@@ -270,6 +277,9 @@ def parse_text(name: str, spec: FieldSpec, text: str) -> Any:
         value = lowered in _TRUE
     elif kind == "list":
         value = _parse_list_text(name, stripped)
+    elif kind == "datetime":
+        coerce_value(name, spec, value)
+        return value
     return coerce_value(name, spec, value)
 
 

@@ -14,12 +14,14 @@ from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from opsflow.errors import TemplateProblem
+from opsflow.template_filters import FILTERS
 
 CASE_VARIABLES: frozenset[str] = frozenset(
     {"state", "event", "actor", "case_id", "metrics", "data"}
 )
 _MARKERS = ("{{", "{%", "{#")
 _ENVIRONMENT = SandboxedEnvironment()
+_ENVIRONMENT.filters.update(FILTERS)  # ``| local``: known here, so validate accepts it
 del _ENVIRONMENT.globals["lipsum"]  # opsflow refuses it when rendering (unbounded text)
 _GLOBALS = frozenset(_ENVIRONMENT.globals)
 

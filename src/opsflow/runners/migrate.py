@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
+from opsflow.config import project_zone
 from opsflow.core.compiled import CompiledWorkflow
 from opsflow.core.working import WorkingCase
 from opsflow.engine import CaseEngine, arming, incidents, unit
@@ -266,4 +267,6 @@ def _move(
     tx.conn.execute(delete(tables.approvals).where(tables.approvals.c.case_id == case.id))
     incidents.cancel_left_visits(tx.conn, case.id, case.visit, now, deadlines_only=False)
     tx.flush(step)
-    arming.arm_deadlines(tx.conn, case, target, getattr(tx.shop.settings, "calendars", None), now)
+    settings = tx.shop.settings
+    calendars = getattr(settings, "calendars", None)
+    arming.arm_deadlines(tx.conn, case, target, calendars, now, project_zone(settings))

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from opsflow.config import project_zone
 from opsflow.core.replay import replay
 from opsflow.core.results import Case, FireResult
 from opsflow.errors import OpsflowError
@@ -49,6 +50,7 @@ def read(engine: Any, case_id: str, me: Viewer) -> dict[str, Any]:
         "names": {n: (p.display_name or n) for n, p in people.items()},
         "now": engine.clock(),
         "calendars": engine.settings.calendars,
+        "zone": project_zone(engine.settings),
     }
 
 
@@ -89,6 +91,7 @@ def page_context(
             case.data,
             outcome.get("problems") if data_error else None,
             outcome.get("typed") if data_error and not outcome.get("stale") else None,
+            facts["zone"],
         ),
         "field_map": {f["name"]: f for f in view["fields"]},
         "names": facts["names"],

@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from starlette.datastructures import FormData
+
+from opsflow.clock import local
 
 PREFIX = "field."  # a form's field inputs: ``field.title`` (never ``csrf_token`` or ``comment``)
 MAX_TEXT = 100_000  # characters of one typed value read from a form
@@ -98,8 +100,9 @@ def fields_of(spec: Any) -> list[dict[str, Any]]:
     ]
 
 
-def shown(spec: Mapping[str, Any], value: Any) -> str:
-    """A stored value as its form control holds it (``""``: not set)."""
+def shown(spec: Mapping[str, Any], value: Any, zone: tzinfo = UTC) -> str:
+    """A stored value as its form control holds it (``""``: not set); a datetime on the
+    clocks of ``zone``, the project's time zone, where the engine reads what is sent back."""
     if value is None:
         return ""
     kind = spec["type"]
@@ -110,8 +113,8 @@ def shown(spec: Mapping[str, Any], value: Any) -> str:
             moment = datetime.fromisoformat(value)
         except ValueError:
             return value
-        moment = moment.astimezone(UTC) if moment.tzinfo else moment
-        return moment.strftime("%Y-%m-%dT%H:%M:%S")  # datetime-local, in UTC
+        moment = local(moment, zone) if moment.tzinfo else moment
+        return moment.isoformat(timespec="seconds")[:19]  # datetime-local: no offset
     if kind == "list" and isinstance(value, list):
         return ", ".join(str(item) for item in value)
     return str(value)
@@ -122,12 +125,17 @@ def form_fields(
     values: Mapping[str, Any],
     problems: Mapping[str, Problem] | None = None,
     typed: Mapping[str, str] | None = None,
+    zone: tzinfo = UTC,
 ) -> list[FormField]:
-    """The workflow's fields as inputs holding ``values`` (stored) or ``typed`` (as sent)."""
+    """The workflow's fields as inputs holding ``values`` (stored, datetimes on the clocks
+    of ``zone``) or ``typed`` (as sent)."""
     out = []
     for spec in view["fields"]:
         name, kind = spec["name"], spec["type"]
-        text = typed[name] if typed is not None and name in typed else shown(spec, values.get(name))
+        if typed is not None and name in typed:
+            text = typed[name]
+        else:
+            text = shown(spec, values.get(name), zone)
         control = "input"
         if kind == "text":
             control = "textarea"
@@ -172,14 +180,17 @@ def typed_values(form: FormData, view: Mapping[str, Any]) -> dict[str, str]:
 
 
 def changed_text(
-    view: Mapping[str, Any], values: Mapping[str, Any], typed: Mapping[str, str]
+    view: Mapping[str, Any],
+    values: Mapping[str, Any],
+    typed: Mapping[str, str],
+    zone: tzinfo = UTC,
 ) -> dict[str, str]:
-    """The typed values that differ from what the form showed of ``values``."""
+    """The typed values that differ from what the form showed of ``values`` (in ``zone``)."""
     specs = {spec["name"]: spec for spec in view["fields"]}
     return {
         name: text
         for name, text in typed.items()
-        if text.strip() != shown(specs[name], values.get(name)).strip()
+        if text.strip() != shown(specs[name], values.get(name), zone).strip()
     }
 
 

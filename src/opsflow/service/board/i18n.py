@@ -91,7 +91,12 @@ class Formats:
     def __init__(self, tag: str, zone: Any = None) -> None:
         self.tag = tag
         self.locale = babel_locale(tag)
-        self.zone = zone  # a tzinfo for the times shown (None: UTC)
+        self.zone = zone  # a tzinfo for the times shown (None: UTC): the project's
+
+    @property
+    def zone_name(self) -> str:
+        """The name of the time zone times are shown in (``Asia/Shanghai``, ``UTC``)."""
+        return str(getattr(self.zone, "key", None) or "UTC")
 
     def moment(self, when: datetime | None, style: str = "medium") -> str:
         if when is None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -107,8 +108,9 @@ def login_redirect(request: Request, next_path: str) -> Response:
 
 
 @functools.cache
-def environment(tag: str) -> Environment:
-    """The templates in one locale (one environment per locale: its gettext installed)."""
+def environment(tag: str, timezone: str = "UTC") -> Environment:
+    """The templates in one locale (one environment per locale: its gettext installed),
+    showing times on the clocks of ``timezone`` (the project's, an IANA name)."""
     env = Environment(
         loader=PackageLoader("opsflow.service.board", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -118,7 +120,7 @@ def environment(tag: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(i18n.translations(tag), newstyle=True)  # type: ignore[attr-defined]
-    formats = i18n.Formats(tag)
+    formats = i18n.Formats(tag, ZoneInfo(timezone))
     env.globals.update(
         htmx=HTMX,
         locale=tag,
@@ -146,11 +148,17 @@ def render(
     """``template`` rendered for ``who`` (None: nobody is logged in), as an HTML answer."""
     tag = who.locale if who else page_locale(request)
     html = (
-        environment(tag)
+        environment(tag, _timezone(request))
         .get_template(template)
         .render(request=request, me=who, path=_here(request), **context)
     )
     return HTMLResponse(html, status_code=status, headers={**NO_STORE, **(headers or {})})
+
+
+def _timezone(request: Request) -> str:
+    """The project's time zone (``timezone:`` in opsflow.yaml), in which pages show times."""
+    engine = getattr(request.app.state, "engine", None)
+    return str(getattr(getattr(engine, "settings", None), "timezone", "UTC"))
 
 
 def is_page_request(request: Request) -> bool:

@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from opsflow.config import project_zone
 from opsflow.core.results import Case, FireResult
 from opsflow.errors import Invalid, NotFound, OpsflowError, PreconditionFailed
 from opsflow.service.board import case_facts, forms
@@ -59,7 +60,7 @@ async def save_data(request: Request, case_id: CaseId, me: Looking) -> Response:
         case = engine.status(case_id, actor=me.actor)
         view = case_facts.view_of(engine, case)
         typed = forms.typed_values(form, view)
-        changed = forms.changed_text(view, case.data, typed)
+        changed = forms.changed_text(view, case.data, typed, project_zone(engine.settings))
         if not changed:
             return {"note": "unchanged"}
         try:

@@ -10,7 +10,7 @@ fire (``routes_bulk_page``): the cases ticked, or every case the filter finds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -119,11 +119,12 @@ def read_filter(params: QueryParams | FormData) -> Filter:
 
 
 def _day(text: str) -> datetime | None:
-    """The start of a day (UTC) that a date field gives, or None when empty."""
+    """The start of a day that a date field gives (naive: the search reads it in the
+    project's time zone), or None when empty."""
     if not text:
         return None
     try:
-        return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
+        return datetime.combine(date.fromisoformat(text), time())
     except ValueError:
         return None
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from opsflow.config import project_zone
 from opsflow.errors import NotFound, OpsflowError
 from opsflow.service.board import forms
 from opsflow.service.board.pages import NO_STORE, Looking, PageRoute, Viewer, render
@@ -103,7 +104,8 @@ def _form_page(
     status: int = 200,
 ) -> Response:
     defaults = {f["name"]: f["default"] for f in chosen["fields"]} if chosen else {}
-    fields = forms.form_fields(chosen, defaults, problems, typed) if chosen else []
+    zone = project_zone(request.app.state.engine.settings)
+    fields = forms.form_fields(chosen, defaults, problems, typed, zone) if chosen else []
     return render(
         request,
         "start.html",
