@@ -175,6 +175,9 @@ def test_demo_runs_end_to_end(run: Run, tmp_path: Path) -> None:
     assert "published" in out
     assert "not_permitted" in out  # the refused four-eyes attempt is shown
     assert "every history chain is intact" in out
+    # times on the project's clocks: the template says timezone: Asia/Shanghai
+    assert "created:  2026-01-05 17:00 +08:00 by alice" in out
+    assert " UTC" not in out
     # the HTTP API, answered for real: a token, the curl line, the service's answer
     token = re.search(r"TOKEN=(opsf_\S+)", out)
     assert token is not None, out

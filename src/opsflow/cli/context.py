@@ -44,6 +44,11 @@ class AppContext:
         """The settings if they have been resolved, else None (nothing is read)."""
         return self._settings
 
+    def adopt(self, settings: Settings) -> None:
+        """Use ``settings`` from here on: a command that builds a project of its own (the
+        demo) shows its times on that project's clocks."""
+        self._settings = settings
+
     def settings(self) -> Settings:
         """The resolved settings (option > environment > opsflow.yaml > default)."""
         if self._settings is None:

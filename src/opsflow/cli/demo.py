@@ -172,6 +172,7 @@ def demo(directory: Path) -> None:
       opsflow demo --dir /tmp/opsflow-demo
       cd opsflow-demo && opsflow cases && opsflow history <CASE>
     """
+    from opsflow.cli.context import app
     from opsflow.clock import system_now
     from opsflow.config import load_settings
     from opsflow.facade import Engine
@@ -185,6 +186,7 @@ def demo(directory: Path) -> None:
         workflows=str(directory / "workflows"),
         config=str(directory / "opsflow.yaml"),
     )
+    app().adopt(settings)  # times shown on the demo project's clocks (its timezone:)
     clock = SimulatedClock(system_now().replace(second=0, microsecond=0))
     engine = Engine(settings=settings, clock=clock)
     try:
