@@ -242,6 +242,10 @@ def test_a_missing_explicit_config_file(cwd: Path) -> None:
         ("team: {ann: 7}\n", "team.ann: must be a list of roles"),
         ("team: {ann: {roles: [x], locale: fr}}\n", "team.ann.locale: must be one of zh-CN, en"),
         ("team: {ann: {delegate: {to: ann}}}\n", "a person cannot delegate to themselves"),
+        (
+            "team: {ann: [a], bo: {delegate: {to: ann, from: 2026-12-20 09:00:00}}}\n",
+            "team.bo.delegate.from: 2026-12-20 09:00:00 is a time, not a date (YYYY-MM-DD)",
+        ),
         ("team: {ann: {delegate: {to: bo}}}\n", "team.ann.delegate.to: 'bo' is not in team"),
         (
             "team: {ann: [a], bo: {delegate: {to: ann, from: 2026-12-20, until: 2026-12-01}}}\n",

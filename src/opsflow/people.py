@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -154,7 +154,10 @@ def _delegation(
     bounds: dict[str, date | None] = {}
     for key in ("from", "until"):
         day = value.get(key)
-        if day is not None and not isinstance(day, date):
+        if isinstance(day, datetime):  # YAML reads 2026-12-20 09:00:00 as a time: a day is meant
+            problems.append(f"{where}.delegate.{key}: {day} is a time, not a date (YYYY-MM-DD)")
+            day = None
+        elif day is not None and not isinstance(day, date):
             try:
                 day = date.fromisoformat(str(day))
             except ValueError:

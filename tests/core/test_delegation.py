@@ -54,3 +54,33 @@ def test_recipients_resolve_the_assignee_and_add_the_delegates() -> None:
     assert recipients("assignee", "lin", TEAM, covering) == "lin, dan"
     assert recipients("mei,editor", None, TEAM, covering) == "mei,editor"  # lin not named
     assert recipients("legal, dan", None, TEAM, covering) == "legal, dan"  # dan named already
+
+
+VETO = """\
+workflow: memo
+version: 1
+roles: [clerk, legal]
+states:
+  review: {initial: true}
+  done: {final: true}
+transitions:
+  - {event: note, from: review}
+  - {event: sign, from: review, roles: [clerk]}
+  - {event: approve, from: review, to: done, approvals: {required: 2, roles: [legal], veto: true}}
+"""
+
+
+def test_on_behalf_of_only_when_the_delegators_roles_were_needed() -> None:
+    from opsflow.core.compiled import compile_workflow
+    from opsflow.core.delegation import behalf
+    from opsflow.language.loader import LoadContext, load_workflow_text
+
+    loaded, problems = load_workflow_text(VETO, "memo.yaml", LoadContext())
+    assert loaded is not None, problems
+    wf = compile_workflow(loaded)
+    bob = actor_for("bob", {"bob": ["clerk"], "alice": ["legal"]}, {"bob": ("alice",)})
+    by_event = {t.event: t for t in wf.table[("review", "note")] + wf.table[("review", "sign")]}
+    by_event["approve"] = wf.table[("review", "approve")][0]
+    assert behalf(wf, "review", by_event["note"], bob) is None  # open to anyone
+    assert behalf(wf, "review", by_event["sign"], bob) is None  # his own role suffices
+    assert behalf(wf, "review", by_event["approve"], bob) == "alice"  # alice's legal role

@@ -292,3 +292,25 @@ def test_four_eyes_keeps_an_author_from_being_given_her_own_piece(
         assert entry.detail["skipped"] == [author]
     if policy == "round_robin":
         assert given == ["ed", "eve", "both"]  # after a skip the turn goes on from the one chosen
+
+
+def test_a_delegate_covering_the_author_is_skipped_too(
+    make_engine: Any, tmp_path: Path, clock: Any
+) -> None:
+    from datetime import timedelta
+
+    from opsflow.people import Delegation, Person
+
+    folder = tmp_path / "piece_workflows"
+    folder.mkdir()
+    text = PIECE.replace("POLICY_ROLE", "editor").replace("POLICY", "round_robin")
+    (folder / "piece.yaml").write_text(text, encoding="utf-8")
+    engine = make_engine(workflows=folder)
+    today = clock.now.date()
+    away = Delegation(to="both", start=today, until=today + timedelta(days=3))
+    engine.settings.people = {"ann": Person(delegate=away)}  # "both" covers ann
+    case = engine.start("piece", {"title": "t"}, actor="ann")
+    engine.fire(case.id, "submit", actor="ann")
+    assert engine.get(case.id).assignee == "ed"  # not "both": four-eyes stops ann's cover
+    (entry,) = [e for e in engine.history(case.id) if e.kind == "assignment"]
+    assert entry.detail["skipped"] == ["both"]

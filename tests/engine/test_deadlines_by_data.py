@@ -173,3 +173,38 @@ def test_the_cli_shows_the_recomputed_sla(db_url: str, tmp_path: Path) -> None:
     table = run_cli(db_url, folder, "show", "incident", env={**later, "COLUMNS": "200"})
     assert "sla by severity (sev1 30m, sev2 4h, else 2d) -> escalate" in table.output
     assert "timer 1h every 1h -> remind" in table.output
+
+
+NAGGING = """\
+workflow: nagging
+version: 1
+fields:
+  due: {type: datetime}
+  nags: {type: integer}
+states:
+  open:
+    initial: true
+    timer: {at: due, fire: nag, repeat: 1h}
+  done: {final: true}
+transitions:
+  - {event: nag, from: open, roles: [system], do: [{set: {nags: "(nags or 0) + 1"}}]}
+  - {event: finish, from: open, to: done}
+"""
+
+
+def test_moving_the_field_does_not_reopen_a_visits_spent_reminders(
+    make_engine: Any, tmp_path: Path, clock: Any
+) -> None:
+    folder = tmp_path / "nag_workflows"
+    folder.mkdir()
+    (folder / "nagging.yaml").write_text(NAGGING, encoding="utf-8")
+    engine = make_engine(workflows=folder)
+    case = engine.start("nagging", {"due": clock.now.isoformat()}, actor="ed")
+    for _ in range(MAX_FIRINGS_PER_VISIT):
+        engine.run_due()
+        clock.advance(hours=1)
+    assert engine.status(case.id).data["nags"] == MAX_FIRINGS_PER_VISIT
+    assert pending(engine, case.id) == []
+    later = (clock.now + timedelta(days=1)).isoformat()
+    engine.set(case.id, {"due": later}, actor="ed")
+    assert pending(engine, case.id) == []  # the visit has had its 100

@@ -148,6 +148,21 @@ def test_a_delegate_cannot_add_a_second_approval_to_the_delegators(engine: Any) 
     assert engine.fire(case.id, "approve", actor="bea").case.state == "scheduled"
 
 
+def test_the_delegator_cannot_add_a_second_approval_to_one_given_for_them(engine: Any) -> None:
+    case = in_review(engine)
+    engine.fire(case.id, "approve", actor="ed", data={"claims": True})  # review -> legal
+    delegate(engine, "lou", "eve", MONDAY, FRIDAY)  # eve (an editor) covers lou (legal)
+    first = engine.fire(case.id, "approve", actor="eve")  # lou's vote, cast by eve
+    assert first.outcome == "approval_recorded"
+    entry = engine.history(case.id)[-1]
+    assert (entry.actor, entry.detail["on_behalf_of"]) == ("eve", "lou")
+    with pytest.raises(NotPermitted) as refused:
+        engine.fire(case.id, "approve", actor="lou")  # one person, not a second approver
+    assert refused.value.reasons == ["approve → scheduled: approval: lou has already approved"]
+    assert engine.get(case.id).state == "legal"
+    assert engine.fire(case.id, "approve", actor="bea").case.state == "scheduled"
+
+
 def test_the_delegators_notifications_reach_the_delegate(engine: Any) -> None:
     delegate(engine, "eve", "lou", MONDAY, FRIDAY)  # eve (editor) away, lou covers
     case = in_review(engine)  # review notifies the editors

@@ -328,3 +328,27 @@ def test_map_to_a_final_state_closes_the_case(open_engine: Any, folder: Path) ->
     moved = v2.get(case.id)
     assert moved.closed
     assert pending_deadlines(v2, case.id) == []
+
+
+def test_a_case_mapped_into_another_state_takes_its_assignment(
+    open_engine: Any, folder: Path
+) -> None:
+    v1 = open_engine()
+    parked = v1.start("ticket", {"title": "parked"}, actor="ann")
+    v1.fire(parked.id, "take", actor="ann")
+    v1.fire(parked.id, "park", actor="ann")
+    v1.assign(parked.id, "ann", actor="ann")
+    assert v1.get(parked.id).assignee == "ann"
+    # v2 folds 'waiting' into 'vote', whose leads are given the case by least_open
+    bump(folder, V2.replace("  vote: {}\n", "  vote: {assign: {role: lead, policy: least_open}}\n"))
+    v2 = open_engine()
+    v2.migrate("ticket", 2, {"waiting": "vote"}, actor="boss")
+    moved = v2.get(parked.id)
+    assert (moved.state, moved.assignee) == ("vote", "boss")  # boss, lea, lou: none holds one
+    entry = v2.history(parked.id)[-1]
+    assert (entry.kind, entry.actor, entry.detail["from"], entry.detail["to"]) == (
+        "assignment",
+        "system",
+        "ann",
+        "boss",
+    )

@@ -66,7 +66,7 @@ class AutoAssign(StepParts):
         """Who four-eyes stops from firing some event of this state that ``role`` may fire
         (the author of a piece, say, who may not approve it): they are not given the case."""
         case, wf = self.case, self.wf
-        return {
+        barred = {
             name
             for (state, _event), found in wf.table.items()
             if state == case.state
@@ -75,6 +75,9 @@ class AutoAssign(StepParts):
             for event in t.not_by
             for name in case.actors.get(event) or ()
         }
+        # a delegate counts as whom they cover: standing in for a barred person bars them too
+        covering = self.ctx.covering
+        return barred | {name for name, covered in covering.items() if barred & set(covered)}
 
     def _choose(self, spec: AssignSpec) -> tuple[str | None, dict[str, Any]]:
         """The person ``spec`` gives the case to (None: nobody) and how it was decided."""

@@ -91,16 +91,15 @@ def behalf(
     if not actor.stands_in_for:
         return None
     needed = transition.approver_roles if transition.approvals is not None else transition.roles
-    if needed is not None and not actor.own_roles & needed:
-        found = actor.on_behalf_of(needed)
-        if found is not None:
-            return found
-        needed = None  # allowed some other way: as an approver with a veto
-    if needed is None:
-        for vote in wf.veto_events.get(state, ()):
-            roles = vote.approver_roles
-            if vote.event != transition.event and roles and not actor.own_roles & roles:
-                return actor.on_behalf_of(roles)
+    if needed is None or actor.own_roles & needed:
+        return None  # open to anyone, or the actor's own roles suffice: no one's were needed
+    found = actor.on_behalf_of(needed)
+    if found is not None:
+        return found
+    for vote in wf.veto_events.get(state, ()):  # allowed some other way: a veto approver's
+        roles = vote.approver_roles
+        if vote.event != transition.event and roles and not actor.own_roles & roles:
+            return actor.on_behalf_of(roles)
     return None
 
 

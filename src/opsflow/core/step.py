@@ -279,15 +279,22 @@ class Step(Actions, Automation, Settling, Moves):
         comment: str | None,
         kind: str,
     ) -> FireOutcome:
-        """Record ``actor``'s approval; the one that completes the vote takes the transition."""
+        """Record ``actor``'s approval; the one that completes the vote takes the transition.
+
+        A delegate who approves with the delegator's roles casts the delegator's vote: it is
+        kept under the delegator's name (the history says who clicked), so the delegator
+        cannot add a second one, nor the delegate another for them."""
         event = transition.event
-        self.pending_votes.setdefault(event, set()).add(actor.name)
+        voter = behalf(self.wf, self.case.state, transition, actor) or actor.name
+        if voter != actor.name:
+            approval = ApprovalProgress((approval.voters - {actor.name}) | {voter}, approval.need)
+        self.pending_votes.setdefault(event, set()).add(voter)
         self.writes.approvals_add.append(
             {
                 "case_id": self.case.id,
                 "visit": self.case.visit,
                 "event": event,
-                "actor": actor.name,
+                "actor": voter,
                 "at": self.ctx.now,
             }
         )

@@ -110,8 +110,7 @@ def arm_repeat(
     pending = select(_D.c.id).where(*ours, _D.c.status == "pending").limit(1)
     if conn.execute(pending).first() is not None:
         return None  # the step moved it already (its field changed)
-    count = conn.execute(select(func.count()).where(*ours, _D.c.status == "fired")).scalar()
-    if int(count or 0) >= MAX_FIRINGS_PER_VISIT:
+    if _fired_count(conn, ours) >= MAX_FIRINGS_PER_VISIT:
         return None
     due = next_due(spec, fired.due_at, now, calendars or {}, case.state)
     conn.execute(insert(_D), [_row(case, spec, due)])
@@ -230,6 +229,12 @@ def _fired_at(conn: Connection, case: WorkingCase, spec: DeadlineSpec, due: date
     return conn.execute(fired.limit(1)).first() is not None
 
 
+def _fired_count(conn: Connection, ours: Any) -> int:
+    """How often the deadline ``ours`` (its case, visit and kind) has fired in the visit."""
+    count = conn.execute(select(func.count()).where(*ours, _D.c.status == "fired")).scalar()
+    return int(count or 0)
+
+
 def _spec_of(wf: CompiledWorkflow, state: str, kind: str) -> DeadlineSpec | None:
     return next((s for s in wf.deadlines.get(state, ()) if s.kind == kind), None)
 
@@ -254,6 +259,8 @@ def _follow_fields(
             fired = select(_D.c.id).where(*ours, _D.c.status == "fired").limit(1)
             if conn.execute(fired).first() is not None:
                 continue  # it has fired: a repeat goes on at its own pace
+        elif spec.repeat is not None and _fired_count(conn, ours) >= MAX_FIRINGS_PER_VISIT:
+            continue  # the visit has had all its reminders, whatever the field says now
         replaced = select(_D.c.id).where(*ours, _D.c.status.in_(("pending", "failed")))
         incidents.cancel_for_deadlines(conn, list(conn.execute(replaced).scalars()), now)
         cancel_deadlines(conn, case.id, now, f"field '{spec.follows}' changed", *ours[1:])

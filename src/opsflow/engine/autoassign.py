@@ -9,12 +9,14 @@ back gives its turn back. Two steps creating the row at once collide on its key;
 unit of work is tried again and finds the row.
 
 ``least_open`` counts, in one query on ``ix_cases_assignee`` (assignee, closed), the open
-cases assigned to each holder; the one with the fewest gets the case (ties: by name).
+cases assigned to each holder; the one with the fewest gets the case (ties: by name). It
+counts under the same row's lock, so concurrent starts into one state see each other's
+choices (cases entering different states of the same role are not serialized with them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
@@ -58,21 +60,41 @@ def pick_holder(
     holders: Sequence[str],
     case_id: str,
 ) -> str:
-    """The holder (of ``holders``, sorted) who gets the case under ``policy``."""
+    """The holder (of ``holders``, sorted) who gets the case under ``policy``.
+
+    Both policies decide under the lock of the (workflow, state)'s ``assign_turns`` row, so
+    concurrent steps into one state choose one after the other: a burst of starts is spread
+    by ``least_open`` as by ``round_robin``, not all given to whoever had fewest before it.
+    """
+    choose: Callable[[str | None], str]
     if policy == "least_open":
-        return least_open(conn, holders, case_id)
-    return next_turn(conn, row_locks, now, workflow, state, holders)
+        choose = partial(_fewest, conn, holders, case_id)
+    else:
+        choose = partial(_after, holders)
+    return take_turn(conn, row_locks, now, workflow, state, choose)
 
 
-def next_turn(
+def _after(holders: Sequence[str], last: str | None) -> str:
+    """The holder after ``last`` by name, round the end (the first when none went before)."""
+    if last is None:
+        return holders[0]
+    return next((h for h in holders if h > last), holders[0])
+
+
+def _fewest(conn: Connection, holders: Sequence[str], case_id: str, _last: str | None) -> str:
+    return least_open(conn, holders, case_id)
+
+
+def take_turn(
     conn: Connection,
     row_locks: bool,
     now: datetime,
     workflow: str,
     state: str,
-    holders: Sequence[str],
+    choose: Callable[[str | None], str],
 ) -> str:
-    """The holder after the last one this (workflow, state) gave a case to; the turn taken."""
+    """``choose(last)`` under the (workflow, state)'s turn row (locked, or made), recorded
+    as the last one given a case; ``last`` is None for the first turn."""
     turns = tables.assign_turns
     key = (turns.c.workflow == workflow) & (turns.c.state == state)
     query = select(turns.c.last_assignee, turns.c.turns).where(key)
@@ -80,14 +102,14 @@ def next_turn(
         query = query.with_for_update()
     row = conn.execute(query).first()
     if row is None:
-        chosen = holders[0]
+        chosen = choose(None)
         conn.execute(
             insert(turns).values(
                 workflow=workflow, state=state, last_assignee=chosen, turns=1, updated_at=now
             )
         )
         return chosen
-    chosen = next((h for h in holders if h > row.last_assignee), holders[0])
+    chosen = choose(row.last_assignee)
     conn.execute(
         update(turns).where(key).values(last_assignee=chosen, turns=row.turns + 1, updated_at=now)
     )

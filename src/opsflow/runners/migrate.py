@@ -260,9 +260,10 @@ def _move(
     case.state = plan.to_state
     case.data = plan.data
     case.visit += 1  # a new visit: a deadline or approval of the old one can no longer act
+    case.closed = plan.to_state in target.finals
     if plan.to_state != from_state:
         case.entered_at = now
-    case.closed = plan.to_state in target.finals
+        step.assign_on_entry(from_state)  # the new state's assign:, or nobody
     arming.cancel_deadlines(tx.conn, case.id, now, f"migrated to version {target.version}")
     tx.conn.execute(delete(tables.approvals).where(tables.approvals.c.case_id == case.id))
     incidents.cancel_left_visits(tx.conn, case.id, case.visit, now, deadlines_only=False)
