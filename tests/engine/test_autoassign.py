@@ -314,3 +314,40 @@ def test_a_delegate_covering_the_author_is_skipped_too(
     assert engine.get(case.id).assignee == "ed"  # not "both": four-eyes stops ann's cover
     (entry,) = [e for e in engine.history(case.id) if e.kind == "assignment"]
     assert entry.detail["skipped"] == ["both"]
+
+
+def test_concurrent_starts_into_least_open_are_spread(make_engine: Any, tmp_path: Path) -> None:
+    """Racing starts decide one after another (under the state's turn row), each seeing the
+    cases the others gave out: a burst does not all go to whoever had fewest before it."""
+    folder = tmp_path / "queue_workflows"
+    folder.mkdir()
+    (folder / "queue.yaml").write_text(
+        "workflow: queue\nversion: 1\nroles: [editor]\nfields: {title: {type: string}}\n"
+        "states:\n  waiting: {initial: true, assign: {role: editor, policy: least_open}}\n"
+        "  done: {final: true}\n"
+        "transitions:\n  - {event: finish, from: waiting, to: done, roles: [editor]}\n",
+        encoding="utf-8",
+    )
+    engines = [make_engine(workflows=folder) for _ in range(4)]
+    per_engine, errors, barrier = 6, [], threading.Barrier(len(engines))
+    got: list[str] = []
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            for n in range(per_engine):
+                case = engines[index].start("queue", {"title": f"{index}-{n}"}, actor="ed")
+                got.append(case.assignee)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(engines))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    shares = Counter(got)
+    assert sum(shares.values()) == len(engines) * per_engine
+    assert set(shares) == set(EDITORS)
+    assert max(shares.values()) - min(shares.values()) <= 1, shares
