@@ -75,7 +75,7 @@ def test_status_shows_every_time_on_the_project_clocks(run: Run, shanghai: Proje
     assert lines_of(text, "publish_at") == ["publish_at  2026-01-06 18:30 +08:00"]
     assert lines_of(text, "launch_day") == ["launch_day  2026-01-10"]
     # the date timer is due at midnight in Shanghai
-    assert lines_of(text, "timer") == ["timer  go     2026-01-10 00:00 +08:00  pending"]
+    assert lines_of(text, "timer") == ["timer  go     2026-01-10 00:00 +08:00  4d 7h  pending"]
     assert "UTC" not in text
 
 

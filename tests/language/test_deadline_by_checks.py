@@ -113,6 +113,6 @@ def test_a_repeating_sla_that_re_enters_its_state_is_warned_about(tmp_path: Path
     assert found == [
         "10:39: warning: transition 'escalate' re-enters state 'open', whose repeating sla "
         "fires it: each firing leaves 'open' and enters it again (on_exit and on_enter run, "
-        "approvals are cleared) and the sla is counted again from the start; if that is not "
-        "meant, make it internal: remove 'to'"
+        "approvals and the assignee are cleared) and the sla is counted again from the start; "
+        "if that is not meant, make it internal: remove 'to'"
     ]
