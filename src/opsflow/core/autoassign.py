@@ -41,25 +41,29 @@ class AutoAssign(StepParts):
         spec = self.wf.spec.states[case.state].assign
         if spec is None:
             if case.assignee is not None and left is not None:
-                self._reassign(None, {"left": left})
+                self.change_assignee(None, SYSTEM, left=left)
             return
         chosen, how = self._choose(spec)
         if left is not None:
             how = {"left": left, **how}
         if chosen != case.assignee or "reason" in how:
-            self._reassign(chosen, how)
+            self.change_assignee(chosen, SYSTEM, **how)
 
-    def _reassign(self, name: str | None, how: dict[str, Any]) -> None:
+    def change_assignee(
+        self, name: str | None, actor: str, comment: str | None = None, **detail: Any
+    ) -> None:
+        """Assign the case to ``name`` (None: to nobody), audited as an ``assignment`` entry."""
         state, previous = self.case.state, self.case.assignee
         self.case.assignee = name
         self.data_changed()  # ``assignee`` is in the expressions' scope
         self.record_entry(
             self.next_seq(),
             "assignment",
-            SYSTEM,
+            actor,
             from_state=state,
             to_state=state,
-            detail={"from": previous, "to": name, **how},
+            comment=comment,
+            detail={"from": previous, "to": name, **detail},
         )
 
     def _barred(self, role: str) -> set[str]:

@@ -95,20 +95,12 @@ class DeadlineSpec:
 
     kind: str  # sla timer
     event: str
-    after: timedelta | None
+    after: Span | None  # counted from the state's entry (None: ``at:`` or ``by``)
     at_field: str | None
-    calendar: str | None = None  # the business calendar ``after`` counts on (None: wall clock)
-    duration: str | None = None  # ``after`` as written, counted on ``calendar``
+    calendar: str | None = None  # the business calendar the spans count on (None: wall clock)
     by: str | None = None  # the enum field that chooses the duration
     spans: Mapping[str, Span] = field(default_factory=dict)  # by value, and ``else``
     repeat: Span | None = None
-    plain: Span | None = None  # ``after`` as a Span (set by __post_init__)
-
-    def __post_init__(self) -> None:
-        if self.after is not None and self.plain is None:
-            text = self.duration or ""
-            working = working_duration(text) if self.calendar is not None and text else None
-            object.__setattr__(self, "plain", Span(text, self.after, working))
 
     def counted(self, data: Mapping[str, Any]) -> Span | None:
         """The span from the state's entry to the first firing, for a case with ``data``:
@@ -117,7 +109,7 @@ class DeadlineSpec:
             value = data.get(self.by)
             chosen = self.spans.get(str(value)) if value not in (None, "") else None
             return chosen or self.spans.get(ELSE)
-        return self.plain
+        return self.after
 
     @property
     def follows(self) -> str | None:
@@ -286,28 +278,23 @@ def _compile_deadlines(spec: WorkflowSpec) -> dict[str, tuple[DeadlineSpec, ...]
             counts = calendar is not None
             repeat = Span.of(sla.repeat, on_calendar=counts) if sla.repeat else None
             if isinstance(sla.within, str):
-                within = parse_duration(sla.within)
-                found.append(
-                    DeadlineSpec("sla", sla.fire, within, None, calendar, sla.within, repeat=repeat)
-                )
+                within = Span.of(sla.within, on_calendar=counts)
+                found.append(DeadlineSpec("sla", sla.fire, within, None, calendar, repeat=repeat))
             else:
                 spans = {
                     key: Span.of(text, on_calendar=counts) for key, text in sla.durations().items()
                 }
                 found.append(
-                    DeadlineSpec("sla", sla.fire, None, None, calendar, None, sla.by, spans, repeat)
+                    DeadlineSpec("sla", sla.fire, None, None, calendar, sla.by, spans, repeat)
                 )
         if state.timer is not None:
             timer = state.timer
-            after = parse_duration(timer.after) if timer.after else None
-            calendar = deadline_calendar(spec.calendar, timer.calendar) if after else None
-            repeat = (
-                Span.of(timer.repeat, on_calendar=calendar is not None) if timer.repeat else None
-            )
+            calendar = deadline_calendar(spec.calendar, timer.calendar) if timer.after else None
+            counts = calendar is not None
+            after = Span.of(timer.after, on_calendar=counts) if timer.after else None
+            repeat = Span.of(timer.repeat, on_calendar=counts) if timer.repeat else None
             found.append(
-                DeadlineSpec(
-                    "timer", timer.fire, after, timer.at, calendar, timer.after, repeat=repeat
-                )
+                DeadlineSpec("timer", timer.fire, after, timer.at, calendar, repeat=repeat)
             )
         if found:
             deadlines[name] = tuple(found)

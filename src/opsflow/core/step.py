@@ -383,23 +383,6 @@ class Step(Actions, Automation, Settling, Moves):
         self.settle()
         return changes
 
-    def change_assignee(
-        self, name: str | None, actor: str, comment: str | None = None, **detail: Any
-    ) -> None:
-        """Assign the case to ``name`` (None: to nobody), audited as an ``assignment`` entry."""
-        state, previous = self.case.state, self.case.assignee
-        self.case.assignee = name
-        self.data_changed()  # ``assignee`` is in the expressions' scope
-        self.record_entry(
-            self.next_seq(),
-            "assignment",
-            actor,
-            from_state=state,
-            to_state=state,
-            comment=comment,
-            detail={"from": previous, "to": name, **detail},
-        )
-
     def record_migration(
         self, actor: str, to_state: str, changes: dict[str, Any], detail: dict[str, Any]
     ) -> None:
