@@ -78,6 +78,7 @@ class Served:
         *,
         workers: int = 1,
         wait: bool = True,
+        options: tuple[str, ...] = (),
     ) -> None:
         self.root = root
         self.db_url = db_url
@@ -86,6 +87,7 @@ class Served:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = root / f"serve-{self.port}.log"
         args = ["--db", db_url, "serve", "--port", str(self.port), "--workers", str(workers)]
+        args += options  # more of serve's options
         with self.log_path.open("w") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "opsflow", *args],
@@ -146,7 +148,9 @@ class Served:
         return self.proc.returncode
 
 
-def serve_project(db_url: str, root: Path, *, workers: int = 1) -> Served:
-    """A project in ``root`` on ``db_url``, served by a real ``opsflow serve``."""
+def serve_project(
+    db_url: str, root: Path, *, workers: int = 1, options: tuple[str, ...] = ()
+) -> Served:
+    """A project in ``root`` on ``db_url``, served by a real ``opsflow serve [options]``."""
     write_project(root)
-    return Served(root, db_url, make_tokens(db_url, root), workers=workers)
+    return Served(root, db_url, make_tokens(db_url, root), workers=workers, options=options)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from served import Served
+from served import Served, serve_project
 
 pytestmark = pytest.mark.slow
 
@@ -273,3 +274,22 @@ def test_login_over_real_http(served: Served) -> None:
         assert out.status_code in (200, 204, 303), out.text
         browser.cookies.set("opsflow_session", cookie.split(";")[0].split("=", 1)[1])
         assert browser.get("/v1/me").status_code == 401  # the old cookie is dead
+
+
+def test_the_access_log_has_a_line_per_request_by_default(served: Served) -> None:
+    assert served.request("GET", "/v1/me?from=access-log-test").status_code == 200
+    assert '"GET /v1/me?from=access-log-test HTTP/1.1" 200' in served.log()
+
+
+def test_no_access_log_serves_without_a_line_per_request(db_url: str, tmp_path: Path) -> None:
+    quiet = serve_project(db_url, tmp_path, options=("--no-access-log",))
+    try:
+        assert quiet.request("GET", "/v1/me").json()["name"] == "ann"
+        case_id = quiet.start_case(data={"title": "quiet"})
+        assert quiet.request("GET", f"/v1/cases/{case_id}").status_code == 200
+    finally:
+        quiet.stop()
+    log = quiet.log_path.read_text(encoding="utf-8")
+    assert "Application startup complete" in log  # the server's own messages stay
+    assert "HTTP/1.1" not in log
+    assert "/v1/" not in log

@@ -9,6 +9,8 @@ import click
 
 from opsflow.cli.context import app
 
+# uvicorn's C parser (httptools) with each answer sent in one write: service/transport.py
+PROTOCOL = "opsflow.service.transport:JoinedWritesProtocol"
 MISSING = "opsflow serve needs the server extra: pip install 'opsflow[server]'"
 
 
@@ -24,7 +26,13 @@ MISSING = "opsflow serve needs the server extra: pip install 'opsflow[server]'"
     show_default=True,
     help="Processes answering requests (each with its own engine and database pool).",
 )
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Log one line per request. Turn it off behind a reverse proxy that logs them.",
+)
+def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     """Run the HTTP API (FastAPI on uvicorn) on this project's database.
 
     Every request authenticates with 'Authorization: Bearer TOKEN'. /healthz and /readyz
@@ -37,6 +45,7 @@ def serve(host: str, port: int, workers: int) -> None:
     \b
       opsflow serve
       opsflow serve --host 0.0.0.0 --port 8080 --workers 4
+      opsflow serve --no-access-log        # behind a proxy that logs requests
       curl http://127.0.0.1:8080/readyz
     """
     if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
@@ -59,6 +68,8 @@ def serve(host: str, port: int, workers: int) -> None:
         workers=workers,
         proxy_headers=True,
         server_header=False,
+        access_log=access_log,
+        http=PROTOCOL if importlib.util.find_spec("httptools") is not None else "auto",
     )
 
 
