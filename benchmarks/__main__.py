@@ -116,6 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--callgrind", action="store_true", help="trees: also instructions per fire (valgrind)"
     )
+    parser.add_argument(
+        "--serve-option",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="service figures: one more `opsflow serve` option "
+        "(e.g. --serve-option=--no-access-log)",
+    )
     args = parser.parse_args(argv)
     unknown = [f for f in args.figures if f not in runners]
     if unknown:
@@ -130,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         baseline=args.baseline,
         tree=args.tree,
         callgrind=args.callgrind,
+        serve_options=tuple(args.serve_option),
     )
     figures: list[Figure] = []
     began = time.perf_counter()

@@ -63,6 +63,7 @@ class Options:
     baseline: str | None = None  # an opsflow ``src`` to compare with (the ``trees`` figure)
     tree: str | None = None  # the ``src`` compared with it (this checkout's by default)
     callgrind: bool = False  # ``trees`` also counts instructions per fire
+    serve_options: tuple[str, ...] = ()  # more ``opsflow serve`` options for the service figures
 
     def pick(self, full: int, quick: int, dry: int) -> int:
         """A size for this mode."""

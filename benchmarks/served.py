@@ -1,6 +1,6 @@
 """A real ``opsflow serve`` for the service figures: a process on a free port, with a token.
 
-The server runs as an operator runs it (``opsflow --db URL serve --port P [--workers N]``
+The server runs as an operator runs it (``opsflow --db URL serve --port P [--workers N] [OPTION …]``
 in the project folder, no ``OPSFLOW_*`` settings of ours); the figures talk to it over TCP
 on 127.0.0.1 with a keep-alive ``httpx.Client``.
 """
@@ -70,12 +70,15 @@ def pg_schema(url: str, schema: str | None = None, *, keep: bool = False) -> Ite
 class Served:
     """``opsflow serve`` on ``url`` in ``root`` (the project folder), until :meth:`stop`."""
 
-    def __init__(self, root: Path, url: str, *, workers: int = 1) -> None:
+    def __init__(
+        self, root: Path, url: str, *, workers: int = 1, options: tuple[str, ...] = ()
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         command = [*opsflow_command(), "--db", url, "serve", "--port", str(self.port)]
         if workers > 1:
             command += ["--workers", str(workers)]
+        command += options
         self.log = (root / f"serve-{self.port}.log").open("w")
         self.proc = subprocess.Popen(
             command, cwd=root, env=clean_env(), stdout=self.log, stderr=subprocess.STDOUT

@@ -124,7 +124,7 @@ def _fire_sqlite(options: Options) -> list[Figure]:
         token, http_case = _served_case(http_url, root)
         engine = _engine(f"sqlite:///{root / 'api.db'}", root)
         api = ApiFires(engine, engine.start("bench", actor="ann").id)
-        server = Served(root, http_url)
+        server = Served(root, http_url, options=options.serve_options)
         cpu: dict[str, list[float]] = {"httpx": [], "stdlib": [], "api": []}
         server_cpu: dict[str, list[float]] = {"httpx": [], "stdlib": []}
 
@@ -248,7 +248,7 @@ def _fire_postgres(options: Options, clients: int) -> list[Figure]:
     with pg_schema(options.postgres_url or "") as url, workdir(options, "service-pg") as root:
         project(root)
         token, _ = _served_case(url, root)
-        server = Served(root, url, workers=clients)
+        server = Served(root, url, workers=clients, options=options.serve_options)
         try:
             return _pg_rounds(options, url, root, server, token, clients)
         finally:

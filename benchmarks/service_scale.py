@@ -51,13 +51,13 @@ def _per_request(ask: Callable[[int], Any], requests: int) -> Callable[[], float
     return sample
 
 
-def _serve(root: Path, url: str) -> tuple[Served, str]:
+def _serve(root: Path, url: str, options: Options) -> tuple[Served, str]:
     from opsflow import Engine
 
     engine = Engine.from_config(root / "opsflow.yaml", db=url)
     token = make_token(engine)
     engine.close()
-    return Served(root, url), token
+    return Served(root, url, options=options.serve_options), token
 
 
 def _where(low: int) -> str:
@@ -127,7 +127,7 @@ class _Cpu:
 
 def _search_figure(options: Options, dialect: str, url: str, root: Path, n: int) -> Figure:
     requests = options.pick(20, 10, 2)
-    server, token = _serve(root, url)
+    server, token = _serve(root, url, options)
     sql, close = _sql_search(dialect, url)
     try:
         with server.client(token) as client:
@@ -178,7 +178,10 @@ def _inbox_figure(
     options: Options, backend: str, urls: tuple[str, str], root: Path, n: int
 ) -> Figure:
     requests = options.pick(20, 10, 2)
-    (big, big_token), (small, small_token) = _serve(root, urls[0]), _serve(root, urls[1])
+    (big, big_token), (small, small_token) = (
+        _serve(root, urls[0], options),
+        _serve(root, urls[1], options),
+    )
     try:
         with big.client(big_token) as big_client, small.client(small_token) as small_client:
 

@@ -90,3 +90,20 @@ def test_the_service_figures_run_against_a_real_server(tmp_path: Path) -> None:
         "service-search-sqlite-2000",
         "service-inbox-sqlite-2000",
     ]
+
+
+@pytest.mark.slow
+def test_serve_options_reach_the_benchmarked_server(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSFLOW_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "service", "--dry"]
+        + ["--serve-option=--no-such-option", "--output", str(tmp_path / "results.json")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "opsflow serve did not become ready" in proc.stderr
+    assert "No such option '--no-such-option'" in proc.stderr
