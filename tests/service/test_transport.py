@@ -22,7 +22,7 @@ from uvicorn.importer import import_from_string
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from opsflow.cli.serve import PROTOCOL
-from opsflow.service.transport import JoinedWrites, JoinedWritesProtocol
+from opsflow.service.transport import HOLD_AT, JoinedWrites, JoinedWritesProtocol
 
 
 class Recording:
@@ -92,6 +92,45 @@ def test_nothing_is_written_before_the_turn_ends() -> None:
     asyncio.run(main())
     assert seen == [[]]
     assert recording.writes == [b"head", b"next turn"]  # a streamed answer still flows
+
+
+def test_small_writes_reaching_the_limit_go_out_at_once_in_the_turn() -> None:
+    recording = Recording()
+    seen: list[list[int]] = []
+    part = b"x" * (HOLD_AT // 2)
+
+    async def main() -> None:
+        joined = JoinedWrites(recording, asyncio.get_running_loop())  # type: ignore[arg-type]
+        joined.write(b"head")
+        joined.write(part)
+        seen.append([len(w) for w in recording.writes])  # still held
+        joined.write(part)
+        seen.append([len(w) for w in recording.writes])  # past the limit: sent
+        joined.write(b"tail")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert seen == [[], [4 + HOLD_AT]]
+    assert recording.writes == [b"head" + part + part, b"tail"]
+
+
+def test_a_large_write_goes_out_at_once_after_what_is_held() -> None:
+    big = b"y" * HOLD_AT
+    recording = Recording()
+    seen: list[list[bytes]] = []
+
+    async def main() -> None:
+        joined = JoinedWrites(recording, asyncio.get_running_loop())  # type: ignore[arg-type]
+        joined.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        joined.write(memoryview(big))
+        seen.append(list(recording.writes))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert seen == [[b"HTTP/1.1 200 OK\r\n\r\n", big]]
+    assert recording.writes == seen[0]  # nothing left for the end of the turn
 
 
 def test_writelines_goes_through_the_same_buffer() -> None:
@@ -166,16 +205,27 @@ class CountedPlain(HttpToolsProtocol):
         super().connection_made(Counting(transport))  # type: ignore[arg-type]
 
 
+STREAMED = 32 * 1024 * 1024  # bytes, in chunks that never give the loop a turn
+
+
 async def answer(scope: Any, receive: Any, send: Any) -> None:
-    """A plain ASGI answer, as Starlette's Response and the fast path send it."""
+    """A plain ASGI answer, as Starlette's Response and the fast path send it (``/stream``:
+    a large body streamed by an application that never yields to the loop on its own)."""
     if scope["type"] != "http":
+        return
+    if scope["path"] == "/stream":
+        size = int(scope["query_string"].decode().partition("=")[2])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(STREAMED // size):
+            await send({"type": "http.response.body", "body": b"z" * size, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
         return
     await send({"type": "http.response.start", "status": 200, "headers": [(b"x-a", b"1")]})
     await send({"type": "http.response.body", "body": b'{"ok": true}'})
 
 
 @contextmanager
-def serving(protocol: type[asyncio.Protocol]) -> Iterator[str]:
+def serving(protocol: type[asyncio.Protocol]) -> Iterator[tuple[str, uvicorn.Server]]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -191,7 +241,7 @@ def serving(protocol: type[asyncio.Protocol]) -> Iterator[str]:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", server
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -202,10 +252,35 @@ def test_over_tcp_each_answer_reaches_the_socket_in_one_write(
     protocol: type[asyncio.Protocol], writes: int
 ) -> None:
     COUNTED.clear()
-    with serving(protocol) as base, httpx.Client(base_url=base) as client:
+    with serving(protocol) as (base, _), httpx.Client(base_url=base) as client:
         answers = [client.get("/") for _ in range(5)]  # one keep-alive connection
         assert [a.status_code for a in answers] == [200] * 5
         assert all(a.json() == {"ok": True} and a.headers["x-a"] == "1" for a in answers)
         closing = client.get("/", headers={"Connection": "close"})
         assert closing.json() == {"ok": True}  # held bytes are sent before the close
     assert sum(COUNTED) == 6 * writes
+
+
+@pytest.mark.parametrize("chunk", [16 * 1024, 256 * 1024])
+def test_a_streamed_answer_to_a_slow_reader_waits_for_the_socket(chunk: int) -> None:
+    """uvicorn's back-pressure holds: a client that does not read gets ~one socket buffer,
+    not the whole body held in memory (small chunks are joined, then sent past the limit)."""
+    with serving(JoinedWritesProtocol) as (base, server):
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as reader:
+            reader.sendall(f"GET /stream?chunk={chunk} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            time.sleep(0.5)  # not reading
+            (connection,) = server.server_state.connections
+            transport: Any = connection.transport
+            assert isinstance(transport, JoinedWrites)
+            assert transport._size < HOLD_AT  # what the turn holds
+            assert transport.get_write_buffer_size() < 2 * 1024 * 1024  # the socket's queue
+            reader.settimeout(30)
+            received = bytearray()
+            while not received.endswith(b"0\r\n\r\n"):
+                data = reader.recv(1 << 20)
+                assert data, "the connection closed before the end of the body"
+                received += data
+    head, _, body = bytes(received).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert body.count(b"z") == STREAMED

@@ -8,8 +8,11 @@ see docs/performance.md). :class:`JoinedWrites` holds the writes made during one
 the event loop and sends them together at the end of that turn: the headers and body of
 an ordinary answer leave as one segment, and nothing waits for a timer.
 
-Order is kept (every write goes through the same buffer), a close sends what is held
-first, and a streamed answer still flows: each turn's writes go out when the turn ends.
+Order is kept (every write goes through the same buffer) and a close sends what is held
+first. Only small writes are held: once a turn's writes reach :data:`HOLD_AT` bytes they
+are sent at once, and a larger write is not held at all, so a streamed answer reaches the
+socket as it is written and uvicorn's back-pressure (it waits while the socket's buffer is
+full) still holds, even for an application that streams without yielding to the loop.
 """
 
 from __future__ import annotations
@@ -19,23 +22,35 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+HOLD_AT = 64 * 1024  # bytes; a turn's writes reaching this go out at once
+
 
 class JoinedWrites:
     """A transport whose writes in one loop turn are sent as one (the rest is delegated)."""
 
-    __slots__ = ("_transport", "_loop", "_held")
+    __slots__ = ("_transport", "_loop", "_held", "_size")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
         self._held: list[bytes] | None = None
+        self._size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        chunk = data if isinstance(data, bytes) else bytes(data)
+        if len(chunk) >= HOLD_AT:  # a large write: what is held, then it, at once
+            self.flush()
+            self._transport.write(chunk)
+            return
         if self._held is None:
-            self._held = [bytes(data)]
+            self._held = [chunk]
+            self._size = len(chunk)
             self._loop.call_soon(self.flush)
-        else:
-            self._held.append(bytes(data))
+            return
+        self._held.append(chunk)
+        self._size += len(chunk)
+        if self._size >= HOLD_AT:
+            self.flush()
 
     def writelines(self, chunks: Any) -> None:
         for chunk in chunks:
@@ -43,7 +58,7 @@ class JoinedWrites:
 
     def flush(self) -> None:
         """Send what this turn wrote (dropped if the connection is already gone)."""
-        held, self._held = self._held, None
+        held, self._held, self._size = self._held, None, 0
         if not held or self._transport.is_closing():
             return
         self._transport.write(held[0] if len(held) == 1 else b"".join(held))
@@ -57,7 +72,7 @@ class JoinedWrites:
         self._transport.close()
 
     def abort(self) -> None:
-        self._held = None
+        self._held, self._size = None, 0
         self._transport.abort()
 
     def __getattr__(self, name: str) -> Any:
