@@ -81,6 +81,11 @@ def test_outbox_retry_and_audit_verify_are_for_admins(cli: Any) -> None:
     assert refused.exit_code == 3
     assert "only admins may retry notifications" in refused.stderr
     assert cli("--as", "dir", "outbox", "retry", "999").exit_code == 5  # past the check
+    for beyond in ("2147483648", "9223372036854775808"):  # no id column holds it
+        far = cli("--as", "dir", "outbox", "retry", beyond)
+        assert far.exit_code == 2, far.output
+        assert "2147483647" in far.stderr
+        assert cli("--as", "dir", "incidents", "retry", beyond).exit_code == 2
     verify = cli("--as", "ed", "audit", "verify")
     assert verify.exit_code == 3
     assert "only admins may verify the audit" in verify.stderr

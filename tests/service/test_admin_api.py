@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -72,6 +73,10 @@ def test_bad_outbox_queries_are_refused(api: tuple[TestClient, Any]) -> None:
     client, _engine = api
     assert client.get("/v1/outbox?status=lost", headers=as_("dir")).status_code == 422
     assert client.get("/v1/outbox?limit=201", headers=as_("dir")).status_code == 422
+    for digits in ("9" * 19, "2147483648", "²"):  # past an id column, or not ASCII digits
+        cursor = base64.urlsafe_b64encode(f"o{digits}".encode()).decode().rstrip("=")
+        far = client.get("/v1/outbox", params={"cursor": cursor}, headers=as_("dir"))
+        assert far.status_code == 400, far.text
     bad = client.get("/v1/outbox?cursor=nonsense", headers=as_("dir"))
     assert bad.status_code == 400
     assert bad.json()["detail"] == "this outbox cursor is not one this API gave"
@@ -88,6 +93,9 @@ def test_retry_queues_a_failed_notification_again(api: tuple[TestClient, Any]) -
     again = client.post(f"/v1/outbox/{nid}/retry", headers=as_("dir"))
     assert again.status_code == 409
     assert client.post("/v1/outbox/999999/retry", headers=as_("dir")).status_code == 404
+    for beyond in (2**31, 2**63, 10**20):  # past what an id column holds: none such, not 500
+        far = client.post(f"/v1/outbox/{beyond}/retry", headers=as_("dir"))
+        assert far.status_code == 404, far.text
 
 
 def test_audit_verify_answers_the_cli_shape(api: tuple[TestClient, Any]) -> None:

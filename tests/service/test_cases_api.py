@@ -189,17 +189,37 @@ def test_a_current_if_match_is_accepted_in_each_form(
     assert engine.get(case_id).state == "review"
 
 
-@pytest.mark.parametrize("tag", ['"abc"', "3", '"-1"', '"99999999999999999999999"', 'W/""'])
+@pytest.mark.parametrize(
+    "tag",
+    ['"abc"', "3", '"-1"', '"99999999999999999999999"', 'W/""', '"²"', 'W/"³¹"'],
+)
 def test_an_if_match_that_names_no_version_never_matches(
     service: tuple[TestClient, Any], tag: str
 ) -> None:
     client, engine = service
     case_id = start(client)["id"]
     before = snapshot(engine, case_id)
+    header = {"If-Match": tag.encode("latin-1")}  # a header's bytes are read as Latin-1
     answer = client.patch(
-        f"/v1/cases/{case_id}/data", json={"score": 1}, headers=as_("ann") | {"If-Match": tag}
+        f"/v1/cases/{case_id}/data", json={"score": 1}, headers=as_("ann") | header
     )
     problem_of(answer, 412, "precondition_failed")
+    assert snapshot(engine, case_id) == before
+
+
+@pytest.mark.parametrize("tag", ['"²"', '"³¹"', 'W/"¹"'])
+def test_an_if_match_of_superscript_digits_never_matches_a_fire_or_a_claim(
+    service: tuple[TestClient, Any], tag: str
+) -> None:
+    """Python calls ² a digit and int() refuses it: 412, never a 500."""
+    client, engine = service
+    case_id = start(client)["id"]
+    before = snapshot(engine, case_id)
+    headers = as_("ann") | {"If-Match": tag.encode("latin-1")}
+    fired = client.post(f"/v1/cases/{case_id}/events/submit", headers=headers)
+    problem_of(fired, 412, "precondition_failed")
+    claimed = client.post(f"/v1/cases/{case_id}/claim", headers=headers)
+    assert claimed.status_code in (409, 412), claimed.text  # never 500
     assert snapshot(engine, case_id) == before
 
 
@@ -472,6 +492,10 @@ def test_history_pages_after_a_seq(service: tuple[TestClient, Any]) -> None:
     assert pages == [everything[0:2], everything[2:4], everything[4:5]]
     tail = client.get(url, params={"after_seq": 5}, headers=as_("ann")).json()
     assert tail == {"items": [], "next_after_seq": None}
+    for beyond in (2**31, 2**63, 10**30):  # past what the seq column holds: nothing after
+        far = client.get(url, params={"after_seq": beyond}, headers=as_("ann"))
+        assert far.status_code == 200, far.text
+        assert far.json() == {"items": [], "next_after_seq": None}
 
 
 @pytest.mark.parametrize(
@@ -500,6 +524,23 @@ def test_compute_answers_the_compute_json(service: tuple[TestClient, Any]) -> No
     assert named.json()["metrics"] == {"hit_rate": 0.25}
     without_body = client.post(f"/v1/cases/{case_id}/compute", headers=as_("ann"))
     assert without_body.status_code == 200
+
+
+def test_compute_on_numbers_beyond_a_float_is_refused_not_a_500(
+    service: tuple[TestClient, Any],
+) -> None:
+    client, engine = service
+    case_id = start(client)["id"]
+    huge = {"hits": 10**400, "views": 1}
+    set_ = client.patch(f"/v1/cases/{case_id}/data", json=huge, headers=as_("ann"))
+    assert set_.status_code == 200, set_.text
+    before = snapshot(engine, case_id)
+    answer = client.post(f"/v1/cases/{case_id}/compute", json={}, headers=as_("ann"))
+    assert answer.status_code == 422, answer.text
+    body = answer.json()
+    assert "hits ÷ views is too large for a number" in body["detail"]
+    assert "OverflowError" not in answer.text
+    assert snapshot(engine, case_id) == before
 
 
 def test_compute_refuses_an_unknown_metric_or_member(service: tuple[TestClient, Any]) -> None:

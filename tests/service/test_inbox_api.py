@@ -114,7 +114,17 @@ def test_bad_limits_are_refused(service: tuple[TestClient, Any], query: str) -> 
     assert body["code"] == "invalid"
 
 
-@pytest.mark.parametrize("cursor", ["x'%20OR%201=1%20--", "%E6%A1%88%E4%BE%8B", "e30", "AAAA"])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "x'%20OR%201=1%20--",
+        "%E6%A1%88%E4%BE%8B",
+        "e30",
+        "AAAA",
+        # ["0001-01-01T00:00:00+14:00", "x"]: a time before year 1 in UTC
+        "WyIwMDAxLTAxLTAxVDAwOjAwOjAwKzE0OjAwIiwieCJd",
+    ],
+)
 def test_a_forged_cursor_is_400(service: tuple[TestClient, Any], cursor: str) -> None:
     client, engine = service
     engine.start("review", {"title": "t"}, actor="ann")

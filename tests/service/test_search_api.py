@@ -7,6 +7,8 @@ the right cases or a clean 4xx problem, and the cases table stays intact.
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,6 +153,18 @@ def test_a_bad_cursor_is_a_400(api: tuple[TestClient, Any], cursor: str) -> None
     answer = search(client, cursor=cursor)
     assert answer.status_code == 400, answer.text
     assert answer.json()["code"] == "invalid_query"
+    assert answer.json()["detail"] == "invalid cursor"
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_cursor_beyond_the_years_a_time_holds_is_a_400(
+    api: tuple[TestClient, Any], moment: str
+) -> None:
+    client, _engine = api
+    made = json.dumps(["-created_at", moment, "25e37e3592144767b9d38cfb610f11ca"])
+    cursor = base64.urlsafe_b64encode(made.encode()).decode().rstrip("=")
+    answer = search(client, cursor=cursor)
+    assert answer.status_code == 400, answer.text
     assert answer.json()["detail"] == "invalid cursor"
 
 

@@ -34,7 +34,7 @@ class Exchange:
     status: int
     who: str | None = "ann"
     body: dict[str, Any] | bytes | None = None  # a dict is sent as JSON, bytes as they are
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str | bytes] = field(default_factory=dict)  # bytes: sent as they are
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} as {self.who} -> {self.status}"
@@ -103,6 +103,9 @@ EXCHANGES = [
     Exchange("PATCH", "/v1/cases/{missing}/data", 404, body={"title": "x"}),
     Exchange("GET", "/v1/cases/{case}/history", 200),
     Exchange("GET", "/v1/cases/{case}/history?after_seq=1&limit=10", 200, who="ann:ro"),
+    # numbers no id or sequence column holds: nothing after them, none such, never a 500
+    Exchange("GET", "/v1/cases/{case}/history?after_seq=9223372036854775808", 200),
+    Exchange("POST", "/v1/cases/{case}/events/submit", 412, headers={"If-Match": b'"\xb2"'}),
     Exchange("GET", "/v1/cases/{missing}/history", 404),
     Exchange("GET", "/v1/cases/{case}/history/verify", 200, who="ann:ro"),
     Exchange("GET", "/v1/cases/{missing}/history/verify", 404),
@@ -140,6 +143,8 @@ EXCHANGES = [
     Exchange("GET", "/v1/outbox?status=failed", 200, who="pat"),
     Exchange("GET", "/v1/outbox", 403),
     Exchange("POST", "/v1/outbox/999999/retry", 404, who="pat"),
+    Exchange("POST", "/v1/outbox/99999999999999999999/retry", 404, who="pat"),
+    Exchange("GET", "/v1/outbox?cursor=bzk5OTk5OTk5OTk5OTk5OTk5OTk", 400, who="pat"),
     Exchange("POST", "/v1/outbox/999999/retry", 403),
     Exchange("POST", "/v1/audit/verify", 200, who="pat"),
     Exchange("POST", "/v1/audit/verify", 403),

@@ -246,9 +246,15 @@ def ratio(params: RatioParams, ctx: CalculatorContext) -> float | None:
     denominator = operand("denominator", params.denominator, ctx.case)
     if numerator is None or denominator is None or denominator == 0:
         return None
-    if isinstance(numerator, int) and isinstance(denominator, int):
-        return numerator / denominator  # true division of ints is correctly rounded
-    return float(numerator) / float(denominator)
+    try:
+        if isinstance(numerator, int) and isinstance(denominator, int):
+            return numerator / denominator  # true division of ints is correctly rounded
+        return float(numerator) / float(denominator)
+    except OverflowError:  # an operand or the quotient beyond a float (about 1.8e308)
+        raise Invalid(
+            f"{params.numerator} ÷ {params.denominator} is too large for a number "
+            f"(the largest is about 1.8e308)"
+        ) from None
 
 
 def quotient(numerator: Number, denominator: Number) -> float | None:

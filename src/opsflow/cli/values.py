@@ -13,12 +13,12 @@ from typing import IO, Any
 import click
 
 from opsflow.errors import Invalid, Usage
-from opsflow.limits import MAX_NAME
+from opsflow.limits import MAX_NAME, MAX_ROW_ID
 
 MAX_COMMENT = 100_000  # characters of a comment, as for any text value (SPEC §2.6 bounds)
 MAX_LIMIT = 1_000_000
 LIMIT = click.IntRange(min=1, max=MAX_LIMIT)
-ROW_ID = click.IntRange(min=1, max=2**63 - 1)  # a database row id (BIGINT on PostgreSQL)
+ROW_ID = click.IntRange(min=1, max=MAX_ROW_ID)  # a database row id (INTEGER on PostgreSQL)
 
 
 def _has_control(text: str) -> bool:

@@ -17,7 +17,7 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -72,8 +72,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         at = datetime.fromisoformat(when)
         if at.tzinfo is None or not isinstance(case_id, str) or len(case_id) > 32:
             raise ValueError("not a position")
-        return at, case_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        return at.astimezone(UTC), case_id  # OverflowError beyond year 1–9999 in UTC
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise Usage(
             "invalid inbox cursor", ["pass the next_cursor of the previous page as it was"]
         ) from exc

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from opsflow.clock import later
 from opsflow.core.results import Incident
+from opsflow.limits import storable_id
 from opsflow.store import tables
 
 MAX_ATTEMPTS = 5  # tries of one piece of automation before its incident opens
@@ -264,6 +265,9 @@ def claim_due(conn: Connection, now: datetime, skip_locked: bool) -> Any:
 
 
 def row_of(conn: Connection, incident_id: int, lock: bool = False) -> Any:
+    """The incident's row, None when there is none (or the number cannot be a row id)."""
+    if not storable_id(incident_id):
+        return None
     query = select(tables.incidents).where(tables.incidents.c.id == incident_id)
     if lock:
         query = query.with_for_update()

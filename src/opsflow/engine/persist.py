@@ -19,6 +19,7 @@ from opsflow.core.working import WorkingCase, Writes
 from opsflow.engine import incidents
 from opsflow.engine.arming import flush_deadlines
 from opsflow.errors import Damaged, NotFound, StaleCase, Usage
+from opsflow.limits import MAX_ROW_ID
 from opsflow.store import tables
 from opsflow.store.hashing import chain_hash
 from opsflow.store.prepared import Statement, fetch, run, run_many
@@ -288,6 +289,8 @@ def history_of(
     conn: Connection, case_id: str, after_seq: int = 0, limit: int | None = None
 ) -> list[HistoryEntry]:
     """A case's history entries, oldest first: those after ``after_seq``, ``limit`` at most."""
+    if after_seq > MAX_ROW_ID:
+        return []  # no entry comes after a number no sequence reaches
     h = tables.history.c
     query = select(tables.history).where(h.case_id == case_id)
     if after_seq:

@@ -276,11 +276,11 @@ def decode_cursor(cursor: str, sort: str) -> tuple[datetime | str, str]:
         return case_id, case_id
     try:
         moment = datetime.fromisoformat(key) if isinstance(key, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise bad
-    return moment.astimezone(UTC), case_id
+        if moment is None or moment.tzinfo is None:
+            raise bad
+        return moment.astimezone(UTC), case_id
+    except (ValueError, OverflowError):  # not a time, or beyond year 1–9999 in UTC
+        raise bad from None
 
 
 def _after(sort: str, column: ColumnElement[Any]) -> ColumnElement[bool]:

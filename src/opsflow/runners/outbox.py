@@ -42,6 +42,7 @@ from opsflow.core.results import OutboxRow, WorkerReport
 from opsflow.engine import persist, unit
 from opsflow.engine.unit import CaseTransaction
 from opsflow.errors import NotFound, OpsflowError, Refused
+from opsflow.limits import storable_id
 from opsflow.runners.items import worker_id
 from opsflow.store import tables
 
@@ -212,7 +213,7 @@ def retry_notification(engine: Engine, notification_id: int) -> OutboxRow:
 
     def queue_again(tx: CaseTransaction) -> Row[Any]:
         conn = tx.conn
-        row = conn.execute(query).first()
+        row = conn.execute(query).first() if storable_id(notification_id) else None
         if row is None:
             raise NotFound(f"no notification {notification_id} in the outbox")
         if row.status != "failed":

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from opsflow.core.results import OutboxRow
 from opsflow.errors import Usage
+from opsflow.limits import storable_id
 from opsflow.runners.outbox import view_row
 from opsflow.store import tables
 
@@ -40,9 +41,12 @@ def decode_cursor(cursor: str) -> int:
     """The id a page ended on (Usage for a cursor this API did not give)."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("o") or not text[1:].isdigit() or len(text) > 20:
+        digits = text[1:]
+        if not text.startswith("o") or not (digits.isascii() and digits.isdigit()):
             raise ValueError(text)
-        return int(text[1:])
+        if len(digits) > 19 or not storable_id(int(digits)):
+            raise ValueError(text)
+        return int(digits)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise Usage(
             "this outbox cursor is not one this API gave",

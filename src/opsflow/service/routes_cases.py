@@ -105,7 +105,8 @@ def expected_version(if_match: str | None) -> int | None:
         return None
     tag = if_match.strip().removeprefix("W/")
     digits = tag[1:-1] if len(tag) > 2 and tag[0] == tag[-1] == '"' else ""
-    return int(digits) if digits.isdigit() and len(digits) < 19 else -1
+    plain = digits.isascii() and digits.isdigit()  # "²".isdigit() is true; int() refuses it
+    return int(digits) if plain and len(digits) < 19 else -1
 
 
 def _case_body(headers: Headers, body: dict[str, Any], row_version: int) -> dict[str, Any]:
