@@ -11,7 +11,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -54,6 +54,25 @@ class Recording:
         return ("127.0.0.1", 8080) if name == "sockname" else default
 
 
+def run_alone(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """``asyncio.run(main())`` on a thread of its own: the suite's browser tests leave an
+    event loop running on the main thread (Playwright's), where ``asyncio.run`` refuses."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # handed to the test's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the event loop did not finish"
+    if failed:
+        raise failed[0]
+
+
 def turn(body: Any) -> Recording:
     """``body(joined)`` run in one loop turn, then the loop run until its callbacks are done."""
     recording = Recording()
@@ -64,7 +83,7 @@ def turn(body: Any) -> Recording:
         await asyncio.sleep(0)
         await asyncio.sleep(0)
 
-    asyncio.run(main())
+    run_alone(main)
     return recording
 
 
@@ -89,7 +108,7 @@ def test_nothing_is_written_before_the_turn_ends() -> None:
         joined.write(b"next turn")
         await asyncio.sleep(0)
 
-    asyncio.run(main())
+    run_alone(main)
     assert seen == [[]]
     assert recording.writes == [b"head", b"next turn"]  # a streamed answer still flows
 
@@ -110,7 +129,7 @@ def test_small_writes_reaching_the_limit_go_out_at_once_in_the_turn() -> None:
         await asyncio.sleep(0)
         await asyncio.sleep(0)
 
-    asyncio.run(main())
+    run_alone(main)
     assert seen == [[], [4 + HOLD_AT]]
     assert recording.writes == [b"head" + part + part, b"tail"]
 
@@ -128,7 +147,7 @@ def test_a_large_write_goes_out_at_once_after_what_is_held() -> None:
         await asyncio.sleep(0)
         await asyncio.sleep(0)
 
-    asyncio.run(main())
+    run_alone(main)
     assert seen == [[b"HTTP/1.1 200 OK\r\n\r\n", big]]
     assert recording.writes == seen[0]  # nothing left for the end of the turn
 
