@@ -3,8 +3,8 @@
 uvicorn writes an answer's status line and headers as soon as the application sends
 ``http.response.start``, then the body as a second write: two ``send`` system calls, two
 TCP segments, and a client woken twice, for every answer. On loopback and on a busy VM
-that kernel work is a measurable part of a request (about 35 µs of server CPU per fire,
-see docs/performance.md). :class:`JoinedWrites` holds the writes made during one turn of
+that kernel work is a measurable part of a request (tens of µs of server CPU per fire:
+docs/performance.md). :class:`JoinedWrites` holds the writes made during one turn of
 the event loop and sends them together at the end of that turn: the headers and body of
 an ordinary answer leave as one segment, and nothing waits for a timer.
 
