@@ -114,6 +114,33 @@ def test_a_stale_page_changes_nothing(board: tuple[TestClient, Any]) -> None:
     assert 'id="f-score" name="field.score" type="number" value="3"' in saved.text  # as it is
 
 
+@pytest.mark.parametrize("version", ["²", "¹", "abc", "1" * 20])
+def test_a_row_version_that_is_no_version_changes_nothing(
+    board: tuple[TestClient, Any], version: str
+) -> None:
+    """``²`` passes str.isdigit() but not int(): refused as stale (412), never a 500."""
+    client, engine = board
+    case = submitted(engine, "Odd version")
+    before = row(engine, case)
+    token = login(client, "ed")
+    answer = fire(client, case, "approve", token, row_version=version)
+    assert answer.status_code == 412, answer.text
+    saved = client.post(
+        f"/cases/{case}/data",
+        data={"csrf_token": token, "row_version": version, "field.score": "9"},
+        headers=EN,
+    )
+    assert saved.status_code == 412, saved.text
+    assigned = client.post(
+        f"/cases/{case}/assignee",
+        data={"csrf_token": token, "action": "assign", "name": "ed", "row_version": version},
+        headers=EN,
+        follow_redirects=False,
+    )
+    assert assigned.status_code == 412, assigned.text
+    assert row(engine, case) == before
+
+
 def test_the_preview_writes_nothing(board: tuple[TestClient, Any]) -> None:
     client, engine = board
     case = engine.start("review", data={"title": "Look first"}, actor="ann").id

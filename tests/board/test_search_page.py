@@ -81,6 +81,26 @@ def test_pages_go_on_by_the_cursor_keeping_the_filters(
     assert seen == list(reversed(made))
 
 
+@pytest.mark.parametrize("limit", ["²", "¹²", "-1", "0", "1" * 30, "2.5"])
+def test_a_page_size_that_is_no_size_shows_the_usual_page(
+    board: tuple[TestClient, Any], limit: str
+) -> None:
+    """``²`` passes str.isdigit() but not int(): the usual page size, never a 500."""
+    client, engine = board
+    made = [submitted(engine, f"Case {n}") for n in range(3)]
+    login(client, "ed")
+    page = client.get("/search", params={"state": "review", "limit": limit}, headers=EN)
+    assert page.status_code == 200, page.text
+    assert sorted(found_ids(page.text)) == sorted(made)
+    token = login(client, "ed")
+    preview = client.post(
+        "/bulk/preview",
+        data={"csrf_token": token, "event": "approve", "scope": "filter", "limit": limit},
+        headers=EN,
+    )
+    assert preview.status_code < 500, preview.text
+
+
 def test_a_where_error_is_shown_beside_its_field(board: tuple[TestClient, Any]) -> None:
     client, engine = board
     submitted(engine, "Any")

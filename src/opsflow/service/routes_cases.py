@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from opsflow.service.answers import Answer, json_answer, json_body
 from opsflow.service.auth import Identity, Reader, Writer, writer
+from opsflow.service.numbers import plain_int
 
 router = APIRouter(prefix="/v1")
 
@@ -105,8 +106,8 @@ def expected_version(if_match: str | None) -> int | None:
         return None
     tag = if_match.strip().removeprefix("W/")
     digits = tag[1:-1] if len(tag) > 2 and tag[0] == tag[-1] == '"' else ""
-    plain = digits.isascii() and digits.isdigit()  # "²".isdigit() is true; int() refuses it
-    return int(digits) if plain and len(digits) < 19 else -1
+    version = plain_int(digits)
+    return -1 if version is None else version
 
 
 def _case_body(headers: Headers, body: dict[str, Any], row_version: int) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from opsflow.core.results import Case, FireResult
 from opsflow.errors import Invalid, NotFound, OpsflowError, PreconditionFailed
 from opsflow.service.board import case_facts, forms
 from opsflow.service.board.pages import NO_STORE, Looking, PageRoute, Viewer, render
+from opsflow.service.numbers import plain_int
 from opsflow.service.routes_cases import MAX_COMMENT
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -242,9 +243,16 @@ def _comment(form: FormData) -> str | None:
 
 
 def _version(form: FormData) -> int | None:
-    """The row version the page showed (the API's ``If-Match``); None when not sent."""
+    """The row version the page showed (the API's ``If-Match``); None when not sent.
+
+    A value that is not a version (``abc``, ``²``, too long) matches none: -1, refused as
+    stale, as the API refuses such an ``If-Match``.
+    """
     text = _text(form, "row_version", 20).strip()
-    return int(text) if text.isdigit() else None
+    if not text:
+        return None
+    version = plain_int(text)
+    return -1 if version is None else version
 
 
 __all__ = ["router"]

@@ -24,6 +24,7 @@ from opsflow.errors import InvalidQuery
 from opsflow.runners.bulk import search_query
 from opsflow.service.board.pages import Looking, PageRoute, render
 from opsflow.service.board.views import case_label, sla_chips, workflow_view
+from opsflow.service.numbers import plain_int
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PAGE = 50  # cases a results page shows
@@ -106,8 +107,8 @@ def read_filter(params: QueryParams | FormData) -> Filter:
     found.open = opened if opened in ("true", "false") else ""
     sort = str(params.get("sort") or "-created_at")
     found.sort = sort if sort in SORTS else "-created_at"
-    size = str(params.get("limit") or "")
-    found.limit = int(size) if size.isdigit() and 1 <= int(size) <= MAX_LIMIT else PAGE
+    size = plain_int(str(params.get("limit") or ""))
+    found.limit = size if size is not None and 1 <= size <= MAX_LIMIT else PAGE
     for name in ("created_after", "created_before"):
         value = getattr(found, name)
         if value and name not in found.errors:
