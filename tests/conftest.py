@@ -8,7 +8,6 @@ not answer, those tests fail: they never skip.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from local_services import postgres_schema
-from project_cli import TEAM  # the team every engine fixture has (shared with CLI helpers)
+from project_cli import TEAM, engine_workflows  # the engine fixtures' team and workflows
 
 FIXTURES = Path(__file__).parent / "fixtures"
 POSTGRES_URL = os.environ.get("OPSFLOW_TEST_POSTGRES_URL")
@@ -80,10 +79,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def workflows_dir(tmp_path: Path) -> Path:
     """A workflows folder holding the engine test workflow."""
-    target = tmp_path / "workflows"
-    target.mkdir()
-    shutil.copy(FIXTURES / "engine" / "review.yaml", target / "review.yaml")
-    return target
+    return engine_workflows(tmp_path, "review")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -18,6 +19,18 @@ TEAM = {
     "both": ["author", "editor"],
     "tester": [],  # the engines' default actor: a team member without roles
 }
+
+
+ENGINE_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "engine"
+
+
+def engine_workflows(parent: Path, *names: str) -> Path:
+    """``parent/workflows`` holding the named engine test workflows (``review`` …)."""
+    target = parent / "workflows"
+    target.mkdir()
+    for name in names:
+        shutil.copy(ENGINE_FIXTURES / f"{name}.yaml", target / f"{name}.yaml")
+    return target
 
 
 def run_cli(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from project_cli import TEAM, run_cli
+from project_cli import TEAM, engine_workflows, run_cli
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 NOW = "2026-01-05T09:00:00Z"  # a Monday; ed is away from that day to Friday, lou covers
@@ -19,10 +19,7 @@ AFTER = "2026-01-10T09:00:00Z"
 
 @pytest.fixture
 def workflows_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "workflows"
-    target.mkdir()
-    for name in ("review", "desk"):
-        shutil.copy(FIXTURES / "engine" / f"{name}.yaml", target / f"{name}.yaml")
+    target = engine_workflows(tmp_path, "review", "desk")
     team = "".join(
         f"  {name}: {json.dumps(roles)}\n" for name, roles in TEAM.items() if name != "ed"
     )

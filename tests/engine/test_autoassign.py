@@ -4,7 +4,6 @@ assignee cleared on leaving, in one entry; notifications to the assignee."""
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 from collections import Counter
 from pathlib import Path
@@ -14,18 +13,14 @@ import pytest
 from sqlalchemy import select
 
 from opsflow.store import tables
+from project_cli import engine_workflows
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine"
 EDITORS = ["both", "ed", "eve"]  # the fixtures' team holders of editor, sorted
 
 
 @pytest.fixture
 def workflows_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "workflows"
-    target.mkdir()
-    for name in ("review", "desk", "intake"):
-        shutil.copy(FIXTURES / f"{name}.yaml", target / f"{name}.yaml")
-    return target
+    return engine_workflows(tmp_path, "review", "desk", "intake")
 
 
 def submitted(engine: Any, title: str = "t", **data: Any) -> Any:

@@ -4,7 +4,6 @@ ways, approvals, notifications, the inbox and who may assign."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -13,19 +12,15 @@ import pytest
 
 from opsflow.errors import NotPermitted
 from opsflow.people import Delegation, Person
+from project_cli import engine_workflows
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine"
 # The clock fixture starts on Monday 2026-01-05 09:00 UTC.
 MONDAY, FRIDAY = date(2026, 1, 5), date(2026, 1, 9)
 
 
 @pytest.fixture
 def workflows_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "workflows"
-    target.mkdir()
-    for name in ("review", "desk"):
-        shutil.copy(FIXTURES / f"{name}.yaml", target / f"{name}.yaml")
-    return target
+    return engine_workflows(tmp_path, "review", "desk")
 
 
 def delegate(engine: Any, who: str, to: str, start: date | None, until: date | None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,17 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from opsflow.people import Delegation, Person
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine"
+from project_cli import engine_workflows
 
 
 @pytest.fixture
 def workflows_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "workflows"
-    target.mkdir()
-    for name in ("review", "desk"):
-        shutil.copy(FIXTURES / f"{name}.yaml", target / f"{name}.yaml")
-    return target
+    return engine_workflows(tmp_path, "review", "desk")
 
 
 def as_(name: str) -> dict[str, str]:
