@@ -12,6 +12,7 @@ from sqlalchemy import select
 from opsflow.core.results import OutboxRow
 from opsflow.errors import Usage
 from opsflow.limits import storable_id
+from opsflow.numbers import plain_int
 from opsflow.runners.outbox import view_row
 from opsflow.store import tables
 
@@ -41,12 +42,10 @@ def decode_cursor(cursor: str) -> int:
     """The id a page ended on (Usage for a cursor this API did not give)."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        digits = text[1:]
-        if not text.startswith("o") or not (digits.isascii() and digits.isdigit()):
+        number = plain_int(text[1:]) if text.startswith("o") else None
+        if number is None or not storable_id(number):
             raise ValueError(text)
-        if len(digits) > 19 or not storable_id(int(digits)):
-            raise ValueError(text)
-        return int(digits)
+        return number
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise Usage(
             "this outbox cursor is not one this API gave",

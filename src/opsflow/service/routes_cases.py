@@ -20,9 +20,9 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from opsflow.numbers import plain_int
 from opsflow.service.answers import Answer, json_answer, json_body
 from opsflow.service.auth import Identity, Reader, Writer, writer
-from opsflow.service.numbers import plain_int
 
 router = APIRouter(prefix="/v1")
 

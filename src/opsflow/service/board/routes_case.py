@@ -22,9 +22,9 @@ from starlette.datastructures import FormData
 from opsflow.config import project_zone
 from opsflow.core.results import Case, FireResult
 from opsflow.errors import Invalid, NotFound, OpsflowError, PreconditionFailed
+from opsflow.numbers import plain_int
 from opsflow.service.board import case_facts, forms
 from opsflow.service.board.pages import NO_STORE, Looking, PageRoute, Viewer, render
-from opsflow.service.numbers import plain_int
 from opsflow.service.routes_cases import MAX_COMMENT
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)

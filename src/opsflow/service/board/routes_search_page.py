@@ -21,10 +21,10 @@ from starlette.datastructures import FormData, QueryParams
 
 from opsflow.engine.search import MAX_LIMIT, MAX_Q, SORTS, SearchQuery
 from opsflow.errors import InvalidQuery
+from opsflow.numbers import plain_int
 from opsflow.runners.bulk import search_query
 from opsflow.service.board.pages import Looking, PageRoute, render
 from opsflow.service.board.views import case_label, sla_chips, workflow_view
-from opsflow.service.numbers import plain_int
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PAGE = 50  # cases a results page shows

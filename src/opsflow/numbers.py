@@ -1,4 +1,4 @@
-"""Whole numbers people type into URLs, headers and forms."""
+"""Whole numbers people type into URLs, headers, forms and the cursors they send back."""
 
 from __future__ import annotations
 
