@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,24 +87,27 @@ def workflows_dir(tmp_path: Path) -> Path:
 def make_engine(
     db_url: str, workflows_dir: Path, clock: FakeClock, tmp_path: Path
 ) -> Iterator[Callable[..., object]]:
-    """Build engines on the test database (several may share it, like several processes)."""
+    """Build engines on the test database (several may share it, like several processes).
+
+    ``make(workflows=FOLDER, clock=CLOCK, settings={"timezone": …}, **engine_arguments)``.
+    """
     from opsflow.config import Settings
     from opsflow.facade import Engine
 
     made: list[Engine] = []
 
     def make(**overrides: object) -> Engine:
-        settings = Settings(
-            db_url=db_url,
-            workflows_dir=Path(str(overrides.pop("workflows", workflows_dir))),
-            config_path=None,
-            base_dir=tmp_path,
-            actor="tester",
-            team={k: list(v) for k, v in TEAM.items()},
-            channels={
-                "chat": {"notifier": "file", "path": str(tmp_path / "chat.jsonl")},
-            },
-        )
+        fields: dict[str, Any] = {
+            "db_url": db_url,
+            "workflows_dir": Path(str(overrides.pop("workflows", workflows_dir))),
+            "config_path": None,
+            "base_dir": tmp_path,
+            "actor": "tester",
+            "team": {k: list(v) for k, v in TEAM.items()},
+            "channels": {"chat": {"notifier": "file", "path": str(tmp_path / "chat.jsonl")}},
+        }
+        fields.update(overrides.pop("settings", None) or {})  # type: ignore[call-overload]
+        settings = Settings(**fields)
         engine = Engine(settings=settings, clock=overrides.pop("clock", clock), **overrides)  # type: ignore[arg-type]
         made.append(engine)
         return engine

@@ -31,6 +31,17 @@ def give_passwords(engine: Any) -> None:
         identity._store_hash(engine, name, password_hash())
 
 
+@contextlib.contextmanager
+def board_on(engine: Any) -> Iterator[tuple[TestClient, Any]]:
+    """A TestClient on the real app over ``engine`` (no stand-in identity), passwords set."""
+    from opsflow.service import create_app
+
+    engine.db.ensure_schema()
+    give_passwords(engine)
+    with TestClient(create_app(engine), base_url=BASE, raise_server_exceptions=False) as client:
+        yield client, engine
+
+
 def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
     """Log ``client`` in as ``name`` through the login form; the session's CSRF token."""
     answer = client.post(

@@ -10,21 +10,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from boardkit import BASE, give_passwords
+from boardkit import board_on
 from fastapi.testclient import TestClient
-
-from opsflow.service import create_app
 
 
 @pytest.fixture
 def board(make_engine: Any) -> Iterator[tuple[TestClient, Any]]:
     """A TestClient on the real app (no stand-in identity); the team has passwords."""
-    engine = make_engine()
-    engine.db.ensure_schema()
-    give_passwords(engine)
-    app = create_app(engine)
-    with TestClient(app, base_url=BASE, raise_server_exceptions=False) as client:
-        yield client, engine
+    with board_on(make_engine()) as pair:
+        yield pair
 
 
 @pytest.fixture

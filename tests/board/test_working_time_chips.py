@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from boardkit import BASE, give_passwords, login, text_of
+from boardkit import board_on, login, text_of
 from fastapi.testclient import TestClient
 
 from opsflow.calendars import calendars_of
-from opsflow.service import create_app
 
 WORKFLOW = """\
 workflow: legal
@@ -44,31 +43,15 @@ OFFICE = {
 
 
 @pytest.fixture
-def site(db_url: str, tmp_path: Path, clock: Any) -> Iterator[tuple[TestClient, Any]]:
-    from opsflow.config import Settings
-    from opsflow.facade import Engine
-    from project_cli import TEAM
-
-    folder = tmp_path / "workflows"
+def site(make_engine: Any, tmp_path: Path) -> Iterator[tuple[TestClient, Any]]:
+    folder = tmp_path / "legal-workflows"
     folder.mkdir()
     (folder / "legal.yaml").write_text(WORKFLOW, encoding="utf-8")
     problems: list[str] = []
-    settings = Settings(
-        db_url=db_url,
-        workflows_dir=folder,
-        config_path=None,
-        base_dir=tmp_path,
-        actor="ann",
-        team={name: list(roles) for name, roles in TEAM.items()},
-        calendars=calendars_of(OFFICE, problems),
-    )
+    office = {"calendars": calendars_of(OFFICE, problems), "actor": "ann"}
     assert problems == []
-    engine = Engine(settings=settings, clock=clock)
-    engine.db.ensure_schema()
-    give_passwords(engine)
-    with TestClient(create_app(engine), base_url=BASE, raise_server_exceptions=False) as client:
-        yield client, engine
-    engine.close()
+    with board_on(make_engine(workflows=folder, settings=office)) as pair:
+        yield pair
 
 
 def chip_of(html: str) -> str:

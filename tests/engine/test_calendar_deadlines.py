@@ -7,7 +7,7 @@ is a make-up workday. Every clock here is fixed: no test reads the real date.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,36 +58,20 @@ def shanghai(*parts: int) -> datetime:
 
 
 @pytest.fixture
-def engine_at(db_url: str, tmp_path: Path) -> Iterator[Callable[[datetime], Any]]:
+def engine_at(make_engine: Callable[..., Any], tmp_path: Path) -> Callable[[datetime], Any]:
     """An engine whose clock stands still at the given instant, with the office calendar."""
-    from opsflow.config import Settings
-    from opsflow.facade import Engine
-
-    folder = tmp_path / "workflows"
+    folder = tmp_path / "legal-workflows"
     folder.mkdir()
     (folder / "legal.yaml").write_text(WORKFLOW, encoding="utf-8")
     problems: list[str] = []
     calendars = calendars_of(OFFICE, problems)
     assert problems == []
-    made: list[Engine] = []
 
-    def make(now: datetime) -> Engine:
-        settings = Settings(
-            db_url=db_url,
-            workflows_dir=folder,
-            config_path=None,
-            base_dir=tmp_path,
-            actor="ann",
-            team={"ann": ["author"]},
-            calendars=calendars,
-        )
-        engine = Engine(settings=settings, clock=lambda: now)
-        made.append(engine)
-        return engine
+    def make(now: datetime) -> Any:
+        office = {"calendars": calendars, "actor": "ann"}
+        return make_engine(workflows=folder, clock=lambda: now, settings=office)
 
-    yield make
-    for engine in made:
-        engine.close()
+    return make
 
 
 def due_of(engine: Any, case_id: str) -> datetime:

@@ -6,7 +6,7 @@ The project is in Shanghai (UTC+8, no daylight saving). Every clock is fixed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,34 +45,17 @@ Make = Callable[..., Any]
 
 
 @pytest.fixture
-def engine_at(db_url: str, tmp_path: Path) -> Iterator[Make]:
+def engine_at(make_engine: Make, tmp_path: Path) -> Make:
     """``engine_at(now, timezone="Asia/Shanghai")``: an engine whose clock stands still."""
-    from opsflow.config import Settings
-    from opsflow.facade import Engine
-
-    folder = tmp_path / "workflows"
+    folder = tmp_path / "launch-workflows"
     folder.mkdir()
     (folder / "launch.yaml").write_text(WORKFLOW, encoding="utf-8")
-    made: list[Engine] = []
 
-    def make(now: datetime, timezone: str = "Asia/Shanghai") -> Engine:
-        settings = Settings(
-            db_url=db_url,
-            workflows_dir=folder,
-            config_path=None,
-            base_dir=tmp_path,
-            actor="ann",
-            team={"ann": ["author"]},
-            channels={"chat": {"notifier": "file", "path": str(tmp_path / "chat.jsonl")}},
-            timezone=timezone,
-        )
-        engine = Engine(settings=settings, clock=lambda: now)
-        made.append(engine)
-        return engine
+    def make(now: datetime, timezone: str = "Asia/Shanghai") -> Any:
+        zoned = {"timezone": timezone, "actor": "ann"}
+        return make_engine(workflows=folder, clock=lambda: now, settings=zoned)
 
-    yield make
-    for engine in made:
-        engine.close()
+    return make
 
 
 def utc(*parts: int) -> datetime:
@@ -247,7 +230,7 @@ def test_a_migrated_case_arms_its_date_timer_at_midnight_there(
     version_2 = WORKFLOW.replace("version: 1", "version: 2").replace(
         "live: {}", "live: {title: Live}"
     )
-    (tmp_path / "workflows" / "launch.yaml").write_text(version_2, encoding="utf-8")
+    (tmp_path / "launch-workflows" / "launch.yaml").write_text(version_2, encoding="utf-8")
     moved = engine_at(utc(2026, 12, 1, 10))
     report = moved.migrate("launch", 2, actor="ann")
     assert (len(report.moved), report.refused) == (1, [])
